@@ -1,0 +1,38 @@
+//! Erlang/OTP supervision on ractor.
+//!
+//! ractor provides links and supervision events; this module provides the semantics: child
+//! specs (restart type, shutdown, significant), strategies (one_for_one, one_for_all,
+//! rest_for_one), restart intensity with escalation, backoff with jitter, auto shutdown,
+//! dynamic children, ordered and timed shutdown, and typed status snapshots.
+//!
+//! - [`strategy`], [`intensity`], [`backoff`], [`exit_reason`]: pure rules, unit-tested beside them;
+//! - [`child_spec`], [`flags`]: what a supervisor is told;
+//! - [`actor`]: the supervisor actor; [`handle`]: [`SupervisorRef`], its API;
+//! - [`status`]: snapshots for the status tree; [`error`]: what can go wrong.
+//!
+//! Every restart, backoff delay and escalation is a `tracing` event with the fields
+//! `supervisor`, `child`, `reason`, `attempt` and `delay_ms`.
+
+pub mod actor;
+pub mod backoff;
+pub mod child_spec;
+pub mod error;
+pub mod exit_reason;
+pub mod flags;
+pub mod handle;
+pub mod intensity;
+pub mod status;
+pub mod strategy;
+
+pub use actor::{Supervisor, SupervisorMsg};
+pub use backoff::{Backoff, BackoffState};
+pub use child_spec::{ChildId, ChildKind, ChildSpec, ChildStart, Restart, Shutdown, StartFn};
+pub use error::SupervisorError;
+pub use exit_reason::{ExitReason, REASON_ESCALATED, REASON_NORMAL, REASON_SHUTDOWN};
+pub use flags::{AutoShutdown, SupervisorFlags, SupervisorSpec};
+pub use handle::SupervisorRef;
+pub use intensity::RestartIntensity;
+pub use status::{
+    ChildCounts, ChildInfo, ChildState, ChildStatus, SupervisorState, SupervisorStatus,
+};
+pub use strategy::Strategy;

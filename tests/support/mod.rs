@@ -1,0 +1,26 @@
+//! Shared helpers for integration tests: `eventually`, small test actors for the supervisor.
+
+#![allow(dead_code)]
+
+pub mod actors;
+
+use std::future::Future;
+use std::time::Duration;
+
+/// Polls `cond` until it returns true or `timeout` passes (works with tokio's paused clock).
+pub async fn eventually<F, Fut>(timeout: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
