@@ -12,6 +12,20 @@
 //!
 //! Every restart, backoff delay and escalation is a `tracing` event with the fields
 //! `supervisor`, `child`, `reason`, `attempt` and `delay_ms`.
+//!
+//! # Deliberate differences from OTP
+//! - Escalation exits with `escalated: …`, which is abnormal, not with `shutdown`: the parent
+//!   restarts a transient child supervisor that gave up (OTP's parent would let it go).
+//! - Under one_for_all / rest_for_one, when a restart's start function fails, the children already
+//!   restarted keep running; the failed child and the ones after it are retried in order after a
+//!   backoff (OTP terminates and retries the whole group). Each try counts toward intensity.
+//! - There is no separate `simple_one_for_one` mode: `start_child` appends a child that takes part
+//!   in the strategy like any other (OTP's regular supervisor); dynamic children stop in parallel,
+//!   before the static ones stop in reverse order.
+//! - `terminate_child` forgets dynamic and temporary children and keeps static ones as
+//!   `terminated`; there is no `restart_child` / `delete_child`.
+//! - Backoff is not OTP's (it comes from Akka); `Backoff::none()` gives OTP's immediate restarts.
+//! - ractor's `Drained` stop reason counts as a normal exit.
 
 pub mod actor;
 pub mod backoff;
