@@ -9,9 +9,11 @@
 //! Read in this order:
 //! - [`supervisor`]: OTP supervision on ractor — child specs, strategies, restart intensity and
 //!   escalation, backoff, ordered shutdown, status snapshots. Everything else runs under it.
+//! - [`agent`]: one `claude` process per attempt — command, stream-json, containment, watchdogs,
+//!   outcome classes — and the task actor that owns it.
 //!
-//! Planned (see the design in the project's issues): `agent` (one `claude` process),
-//! `session` (the main REPL session), `store` (SQLite), `protocol` and `service` (the control
+//! Planned (see the design in the project's issues): `session` (the main REPL session), `store` (SQLite), `protocol` and `service` (the control
 //! socket and the root tree), `cli`, `telemetry`.
 
+pub mod agent;
 pub mod supervisor;

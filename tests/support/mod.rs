@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod actors;
+pub mod agent;
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,0 +1,422 @@
+//! One attempt: spawn `claude` in its own process group, feed it the prompt as stream-json,
+//! read and type its output, enforce the watchdogs, stop it (interrupt → SIGTERM → SIGKILL to the
+//! group), always reap it, and classify how it ended.
+//!
+//! [`run_attempt`] is an async function meant to run in a task of its own (the task actor never
+//! awaits it inside a handler). Dropping its future kills the process group.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use super::command::{SessionArg, TaskOptions, build_args, build_env, check_cwd};
+use super::config::AgentConfig;
+use super::event::{ApiRetry, ResultEvent, StreamEvent, interrupt_request, user_message};
+use super::line_reader::{Line, LineReader};
+use super::outcome::{ExitStatus, Outcome, OutcomeReason, StopCause, classify};
+use super::process_group::{GroupGuard, ProcessGroup, process_start_time};
+use super::stderr_tail::StderrTail;
+
+/// How long to wait for the rest of stdout and stderr once the process exited (a leaked
+/// grandchild holding the pipes open was killed with the group, so this is only a bound).
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
+
+/// What one attempt runs.
+#[derive(Debug, Clone)]
+pub struct AttemptSpec {
+    /// Service-wide settings.
+    pub config: Arc<AgentConfig>,
+    /// Per-task settings.
+    pub task: TaskOptions,
+    /// Fresh session or resume.
+    pub session: SessionArg,
+    /// The user message (the prompt, or the continuation message on resume).
+    pub message: String,
+}
+
+/// Progress of an attempt, reported as it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptEvent {
+    /// The process runs.
+    Spawned {
+        /// Its pid (and process group id).
+        pid: u32,
+        /// Its start time in clock ticks since boot (to recognise it after a crash of smithd).
+        start_time: Option<u64>,
+    },
+    /// `system/init`: the Claude session id is known.
+    Init {
+        /// Claude session id.
+        claude_session_id: String,
+        /// Model.
+        model: Option<String>,
+    },
+    /// Assistant output: its text and the tools it called.
+    Progress {
+        /// Text of the message.
+        text: String,
+        /// Tool names called.
+        tools: Vec<String>,
+    },
+    /// The CLI retries an API call.
+    ApiRetry(ApiRetry),
+}
+
+/// A request to stop the attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// The user or a shutdown cancels it.
+    Cancel,
+    /// The request's budget is spent.
+    Budget,
+}
+
+/// Where the stop sequence stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// Interrupt sent; SIGTERM at the deadline.
+    Interrupting,
+    /// SIGTERM sent; SIGKILL at the deadline.
+    Terminating,
+    /// SIGKILL sent; waiting for the kernel.
+    Killed,
+}
+
+/// What the attempt observed so far.
+struct Observed {
+    init_seen: bool,
+    claude_session_id: Option<String>,
+    result: Option<ResultEvent>,
+    cause: Option<StopCause>,
+    detail: Option<String>,
+}
+
+/// Runs one attempt to its end and returns its outcome. `on_event` sees progress as it happens;
+/// `control` carries stop requests (a closed channel counts as a cancel). `group` is shared with
+/// the owner so that it can kill the process group from its own `Drop`.
+pub async fn run_attempt(
+    spec: AttemptSpec,
+    mut on_event: impl FnMut(AttemptEvent) + Send,
+    mut control: mpsc::UnboundedReceiver<Control>,
+    group: Arc<ProcessGroup>,
+) -> Outcome {
+    let started = Instant::now();
+    let config = spec.config.clone();
+    let cwd = match check_cwd(&config.roots, &spec.task.cwd) {
+        Ok(cwd) => cwd,
+        Err(err) => return Outcome::bare(OutcomeReason::SpawnFailed, err.to_string()),
+    };
+    let mut command = Command::new(&config.program);
+    command
+        .args(build_args(&config, &spec.task, &spec.session))
+        .env_clear()
+        .envs(build_env(&config, &spec.task, std::env::vars()))
+        .current_dir(&cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            let detail = format!("cannot start {}: {err}", config.program.display());
+            return Outcome::bare(OutcomeReason::SpawnFailed, detail);
+        }
+    };
+    let pid = child.id().expect("a child that was just spawned has a pid");
+    group.set(pid);
+    let _guard = GroupGuard(group.clone());
+    on_event(AttemptEvent::Spawned {
+        pid,
+        start_time: process_start_time(pid),
+    });
+    tracing::debug!(pid, program = %config.program.display(), session = spec.session.id(), "claude process spawned");
+
+    let mut stdin_tx = Some(spawn_stdin_writer(&mut child, pid));
+    send_line(&mut stdin_tx, user_message(&spec.message));
+    let mut lines = spawn_stdout_reader(&mut child, config.max_line_bytes);
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let stderr_task = tokio::spawn(StderrTail::drain(stderr, config.stderr_tail_bytes));
+
+    let mut seen = Observed {
+        init_seen: false,
+        claude_session_id: match &spec.session {
+            SessionArg::Resume(id) => Some(id.clone()),
+            SessionArg::New(_) => None,
+        },
+        result: None,
+        cause: None,
+        detail: None,
+    };
+    let wall_deadline = started + config.timeout;
+    let mut idle_deadline = Instant::now() + config.idle_timeout;
+    let mut linger_deadline: Option<Instant> = None;
+    let mut phase = Phase::Running;
+    let mut phase_deadline: Option<Instant> = None;
+    let mut control_open = true;
+    let mut stdout_open = true;
+    let far = || Instant::now() + Duration::from_secs(365 * 24 * 3600);
+
+    let status = loop {
+        // A stop decided in this iteration, applied below.
+        let mut stop: Option<StopCause> = None;
+        tokio::select! {
+            status = child.wait() => break status,
+            line = lines.recv(), if stdout_open => match line {
+                None => stdout_open = false,
+                Some(line) => {
+                    idle_deadline = Instant::now() + config.idle_timeout;
+                    match handle_line(line, &mut seen, &mut on_event) {
+                        LineVerdict::Continue => {}
+                        LineVerdict::ResultSeen => {
+                            // The turn is over: close stdin so the CLI exits, and watch that it does.
+                            stdin_tx = None;
+                            linger_deadline.get_or_insert(Instant::now() + config.result_grace);
+                        }
+                        LineVerdict::ProtocolError(detail) => {
+                            seen.detail.get_or_insert(detail);
+                            stop = Some(StopCause::Protocol);
+                        }
+                    }
+                }
+            },
+            ctl = control.recv(), if control_open => match ctl {
+                Some(Control::Cancel) => stop = Some(StopCause::Cancelled),
+                Some(Control::Budget) => stop = Some(StopCause::Budget),
+                None => {
+                    control_open = false;
+                    stop = Some(StopCause::Cancelled);
+                }
+            },
+            _ = sleep_until(wall_deadline), if phase == Phase::Running => {
+                seen.detail.get_or_insert(format!("wall-clock timeout of {:?} exceeded", config.timeout));
+                stop = Some(StopCause::Timeout);
+            },
+            _ = sleep_until(idle_deadline), if phase == Phase::Running && seen.result.is_none() => {
+                seen.detail.get_or_insert(format!("no output for {:?}", config.idle_timeout));
+                stop = Some(StopCause::Idle);
+            },
+            _ = sleep_until(linger_deadline.unwrap_or_else(far)), if phase == Phase::Running && linger_deadline.is_some() => {
+                seen.detail.get_or_insert(format!("no exit within {:?} of its result", config.result_grace));
+                stop = Some(StopCause::ResultLinger);
+            },
+            _ = sleep_until(phase_deadline.unwrap_or_else(far)), if phase_deadline.is_some() => {
+                match phase {
+                    Phase::Interrupting => {
+                        tracing::debug!(pid, "no exit after interrupt; SIGTERM to the group");
+                        group.signal(Signal::SIGTERM);
+                        phase = Phase::Terminating;
+                        phase_deadline = Some(Instant::now() + config.term_grace);
+                    }
+                    Phase::Terminating => {
+                        tracing::debug!(pid, "no exit after SIGTERM; SIGKILL to the group");
+                        group.signal(Signal::SIGKILL);
+                        phase = Phase::Killed;
+                        phase_deadline = None;
+                    }
+                    Phase::Running | Phase::Killed => phase_deadline = None,
+                }
+            },
+        }
+        if let Some(cause) = stop
+            && phase == Phase::Running
+        {
+            seen.cause.get_or_insert(cause);
+            // A graceful interrupt lets the CLI end the turn and save the session (for --resume);
+            // a hung or garbled process gets SIGTERM straight away.
+            let interrupt = matches!(
+                cause,
+                StopCause::Cancelled | StopCause::Budget | StopCause::Timeout
+            ) && seen.result.is_none()
+                && stdin_tx.is_some();
+            if interrupt {
+                tracing::debug!(pid, ?cause, "interrupting claude");
+                send_line(&mut stdin_tx, interrupt_request(&format!("smith-{pid}")));
+                phase = Phase::Interrupting;
+                phase_deadline = Some(Instant::now() + config.interrupt_grace);
+            } else {
+                tracing::debug!(pid, ?cause, "terminating claude");
+                stdin_tx = None;
+                group.signal(Signal::SIGTERM);
+                phase = Phase::Terminating;
+                phase_deadline = Some(Instant::now() + config.term_grace);
+            }
+        }
+    };
+
+    // The leader is reaped; whatever else is left in its group goes now.
+    group.signal(Signal::SIGKILL);
+    drop(stdin_tx);
+    let drain_until = Instant::now() + DRAIN_AFTER_EXIT;
+    while stdout_open {
+        tokio::select! {
+            line = lines.recv() => match line {
+                Some(line) => {
+                    if let LineVerdict::ProtocolError(detail) = handle_line(line, &mut seen, &mut on_event) {
+                        seen.detail.get_or_insert(detail);
+                        seen.cause.get_or_insert(StopCause::Protocol);
+                    }
+                }
+                None => stdout_open = false,
+            },
+            _ = sleep_until(drain_until) => break,
+        }
+    }
+    let stderr_tail = match tokio::time::timeout_at(drain_until, stderr_task).await {
+        Ok(Ok(tail)) => tail,
+        _ => String::new(),
+    };
+    group.clear();
+
+    let exit = match status {
+        Ok(status) => Some(ExitStatus {
+            code: status.code(),
+            signal: status.signal(),
+        }),
+        Err(err) => {
+            seen.detail
+                .get_or_insert(format!("cannot wait for the process: {err}"));
+            None
+        }
+    };
+    let reason = classify(seen.result.as_ref(), seen.cause);
+    let result = seen.result.as_ref();
+    let detail = seen.detail.or_else(|| match reason {
+        OutcomeReason::Crashed => Some(match exit {
+            Some(exit) => format!("claude ended without a successful result ({exit})"),
+            None => "claude ended without a successful result".into(),
+        }),
+        _ => None,
+    });
+    let outcome = Outcome {
+        reason,
+        retryable: reason.is_retryable(),
+        result: result.and_then(|r| r.result.clone()),
+        structured_output: result.and_then(|r| r.structured_output.clone()),
+        claude_session_id: result
+            .and_then(|r| r.session_id.clone())
+            .or(seen.claude_session_id),
+        usage: result.and_then(|r| r.usage.clone()).unwrap_or_default(),
+        cost_usd: result.map(|r| r.total_cost_usd).unwrap_or(0.0),
+        duration: started.elapsed(),
+        exit,
+        stderr_tail,
+        detail,
+    };
+    tracing::debug!(pid, reason = %outcome.reason, exit = ?outcome.exit, "claude attempt ended");
+    outcome
+}
+
+enum LineVerdict {
+    Continue,
+    ResultSeen,
+    ProtocolError(String),
+}
+
+fn handle_line(
+    line: std::io::Result<Line>,
+    seen: &mut Observed,
+    on_event: &mut impl FnMut(AttemptEvent),
+) -> LineVerdict {
+    let text = match line {
+        Ok(Line::Text(text)) => text,
+        Ok(Line::Oversized(n)) => {
+            return LineVerdict::ProtocolError(format!(
+                "stdout line of {n} bytes exceeds the limit"
+            ));
+        }
+        Err(err) => return LineVerdict::ProtocolError(format!("cannot read stdout: {err}")),
+    };
+    if text.trim().is_empty() {
+        return LineVerdict::Continue;
+    }
+    let event = match StreamEvent::parse(&text) {
+        Ok(event) => event,
+        Err(err) => return LineVerdict::ProtocolError(err.to_string()),
+    };
+    match event {
+        StreamEvent::Init(init) => {
+            seen.init_seen = true;
+            seen.claude_session_id = Some(init.session_id.clone());
+            on_event(AttemptEvent::Init {
+                claude_session_id: init.session_id,
+                model: init.model,
+            });
+        }
+        StreamEvent::Assistant(_) | StreamEvent::Result(_) if !seen.init_seen => {
+            return LineVerdict::ProtocolError(format!("{} before system/init", event.kind()));
+        }
+        StreamEvent::Assistant(turn) => {
+            let text = turn.message.text();
+            let tools = turn.message.tool_uses();
+            if !text.is_empty() || !tools.is_empty() {
+                on_event(AttemptEvent::Progress { text, tools });
+            }
+        }
+        StreamEvent::ApiRetry(retry) => on_event(AttemptEvent::ApiRetry(retry)),
+        StreamEvent::Result(result) => {
+            seen.result = Some(*result);
+            return LineVerdict::ResultSeen;
+        }
+        StreamEvent::Status(_)
+        | StreamEvent::User(_)
+        | StreamEvent::Stream(_)
+        | StreamEvent::ControlResponse(_)
+        | StreamEvent::Unknown(_) => {}
+    }
+    LineVerdict::Continue
+}
+
+/// Writes lines to the child's stdin from a task of its own (a child that does not read cannot
+/// block the attempt). Dropping the sender closes stdin after the pending lines.
+fn spawn_stdin_writer(child: &mut Child, pid: u32) -> mpsc::UnboundedSender<String> {
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        while let Some(mut line) = rx.recv().await {
+            line.push('\n');
+            if let Err(err) = stdin.write_all(line.as_bytes()).await {
+                tracing::debug!(pid, %err, "claude stdin closed");
+                break;
+            }
+            let _ = stdin.flush().await;
+        }
+    });
+    tx
+}
+
+fn send_line(stdin: &mut Option<mpsc::UnboundedSender<String>>, line: String) {
+    if let Some(tx) = stdin {
+        let _ = tx.send(line);
+    }
+}
+
+/// Reads stdout lines in a task of its own (line reading is not cancel-safe) into a channel.
+fn spawn_stdout_reader(
+    child: &mut Child,
+    max_line_bytes: usize,
+) -> mpsc::Receiver<std::io::Result<Line>> {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut reader = LineReader::new(BufReader::new(stdout), max_line_bytes);
+        loop {
+            let item = reader.next().await.transpose();
+            let Some(item) = item else { break };
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    rx
+}

@@ -1,0 +1,330 @@
+//! The `claude` command line, environment and working directory for one attempt. Arguments are a
+//! vector, never a shell string.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::config::AgentConfig;
+use super::error::AgentError;
+
+/// Which Claude session an attempt runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionArg {
+    /// A fresh session with this id (`--session-id`).
+    New(String),
+    /// Continue this session (`--resume`).
+    Resume(String),
+}
+
+impl SessionArg {
+    /// A fresh session with a random id.
+    pub fn fresh() -> Self {
+        SessionArg::New(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// The session id either way.
+    pub fn id(&self) -> &str {
+        match self {
+            SessionArg::New(id) | SessionArg::Resume(id) => id,
+        }
+    }
+}
+
+/// Per-task choices (they override the config where both exist).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskOptions {
+    /// Working directory (checked against `roots`).
+    pub cwd: PathBuf,
+    /// `--model`.
+    pub model: Option<String>,
+    /// `--max-turns`.
+    pub max_turns: Option<u32>,
+    /// `--permission-mode`.
+    pub permission_mode: Option<String>,
+    /// `--allowedTools` (replaces the config's list when non-empty).
+    pub allowed_tools: Vec<String>,
+    /// `--tools`.
+    pub tools: Option<Vec<String>>,
+    /// `--append-system-prompt`.
+    pub append_system_prompt: Option<String>,
+    /// `--max-budget-usd`: what is left of the request's budget.
+    pub max_budget_usd: Option<f64>,
+    /// `--json-schema` (a JSON Schema document).
+    pub json_schema: Option<String>,
+    /// Extra environment (e.g. `TRACEPARENT`), set last.
+    pub env: Vec<(String, String)>,
+}
+
+/// The argument vector (without the program).
+pub fn build_args(config: &AgentConfig, task: &TaskOptions, session: &SessionArg) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "-p",
+        "--input-format",
+        "stream-json",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut flag = |name: &str, value: String| {
+        args.push(name.to_string());
+        args.push(value);
+    };
+    match session {
+        SessionArg::New(id) => flag("--session-id", id.clone()),
+        SessionArg::Resume(id) => flag("--resume", id.clone()),
+    }
+    if let Some(model) = task.model.as_ref().or(config.model.as_ref()) {
+        flag("--model", model.clone());
+    }
+    if let Some(n) = task.max_turns.or(config.max_turns) {
+        flag("--max-turns", n.to_string());
+    }
+    if let Some(mode) = task
+        .permission_mode
+        .as_ref()
+        .or(config.permission_mode.as_ref())
+    {
+        flag("--permission-mode", mode.clone());
+    }
+    let allowed = if task.allowed_tools.is_empty() {
+        &config.allowed_tools
+    } else {
+        &task.allowed_tools
+    };
+    if !allowed.is_empty() {
+        flag("--allowedTools", allowed.join(","));
+    }
+    if let Some(tools) = task.tools.as_ref().or(config.tools.as_ref()) {
+        flag("--tools", tools.join(","));
+    }
+    let system = match (&config.append_system_prompt, &task.append_system_prompt) {
+        (Some(a), Some(b)) => Some(format!("{a}\n\n{b}")),
+        (a, b) => a.clone().or_else(|| b.clone()),
+    };
+    if let Some(s) = system {
+        flag("--append-system-prompt", s);
+    }
+    if let Some(usd) = task.max_budget_usd {
+        flag("--max-budget-usd", format!("{usd:.6}"));
+    }
+    if let Some(schema) = &task.json_schema {
+        flag("--json-schema", schema.clone());
+    }
+    args.extend(config.extra_args.iter().cloned());
+    args
+}
+
+/// Whether an inherited variable belongs to a surrounding Claude Code (never passed on).
+pub fn is_claude_internal(name: &str) -> bool {
+    name == "CLAUDECODE" || name.starts_with("CLAUDE_CODE_")
+}
+
+fn allowlisted(allowlist: &[String], name: &str) -> bool {
+    allowlist
+        .iter()
+        .any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => pattern == name,
+        })
+}
+
+/// The complete environment of the process: the allowlisted part of `inherited` (without
+/// `CLAUDECODE`/`CLAUDE_CODE_*`), then the configured variables, then the task's.
+pub fn build_env(
+    config: &AgentConfig,
+    task: &TaskOptions,
+    inherited: impl IntoIterator<Item = (String, String)>,
+) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = inherited
+        .into_iter()
+        .filter(|(k, _)| !is_claude_internal(k) && allowlisted(&config.env_allowlist, k))
+        .collect();
+    env.extend(config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env.extend(task.env.iter().cloned());
+    env
+}
+
+/// Resolves `cwd` and checks that it lies inside one of `roots` (both canonicalized, so `..`
+/// and symlinks cannot escape).
+pub fn check_cwd(roots: &[PathBuf], cwd: &Path) -> Result<PathBuf, AgentError> {
+    let resolved = cwd.canonicalize().map_err(|source| AgentError::Cwd {
+        cwd: cwd.to_path_buf(),
+        reason: source.to_string(),
+    })?;
+    if !resolved.is_dir() {
+        return Err(AgentError::Cwd {
+            cwd: cwd.to_path_buf(),
+            reason: "not a directory".into(),
+        });
+    }
+    let inside = roots.iter().any(|root| {
+        root.canonicalize()
+            .map(|root| resolved.starts_with(root))
+            .unwrap_or(false)
+    });
+    if inside {
+        Ok(resolved)
+    } else {
+        Err(AgentError::CwdOutsideRoots {
+            cwd: resolved,
+            roots: roots.to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn minimal_command_line_is_exact() {
+        let args = build_args(
+            &AgentConfig::default(),
+            &TaskOptions::default(),
+            &SessionArg::New("11111111-2222-3333-4444-555555555555".into()),
+        );
+        assert_eq!(
+            strs(&args),
+            [
+                "-p",
+                "--input-format",
+                "stream-json",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--session-id",
+                "11111111-2222-3333-4444-555555555555",
+            ]
+        );
+    }
+
+    #[test]
+    fn full_command_line_is_exact_and_task_overrides_config() {
+        let config = AgentConfig {
+            model: Some("sonnet".into()),
+            max_turns: Some(10),
+            permission_mode: Some("default".into()),
+            allowed_tools: vec!["Read".into()],
+            tools: Some(vec!["Bash".into(), "Read".into()]),
+            append_system_prompt: Some("Be brief.".into()),
+            extra_args: vec!["--strict-mcp-config".into()],
+            ..AgentConfig::default()
+        };
+        let task = TaskOptions {
+            model: Some("opus".into()),
+            max_turns: Some(3),
+            allowed_tools: vec!["Bash(git *)".into(), "Read".into()],
+            append_system_prompt: Some("Task: tests".into()),
+            max_budget_usd: Some(0.25),
+            json_schema: Some(r#"{"type":"object"}"#.into()),
+            ..TaskOptions::default()
+        };
+        let args = build_args(&config, &task, &SessionArg::Resume("abc".into()));
+        assert_eq!(
+            strs(&args),
+            [
+                "-p",
+                "--input-format",
+                "stream-json",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--resume",
+                "abc",
+                "--model",
+                "opus",
+                "--max-turns",
+                "3",
+                "--permission-mode",
+                "default",
+                "--allowedTools",
+                "Bash(git *),Read",
+                "--tools",
+                "Bash,Read",
+                "--append-system-prompt",
+                "Be brief.\n\nTask: tests",
+                "--max-budget-usd",
+                "0.250000",
+                "--json-schema",
+                r#"{"type":"object"}"#,
+                "--strict-mcp-config",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_tools_passes_an_empty_tools_argument() {
+        let task = TaskOptions {
+            tools: Some(vec![]),
+            ..TaskOptions::default()
+        };
+        let args = build_args(&AgentConfig::default(), &task, &SessionArg::New("s".into()));
+        let i = args.iter().position(|a| a == "--tools").unwrap();
+        assert_eq!(args[i + 1], "");
+    }
+
+    #[test]
+    fn env_is_rebuilt_from_the_allowlist_without_claude_internals() {
+        let config = AgentConfig {
+            env: BTreeMap::from([
+                ("CLAUDE_CODE_MAX_RETRIES".into(), "2".into()),
+                ("HOME".into(), "/srv/smith".into()),
+            ]),
+            ..AgentConfig::default()
+        };
+        let task = TaskOptions {
+            env: vec![("TRACEPARENT".into(), "00-abc-def-01".into())],
+            ..TaskOptions::default()
+        };
+        let inherited = [
+            ("PATH", "/usr/bin"),
+            ("HOME", "/root"),
+            ("LC_ALL", "C.UTF-8"),
+            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9"),
+            ("CLAUDECODE", "1"),
+            ("CLAUDE_CODE_ENTRYPOINT", "cli"),
+            ("AWS_SECRET_ACCESS_KEY", "nope"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let env = build_env(&config, &task, inherited);
+        let keys: Vec<&str> = env.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "ANTHROPIC_BASE_URL",
+                "CLAUDE_CODE_MAX_RETRIES",
+                "HOME",
+                "LC_ALL",
+                "PATH",
+                "TRACEPARENT"
+            ]
+        );
+        assert_eq!(env["HOME"], "/srv/smith", "configured wins over inherited");
+    }
+
+    #[test]
+    fn cwd_must_lie_inside_a_root() {
+        let base = std::env::temp_dir().join(format!("smith-cwd-{}", std::process::id()));
+        let inside = base.join("root/project");
+        let outside = base.join("elsewhere");
+        std::fs::create_dir_all(&inside).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        let roots = vec![base.join("root")];
+        assert!(check_cwd(&roots, &inside).is_ok());
+        let escape = inside.join("../../elsewhere");
+        let err = check_cwd(&roots, &escape).unwrap_err();
+        assert!(
+            err.to_string().contains("outside the configured roots"),
+            "{err}"
+        );
+        assert!(check_cwd(&roots, &base.join("root/missing")).is_err());
+        assert!(check_cwd(&[], &inside).is_err(), "no roots, no directory");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}

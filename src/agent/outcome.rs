@@ -1,0 +1,291 @@
+//! How an attempt ended: the outcome classes of ARCHITECTURE.md section 4, whether a restart can
+//! help, and everything the attempt leaves behind (result text, session id, usage, cost, exit).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{ResultEvent, Usage};
+
+/// The class of an attempt's end (`exit_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "status")]
+pub enum OutcomeReason {
+    /// `result` with `is_error: false`.
+    Completed,
+    /// `result` with `is_error: true` after an API failure (HTTP status when there was one).
+    ApiError(Option<u16>),
+    /// `subtype: error_max_turns`.
+    MaxTurns,
+    /// smith's budget ledger or the CLI's `--max-budget-usd` stopped it.
+    BudgetExceeded,
+    /// The wall-clock timeout of the attempt fired.
+    Timeout,
+    /// No output line for longer than the idle timeout.
+    Hung,
+    /// Exited or was signalled without a `result` (or with an unexpected error result).
+    Crashed,
+    /// Unparseable or oversized output, or events in an impossible order.
+    ProtocolError,
+    /// The program could not be started.
+    SpawnFailed,
+    /// The user or a shutdown stopped it.
+    Cancelled,
+}
+
+impl OutcomeReason {
+    /// Whether a restart can help.
+    pub fn is_retryable(self) -> bool {
+        match self {
+            OutcomeReason::ApiError(Some(status)) => {
+                status == 429 || status == 529 || (500..600).contains(&status)
+            }
+            // Transport failures (connection refused, timeout, malformed body) have no status.
+            OutcomeReason::ApiError(None) => true,
+            OutcomeReason::Timeout
+            | OutcomeReason::Hung
+            | OutcomeReason::Crashed
+            | OutcomeReason::ProtocolError => true,
+            OutcomeReason::Completed
+            | OutcomeReason::MaxTurns
+            | OutcomeReason::BudgetExceeded
+            | OutcomeReason::SpawnFailed
+            | OutcomeReason::Cancelled => false,
+        }
+    }
+
+    /// The low-cardinality label (`api_error` without the status).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeReason::Completed => "completed",
+            OutcomeReason::ApiError(_) => "api_error",
+            OutcomeReason::MaxTurns => "max_turns",
+            OutcomeReason::BudgetExceeded => "budget_exceeded",
+            OutcomeReason::Timeout => "timeout",
+            OutcomeReason::Hung => "hung",
+            OutcomeReason::Crashed => "crashed",
+            OutcomeReason::ProtocolError => "protocol_error",
+            OutcomeReason::SpawnFailed => "spawn_failed",
+            OutcomeReason::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for OutcomeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutcomeReason::ApiError(Some(status)) => write!(f, "api_error({status})"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+/// Why smith itself stopped a process (if it did).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopCause {
+    /// The user or a shutdown asked.
+    Cancelled,
+    /// The request's budget is spent.
+    Budget,
+    /// Wall-clock timeout.
+    Timeout,
+    /// Idle watchdog.
+    Idle,
+    /// Bad output.
+    Protocol,
+    /// `result` seen but the process did not exit: terminated, result kept.
+    ResultLinger,
+}
+
+/// How the process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ExitStatus {
+    /// Exit code, when it exited.
+    pub code: Option<i32>,
+    /// Signal number, when it was signalled.
+    pub signal: Option<i32>,
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code, self.signal) {
+            (Some(c), _) => write!(f, "exit code {c}"),
+            (None, Some(s)) => write!(f, "signal {s}"),
+            (None, None) => f.write_str("unknown exit"),
+        }
+    }
+}
+
+/// Everything an attempt leaves behind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The class.
+    pub reason: OutcomeReason,
+    /// Whether a restart can help.
+    pub retryable: bool,
+    /// The `result` text (the answer, or the CLI's error text).
+    pub result: Option<String>,
+    /// With `--json-schema`: the structured answer.
+    pub structured_output: Option<serde_json::Value>,
+    /// The Claude session id (from `system/init` or `result`).
+    pub claude_session_id: Option<String>,
+    /// Token usage of the turn.
+    pub usage: Usage,
+    /// `total_cost_usd` of the process.
+    pub cost_usd: f64,
+    /// Wall time of the attempt.
+    pub duration: Duration,
+    /// How the process ended (absent when it never started).
+    pub exit: Option<ExitStatus>,
+    /// The last bytes of stderr.
+    pub stderr_tail: String,
+    /// A human explanation (spawn error, protocol error, watchdog).
+    pub detail: Option<String>,
+}
+
+impl Outcome {
+    /// An outcome with only a reason and a detail (e.g. spawn failures).
+    pub fn bare(reason: OutcomeReason, detail: impl Into<String>) -> Self {
+        Self {
+            reason,
+            retryable: reason.is_retryable(),
+            result: None,
+            structured_output: None,
+            claude_session_id: None,
+            usage: Usage::default(),
+            cost_usd: 0.0,
+            duration: Duration::ZERO,
+            exit: None,
+            stderr_tail: String::new(),
+            detail: Some(detail.into()),
+        }
+    }
+}
+
+/// Classifies an attempt from what was observed. Precedence: a successful `result` always wins
+/// (a result kept after the post-result watchdog is still `completed`); then smith's own stop
+/// cause; then the `result`'s error class; then the bare exit (`crashed`).
+pub fn classify(result: Option<&ResultEvent>, cause: Option<StopCause>) -> OutcomeReason {
+    if let Some(r) = result
+        && !r.is_error
+    {
+        return OutcomeReason::Completed;
+    }
+    match cause {
+        Some(StopCause::Cancelled) => return OutcomeReason::Cancelled,
+        Some(StopCause::Budget) => return OutcomeReason::BudgetExceeded,
+        Some(StopCause::Timeout) => return OutcomeReason::Timeout,
+        Some(StopCause::Idle) => return OutcomeReason::Hung,
+        Some(StopCause::Protocol) => return OutcomeReason::ProtocolError,
+        Some(StopCause::ResultLinger) | None => {}
+    }
+    let Some(r) = result else {
+        return OutcomeReason::Crashed;
+    };
+    let terminal = r.terminal_reason.as_deref().unwrap_or("");
+    if r.subtype == "error_max_turns" || terminal == "max_turns" {
+        OutcomeReason::MaxTurns
+    } else if r.subtype.contains("budget") || terminal.contains("budget") {
+        OutcomeReason::BudgetExceeded
+    } else if r.api_error_status.is_some() || terminal == "api_error" {
+        OutcomeReason::ApiError(r.api_error_status)
+    } else {
+        // error_during_execution that smith did not ask for, or an error class not known yet.
+        OutcomeReason::Crashed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(subtype: &str, is_error: bool, status: Option<u16>, terminal: &str) -> ResultEvent {
+        serde_json::from_value(serde_json::json!({
+            "subtype": subtype, "is_error": is_error, "api_error_status": status,
+            "terminal_reason": terminal,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn api_errors_are_retryable_only_for_429_5xx_529_and_transport() {
+        for s in [429, 500, 502, 503, 529] {
+            assert!(OutcomeReason::ApiError(Some(s)).is_retryable(), "{s}");
+        }
+        for s in [400, 401, 403, 404] {
+            assert!(!OutcomeReason::ApiError(Some(s)).is_retryable(), "{s}");
+        }
+        assert!(OutcomeReason::ApiError(None).is_retryable());
+    }
+
+    #[test]
+    fn retryable_column_matches_the_architecture_table() {
+        use OutcomeReason::*;
+        let yes = [Timeout, Hung, Crashed, ProtocolError];
+        let no = [Completed, MaxTurns, BudgetExceeded, SpawnFailed, Cancelled];
+        assert!(yes.iter().all(|r| r.is_retryable()));
+        assert!(no.iter().all(|r| !r.is_retryable()));
+    }
+
+    #[test]
+    fn success_wins_over_a_later_stop() {
+        let ok = result("success", false, None, "completed");
+        assert_eq!(
+            classify(Some(&ok), Some(StopCause::ResultLinger)),
+            OutcomeReason::Completed
+        );
+        assert_eq!(
+            classify(Some(&ok), Some(StopCause::Cancelled)),
+            OutcomeReason::Completed
+        );
+    }
+
+    #[test]
+    fn our_stop_cause_names_the_failure() {
+        let aborted = result("error_during_execution", true, None, "aborted_streaming");
+        assert_eq!(
+            classify(Some(&aborted), Some(StopCause::Cancelled)),
+            OutcomeReason::Cancelled
+        );
+        assert_eq!(classify(None, Some(StopCause::Idle)), OutcomeReason::Hung);
+        assert_eq!(
+            classify(None, Some(StopCause::Timeout)),
+            OutcomeReason::Timeout
+        );
+        assert_eq!(
+            classify(None, Some(StopCause::Budget)),
+            OutcomeReason::BudgetExceeded
+        );
+        assert_eq!(
+            classify(None, Some(StopCause::Protocol)),
+            OutcomeReason::ProtocolError
+        );
+    }
+
+    #[test]
+    fn result_errors_are_classified_by_subtype_and_terminal_reason() {
+        let r = result("success", true, Some(401), "api_error");
+        assert_eq!(classify(Some(&r), None), OutcomeReason::ApiError(Some(401)));
+        let r = result("success", true, None, "api_error");
+        assert_eq!(classify(Some(&r), None), OutcomeReason::ApiError(None));
+        let r = result("error_max_turns", true, None, "max_turns");
+        assert_eq!(classify(Some(&r), None), OutcomeReason::MaxTurns);
+        let r = result("error_max_budget_usd", true, None, "");
+        assert_eq!(classify(Some(&r), None), OutcomeReason::BudgetExceeded);
+        let r = result("error_during_execution", true, None, "aborted_streaming");
+        assert_eq!(classify(Some(&r), None), OutcomeReason::Crashed);
+        assert_eq!(classify(None, None), OutcomeReason::Crashed);
+    }
+
+    #[test]
+    fn display_carries_the_api_status() {
+        assert_eq!(
+            OutcomeReason::ApiError(Some(529)).to_string(),
+            "api_error(529)"
+        );
+        assert_eq!(OutcomeReason::ApiError(None).to_string(), "api_error");
+        assert_eq!(OutcomeReason::Hung.to_string(), "hung");
+    }
+}

@@ -1,0 +1,333 @@
+//! The task actor: one supervised child that owns one `claude` process per attempt.
+//!
+//! Each start of the actor is one attempt. The process runs in a task of its own (the actor never
+//! awaits it inside a handler) which reports to the actor's parent directly and tells the actor
+//! how the attempt ended. The actor then exits so that its supervisor decides:
+//! - `completed` → stops with `normal`;
+//! - a failure a restart cannot help (401, max_turns, cancelled, …) → stops with
+//!   `shutdown: <reason>` (a normal exit: a transient task is not restarted and no restart is
+//!   spent on it);
+//! - a retryable failure → fails (an abnormal exit: the supervisor restarts it per strategy).
+//!
+//! A restart after an attempt that learnt its Claude session id resumes that session
+//! (`--resume <id>` plus a continuation message) instead of starting over.
+
+use std::sync::{Arc, Mutex};
+
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
+
+use super::attempt::{AttemptEvent, AttemptSpec, Control, run_attempt};
+use super::command::{SessionArg, TaskOptions};
+use super::config::AgentConfig;
+use super::outcome::{Outcome, OutcomeReason};
+use super::process_group::ProcessGroup;
+use crate::supervisor::{ChildSpec, ChildStart, Restart, Shutdown};
+
+/// What a task is asked to do (immutable; shared by all its attempts).
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    /// Unique id (also the child id under the request's supervisor).
+    pub id: String,
+    /// Short human name.
+    pub name: String,
+    /// The full prompt of the first attempt (request, instruction, context slice).
+    pub prompt: String,
+    /// Flags, cwd, budget, environment.
+    pub options: TaskOptions,
+    /// Service-wide agent settings.
+    pub config: Arc<AgentConfig>,
+}
+
+/// What the attempts of one task share: the attempt counter and the last Claude session id.
+/// Written by the attempts, read by the next start.
+#[derive(Debug, Default)]
+pub struct TaskCarry {
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// The Claude session to resume on restart.
+    pub claude_session_id: Option<String>,
+    /// How the last attempt ended.
+    pub last_outcome: Option<OutcomeReason>,
+}
+
+/// A report from a task to whoever runs the request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskEvent {
+    /// The task.
+    pub task_id: String,
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// What happened.
+    pub kind: TaskEventKind,
+}
+
+/// What happened in a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskEventKind {
+    /// Waiting for a process slot (the global concurrency cap).
+    Queued,
+    /// The process runs.
+    Started {
+        /// Its pid (= its process group).
+        pid: u32,
+        /// Its start time (clock ticks since boot).
+        start_time: Option<u64>,
+        /// Set when this attempt resumes an earlier Claude session.
+        resumed: Option<String>,
+    },
+    /// Progress of the process.
+    Attempt(AttemptEvent),
+    /// The attempt ended.
+    Finished(Box<Outcome>),
+}
+
+/// Where task reports go.
+pub type TaskReporter = mpsc::UnboundedSender<TaskEvent>;
+
+/// Messages of the task actor.
+#[derive(Debug)]
+pub enum TaskMsg {
+    /// Stop the process (user cancel or shutdown); the task ends `cancelled`.
+    Cancel,
+    /// The request's budget is spent; the task ends `budget_exceeded`.
+    Budget,
+    /// Internal: the attempt ended.
+    Finished(OutcomeReason, String),
+}
+
+/// Arguments of one task actor start.
+pub struct TaskArgs {
+    /// The task.
+    pub spec: Arc<TaskSpec>,
+    /// Shared by its attempts.
+    pub carry: Arc<Mutex<TaskCarry>>,
+    /// Where reports go.
+    pub reporter: TaskReporter,
+    /// The global cap on live processes.
+    pub permits: Option<Arc<Semaphore>>,
+}
+
+/// The task actor.
+pub struct TaskActor;
+
+/// State of a running task actor. Dropping it kills the process group and stops the attempt.
+pub struct TaskState {
+    attempt: u32,
+    control: mpsc::UnboundedSender<Control>,
+    runner: JoinHandle<()>,
+    group: Arc<ProcessGroup>,
+    config: Arc<AgentConfig>,
+}
+
+impl Drop for TaskState {
+    fn drop(&mut self) {
+        // ractor skips post_stop on panic or kill: this is the cleanup that always runs.
+        self.group.signal(nix::sys::signal::Signal::SIGKILL);
+        self.runner.abort();
+    }
+}
+
+impl TaskActor {
+    /// A transient child spec running `spec` under a supervisor. `carry` survives restarts.
+    pub fn child_spec(
+        spec: Arc<TaskSpec>,
+        reporter: TaskReporter,
+        permits: Option<Arc<Semaphore>>,
+    ) -> ChildSpec {
+        let carry = Arc::new(Mutex::new(TaskCarry::default()));
+        let shutdown = Shutdown::Timeout(spec.config.stop_budget());
+        let id = spec.id.clone();
+        ChildSpec::new(id, move |sup: ActorCell| {
+            let args = TaskArgs {
+                spec: spec.clone(),
+                carry: carry.clone(),
+                reporter: reporter.clone(),
+                permits: permits.clone(),
+            };
+            async move {
+                let (actor, _) = Actor::spawn_linked(None, TaskActor, args, sup).await?;
+                Ok(ChildStart::Started(actor.get_cell()))
+            }
+        })
+        .restart(Restart::Transient)
+        .shutdown(shutdown)
+    }
+}
+
+impl Actor for TaskActor {
+    type Msg = TaskMsg;
+    type State = TaskState;
+    type Arguments = TaskArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<TaskMsg>,
+        args: TaskArgs,
+    ) -> Result<TaskState, ActorProcessingErr> {
+        let spec = args.spec;
+        let (attempt, session, message) = {
+            let mut carry = args.carry.lock().expect("task carry lock");
+            carry.attempts += 1;
+            let resume = carry
+                .claude_session_id
+                .clone()
+                .filter(|_| carry.attempts > 1 && spec.config.resume_on_restart);
+            match resume {
+                Some(id) => (
+                    carry.attempts,
+                    SessionArg::Resume(id),
+                    spec.config.continuation.clone(),
+                ),
+                None => (carry.attempts, SessionArg::fresh(), spec.prompt.clone()),
+            }
+        };
+        let group = ProcessGroup::new();
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let runner = tokio::spawn(run_task_attempt(
+            myself.clone(),
+            spec.clone(),
+            args.carry,
+            args.reporter,
+            args.permits,
+            attempt,
+            session,
+            message,
+            control_rx,
+            group.clone(),
+        ));
+        Ok(TaskState {
+            attempt,
+            control: control_tx,
+            runner,
+            group,
+            config: spec.config.clone(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<TaskMsg>,
+        msg: TaskMsg,
+        state: &mut TaskState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            TaskMsg::Cancel => {
+                let _ = state.control.send(Control::Cancel);
+            }
+            TaskMsg::Budget => {
+                let _ = state.control.send(Control::Budget);
+            }
+            TaskMsg::Finished(reason, detail) => {
+                if reason == OutcomeReason::Completed {
+                    myself.stop(Some(crate::supervisor::REASON_NORMAL.to_string()));
+                } else if !reason.is_retryable() {
+                    myself.stop(Some(format!("shutdown: {reason}: {detail}")));
+                } else {
+                    return Err(
+                        format!("attempt {} ended {reason}: {detail}", state.attempt).into(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<TaskMsg>,
+        state: &mut TaskState,
+    ) -> Result<(), ActorProcessingErr> {
+        // A graceful stop (supervisor shutdown): let the attempt run its stop sequence, bounded.
+        // If the supervisor's shutdown timeout runs out first, it kills us and Drop kills the group.
+        if !state.runner.is_finished() {
+            let _ = state.control.send(Control::Cancel);
+            let budget = state.config.stop_budget();
+            let _ = tokio::time::timeout(budget, &mut state.runner).await;
+        }
+        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_task_attempt(
+    actor: ActorRef<TaskMsg>,
+    spec: Arc<TaskSpec>,
+    carry: Arc<Mutex<TaskCarry>>,
+    reporter: TaskReporter,
+    permits: Option<Arc<Semaphore>>,
+    attempt: u32,
+    session: SessionArg,
+    message: String,
+    control: mpsc::UnboundedReceiver<Control>,
+    group: Arc<ProcessGroup>,
+) {
+    let report = |kind: TaskEventKind| {
+        let _ = reporter.send(TaskEvent {
+            task_id: spec.id.clone(),
+            attempt,
+            kind,
+        });
+    };
+    let _permit = match permits {
+        Some(sem) => {
+            if sem.available_permits() == 0 {
+                report(TaskEventKind::Queued);
+            }
+            sem.acquire_owned().await.ok()
+        }
+        None => None,
+    };
+    let resumed = match &session {
+        SessionArg::Resume(id) => Some(id.clone()),
+        SessionArg::New(_) => None,
+    };
+    let attempt_spec = AttemptSpec {
+        config: spec.config.clone(),
+        task: spec.options.clone(),
+        session,
+        message,
+    };
+    let outcome = run_attempt(
+        attempt_spec,
+        |event| match event {
+            AttemptEvent::Spawned { pid, start_time } => report(TaskEventKind::Started {
+                pid,
+                start_time,
+                resumed: resumed.clone(),
+            }),
+            AttemptEvent::Init {
+                ref claude_session_id,
+                ..
+            } => {
+                carry.lock().expect("task carry lock").claude_session_id =
+                    Some(claude_session_id.clone());
+                report(TaskEventKind::Attempt(event));
+            }
+            other => report(TaskEventKind::Attempt(other)),
+        },
+        control,
+        group,
+    )
+    .await;
+    {
+        let mut carry = carry.lock().expect("task carry lock");
+        carry.last_outcome = Some(outcome.reason);
+        if let Some(id) = &outcome.claude_session_id {
+            carry.claude_session_id = Some(id.clone());
+        }
+        // A resume the CLI cannot honour must not be retried forever: start fresh next time.
+        if resumed.is_some() && outcome.stderr_tail.contains("No conversation found") {
+            carry.claude_session_id = None;
+        }
+    }
+    let reason = outcome.reason;
+    let detail = outcome
+        .detail
+        .clone()
+        .or_else(|| outcome.result.clone())
+        .unwrap_or_default();
+    report(TaskEventKind::Finished(Box::new(outcome)));
+    let _ = actor.cast(TaskMsg::Finished(reason, detail));
+}

@@ -1,0 +1,357 @@
+//! `fake-claude`: a scripted stand-in for the `claude` CLI, for tests and the offline demo.
+//!
+//! It speaks the same stream-json protocol as `claude -p --input-format stream-json
+//! --output-format stream-json --verbose` (same JSON shapes as the captured fixtures) and starts
+//! in milliseconds. It reads one user message from stdin and behaves as directives in that
+//! message (or in `FAKE_CLAUDE_SCRIPT`) tell it; several may be combined:
+//!
+//! | directive | behaviour |
+//! |---|---|
+//! | (none) | answer `ECHO: <message>` |
+//! | `[[answer:TEXT]]` | answer TEXT |
+//! | `[[sleep:MS]]` | wait MS before answering (an interrupt ends the turn) |
+//! | `[[slow:MS]]` | stream five assistant messages MS apart (an interrupt ends the turn) |
+//! | `[[crash-after-init]]` | print init, then exit 3 without a result |
+//! | `[[fail-first:NAME]]` | crash after init unless `$FAKE_CLAUDE_STATE_DIR/NAME` exists; creates it |
+//! | `[[exit-without-result]]` | print init and an assistant message, then exit 0 |
+//! | `[[hang]]` | print init, ignore SIGTERM and interrupts, print nothing more, never exit |
+//! | `[[hang-after-result]]` | answer, then ignore stdin closing and SIGTERM: never exit |
+//! | `[[garbage]]` | print a line that is not JSON, then answer |
+//! | `[[huge:BYTES]]` | print one assistant line of BYTES bytes, then answer |
+//! | `[[grandchild]]` | first start `sleep 1000` (it stays in this process group); report `GRANDCHILD <pid>` |
+//! | `[[api-error:STATUS]]` | two api_retry lines, then an API error result with that status, exit 1 |
+//! | `[[max-turns]]` | an `error_max_turns` result, exit 1 |
+//! | `[[cost:USD]]` | report `total_cost_usd` USD |
+//! | `[[env]]` | answer with its environment as a JSON object |
+//! | `[[args]]` | answer with its arguments as a JSON array |
+//! | `[[stderr:TEXT]]` | write TEXT to stderr |
+//!
+//! With `--resume ID` it answers `RESUMED ID: <message>`.
+
+use std::io::{BufRead, Write};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+struct Script {
+    directives: Vec<(String, String)>,
+    message: String,
+}
+
+impl Script {
+    fn has(&self, name: &str) -> bool {
+        self.directives.iter().any(|(n, _)| n == name)
+    }
+    fn arg(&self, name: &str) -> Option<&str> {
+        self.directives
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| a.as_str())
+    }
+}
+
+fn parse_directives(text: &str) -> (Vec<(String, String)>, String) {
+    let mut directives = Vec::new();
+    let mut rest = String::new();
+    let mut s = text;
+    while let Some(start) = s.find("[[") {
+        rest.push_str(&s[..start]);
+        let Some(end) = s[start..].find("]]") else {
+            break;
+        };
+        let inner = &s[start + 2..start + end];
+        let (name, arg) = inner.split_once(':').unwrap_or((inner, ""));
+        directives.push((name.trim().to_string(), arg.trim().to_string()));
+        s = &s[start + end + 2..];
+    }
+    rest.push_str(s);
+    (directives, rest.trim().to_string())
+}
+
+fn emit(v: Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}
+
+fn ignore_sigterm() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: installing SIG_IGN runs no handler code; nothing else in this process relies on SIGTERM.
+    unsafe {
+        let _ = signal(Signal::SIGTERM, SigHandler::SigIgn);
+    }
+}
+
+fn usage() -> Value {
+    json!({"input_tokens": 120, "output_tokens": 8, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 40})
+}
+
+fn assistant(session: &str, text: &str) -> Value {
+    json!({
+        "type": "assistant",
+        "message": {"id": "msg_fake", "type": "message", "role": "assistant", "model": "fake-model",
+            "content": [{"type": "text", "text": text}], "stop_reason": null, "usage": usage()},
+        "parent_tool_use_id": null, "session_id": session,
+    })
+}
+
+fn result(session: &str, subtype: &str, is_error: bool, text: Option<&str>, extra: Value) -> Value {
+    let mut v = json!({
+        "type": "result", "subtype": subtype, "is_error": is_error, "duration_ms": 5,
+        "num_turns": 1, "result": text, "session_id": session, "total_cost_usd": 0.0,
+        "usage": usage(), "terminal_reason": if is_error { "api_error" } else { "completed" },
+        "api_error_status": null, "uuid": "fake-result",
+    });
+    if let (Some(obj), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+        for (k, x) in extra {
+            obj.insert(k.clone(), x.clone());
+        }
+    }
+    v
+}
+
+/// What further stdin lines said.
+enum Input {
+    Interrupt(String),
+    Eof,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    let resumed = flag("--resume");
+    let session = resumed
+        .clone()
+        .or_else(|| flag("--session-id"))
+        .unwrap_or_else(|| "00000000-0000-4000-8000-000000000000".into());
+
+    let stdin = std::io::stdin();
+    let mut first = String::new();
+    if stdin.lock().read_line(&mut first).unwrap_or(0) == 0 {
+        eprintln!("fake-claude: no input on stdin");
+        std::process::exit(1);
+    }
+    let parsed: Value = match serde_json::from_str(first.trim()) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("Error parsing streaming input line: {e}");
+            std::process::exit(1);
+        }
+    };
+    let content = &parsed["message"]["content"];
+    let text = match content {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    };
+    let script_env = std::env::var("FAKE_CLAUDE_SCRIPT").unwrap_or_default();
+    let (mut directives, message) = parse_directives(&text);
+    directives.extend(parse_directives(&script_env).0);
+    let script = Script {
+        directives,
+        message,
+    };
+
+    // Further stdin lines: interrupts, then EOF.
+    let (tx, rx) = mpsc::channel::<Input>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["type"] == "control_request"
+                && v["request"]["subtype"] == "interrupt"
+            {
+                let id = v["request_id"].as_str().unwrap_or("").to_string();
+                if tx.send(Input::Interrupt(id)).is_err() {
+                    return;
+                }
+            }
+        }
+        let _ = tx.send(Input::Eof);
+    });
+
+    if let Some(text) = script.arg("stderr") {
+        eprintln!("{text}");
+    }
+    if script.has("hang") || script.has("hang-after-result") {
+        ignore_sigterm();
+    }
+    let grandchild = if script.has("grandchild") {
+        let child = std::process::Command::new("sleep")
+            .arg("1000")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn sleep");
+        Some(child.id())
+    } else {
+        None
+    };
+
+    emit(json!({
+        "type": "system", "subtype": "init", "cwd": std::env::current_dir().ok(),
+        "session_id": session, "tools": ["Bash", "Read"], "mcp_servers": [],
+        "model": flag("--model").unwrap_or_else(|| "fake-model".into()),
+        "permissionMode": flag("--permission-mode").unwrap_or_else(|| "default".into()),
+        "claude_code_version": "fake", "uuid": "fake-init",
+    }));
+    if let Some(pid) = grandchild {
+        emit(assistant(&session, &format!("GRANDCHILD {pid}")));
+    }
+
+    if script.has("hang") {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    if script.has("crash-after-init") {
+        eprintln!("fake-claude: crashing on purpose");
+        std::process::exit(3);
+    }
+    if let Some(name) = script.arg("fail-first") {
+        let dir = std::env::var("FAKE_CLAUDE_STATE_DIR")
+            .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
+        let marker = std::path::Path::new(&dir).join(name);
+        if !marker.exists() {
+            let _ = std::fs::write(&marker, b"failed once");
+            eprintln!("fake-claude: failing the first attempt of {name}");
+            std::process::exit(3);
+        }
+    }
+    if script.has("exit-without-result") {
+        emit(assistant(&session, "partial work"));
+        std::process::exit(0);
+    }
+    if script.has("garbage") {
+        println!("this line is not JSON at all");
+        let _ = std::io::stdout().flush();
+    }
+    if let Some(bytes) = script.arg("huge").and_then(|b| b.parse::<usize>().ok()) {
+        emit(assistant(&session, &"x".repeat(bytes)));
+    }
+
+    let cost: f64 = script
+        .arg("cost")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0.0);
+    let wait_ms = |name: &str| script.arg(name).and_then(|m| m.parse::<u64>().ok());
+
+    // Waits `ms`, unless an interrupt comes first (then the turn ends aborted).
+    let interrupted = |ms: u64| -> bool {
+        match rx.recv_timeout(Duration::from_millis(ms)) {
+            Ok(Input::Interrupt(id)) => {
+                emit(
+                    json!({"type": "control_response", "response": {"subtype": "success", "request_id": id, "response": {}}}),
+                );
+                emit(
+                    json!({"type": "user", "message": {"role": "user", "content": [{"type": "text", "text": "[Request interrupted by user]"}]}, "session_id": session}),
+                );
+                emit(result(
+                    &session,
+                    "error_during_execution",
+                    true,
+                    None,
+                    json!({"terminal_reason": "aborted_streaming", "total_cost_usd": cost}),
+                ));
+                true
+            }
+            Ok(Input::Eof) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(Duration::from_millis(ms));
+                false
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => false,
+        }
+    };
+    let mut aborted = false;
+    if let Some(ms) = wait_ms("sleep") {
+        aborted = interrupted(ms);
+    }
+    if let Some(ms) = wait_ms("slow")
+        && !aborted
+    {
+        for i in 1..=5 {
+            emit(assistant(&session, &format!("chunk {i}")));
+            if interrupted(ms) {
+                aborted = true;
+                break;
+            }
+        }
+    }
+
+    let mut exit_code = 0;
+    if !aborted {
+        let answer = if script.has("env") {
+            serde_json::to_string(&std::env::vars().collect::<std::collections::BTreeMap<_, _>>())
+                .unwrap()
+        } else if script.has("args") {
+            serde_json::to_string(&args[1..]).unwrap()
+        } else if let Some(a) = script.arg("answer") {
+            a.to_string()
+        } else if let Some(id) = &resumed {
+            format!("RESUMED {id}: {}", script.message)
+        } else {
+            format!("ECHO: {}", script.message)
+        };
+        if let Some(status) = script.arg("api-error").and_then(|s| s.parse::<u16>().ok()) {
+            for attempt in 1..=2 {
+                emit(
+                    json!({"type": "system", "subtype": "api_retry", "attempt": attempt, "max_retries": 2,
+                    "retry_delay_ms": 500 * attempt, "error_status": status, "error": "server_error",
+                    "session_id": session}),
+                );
+            }
+            let mut synthetic = assistant(&session, &format!("API Error: {status} (fake)"));
+            synthetic["message"]["model"] = json!("<synthetic>");
+            emit(synthetic);
+            emit(result(
+                &session,
+                "success",
+                true,
+                Some(&format!("API Error: {status} (fake)")),
+                json!({"api_error_status": status}),
+            ));
+            exit_code = 1;
+        } else if script.has("max-turns") {
+            emit(result(
+                &session,
+                "error_max_turns",
+                true,
+                None,
+                json!({"terminal_reason": "max_turns", "total_cost_usd": cost, "errors": ["Reached maximum number of turns (1)"]}),
+            ));
+            exit_code = 1;
+        } else {
+            emit(assistant(&session, &answer));
+            emit(result(
+                &session,
+                "success",
+                false,
+                Some(&answer),
+                json!({"total_cost_usd": cost}),
+            ));
+        }
+    }
+
+    if script.has("hang-after-result") {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    // Like the CLI: stay for further turns until stdin closes.
+    loop {
+        match rx.recv() {
+            Ok(Input::Interrupt(_)) => continue,
+            Ok(Input::Eof) | Err(_) => break,
+        }
+    }
+    std::process::exit(exit_code);
+}
