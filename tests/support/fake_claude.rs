@@ -186,6 +186,8 @@ fn main() {
         ignore_sigterm();
     }
     let grandchild = if script.has("grandchild") {
+        // Deliberately never waited for: it is the grandchild that must not outlive the group.
+        #[allow(clippy::zombie_processes)]
         let child = std::process::Command::new("sleep")
             .arg("1000")
             .stdin(std::process::Stdio::null())
@@ -347,11 +349,6 @@ fn main() {
         }
     }
     // Like the CLI: stay for further turns until stdin closes.
-    loop {
-        match rx.recv() {
-            Ok(Input::Interrupt(_)) => continue,
-            Ok(Input::Eof) | Err(_) => break,
-        }
-    }
+    while let Ok(Input::Interrupt(_)) = rx.recv() {}
     std::process::exit(exit_code);
 }
