@@ -25,6 +25,8 @@
 //! | `[[env]]` | answer with its environment as a JSON object |
 //! | `[[args]]` | answer with its arguments as a JSON array |
 //! | `[[stderr:TEXT]]` | write TEXT to stderr |
+//! | `[[replay:PATH]]` | print the lines of PATH (a captured CLI output) instead, then exit |
+//! | `[[exit:CODE]]` | with replay: the exit code (default 0) |
 //!
 //! With `--resume ID` it answers `RESUMED ID: <message>`.
 
@@ -179,6 +181,14 @@ fn main() {
         let _ = tx.send(Input::Eof);
     });
 
+    if let Some(path) = script.arg("replay") {
+        let captured = std::fs::read_to_string(path).expect("replay file");
+        for line in captured.lines() {
+            println!("{line}");
+        }
+        let _ = std::io::stdout().flush();
+        std::process::exit(script.arg("exit").and_then(|c| c.parse().ok()).unwrap_or(0));
+    }
     if let Some(text) = script.arg("stderr") {
         eprintln!("{text}");
     }

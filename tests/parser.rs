@@ -1,0 +1,206 @@
+//! The stream-json parser over every captured output of the real CLI (tests/fixtures/): each file
+//! yields the right events and the right outcome class — parsed directly, and replayed through a
+//! whole attempt by the stand-in.
+
+mod support;
+
+use std::path::PathBuf;
+
+use smith::agent::event::ResultEvent;
+use smith::agent::outcome::classify;
+use smith::agent::{OutcomeReason, StopCause, StreamEvent};
+use support::agent::{run, stand_in_config};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/claude-cli-2.1.332")
+        .join(name)
+}
+
+fn parse(name: &str) -> Vec<StreamEvent> {
+    std::fs::read_to_string(fixture(name))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| StreamEvent::parse(l).unwrap_or_else(|e| panic!("{name}: {e}")))
+        .collect()
+}
+
+fn kinds(events: &[StreamEvent]) -> Vec<&'static str> {
+    events.iter().map(StreamEvent::kind).collect()
+}
+
+fn results(events: &[StreamEvent]) -> Vec<&ResultEvent> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::Result(r) => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// (file, expected kinds, expected outcome of its last result, retryable)
+fn cases() -> Vec<(&'static str, Vec<&'static str>, OutcomeReason)> {
+    use OutcomeReason::*;
+    let api = |n| {
+        let mut v = vec!["system/init"];
+        v.extend(std::iter::repeat_n("system/api_retry", n));
+        v.extend(["assistant", "result"]);
+        v
+    };
+    vec![
+        (
+            "success.jsonl",
+            vec!["system/init", "assistant", "result"],
+            Completed,
+        ),
+        ("api_connection_dropped_recovered.jsonl", api(1), Completed),
+        ("api_error_400.jsonl", api(0), ApiError(Some(400))),
+        ("api_error_401_auth.jsonl", api(2), ApiError(Some(401))),
+        (
+            "api_error_429_rate_limited.jsonl",
+            api(2),
+            ApiError(Some(429)),
+        ),
+        ("api_error_500.jsonl", api(2), ApiError(Some(500))),
+        (
+            "api_error_529_overloaded.jsonl",
+            api(2),
+            ApiError(Some(529)),
+        ),
+        ("api_malformed_response.jsonl", api(0), ApiError(None)),
+        ("api_server_down.jsonl", api(2), ApiError(None)),
+        ("api_timeout.jsonl", api(1), ApiError(None)),
+        (
+            "max_turns_exceeded.jsonl",
+            vec!["system/init", "assistant", "user", "result"],
+            MaxTurns,
+        ),
+        (
+            "tool_use_bash.jsonl",
+            vec!["system/init", "assistant", "user", "assistant", "result"],
+            Completed,
+        ),
+        (
+            "sigint_mid_stream.jsonl",
+            [
+                vec!["system/init", "system/status"],
+                vec!["stream_event"; 5],
+                vec!["assistant", "user"],
+                vec!["stream_event"; 3],
+                vec!["result"],
+            ]
+            .concat(),
+            Crashed,
+        ),
+    ]
+}
+
+#[test]
+fn every_fixture_parses_into_the_expected_events_and_outcome() {
+    for (name, expected_kinds, expected_reason) in cases() {
+        let events = parse(name);
+        assert_eq!(kinds(&events), expected_kinds, "{name}");
+        let last = results(&events).last().copied();
+        assert_eq!(classify(last, None), expected_reason, "{name}");
+    }
+}
+
+#[test]
+fn fixture_details_are_typed() {
+    let events = parse("success.jsonl");
+    let StreamEvent::Init(init) = &events[0] else {
+        panic!("init first")
+    };
+    assert_eq!(init.session_id, "0fe29580-74a0-443c-b4a9-4080a0559b1e");
+    assert_eq!(init.model.as_deref(), Some("claude-opus-5-5"));
+    assert!(init.tools.contains(&"Bash".to_string()));
+    let r = results(&events)[0];
+    assert_eq!(r.result.as_deref(), Some("ECHO: say hi"));
+    assert_eq!(r.usage.as_ref().unwrap().input_tokens, 2561);
+    assert!(r.total_cost_usd > 0.01 && r.total_cost_usd < 0.011);
+
+    let events = parse("tool_use_bash.jsonl");
+    let StreamEvent::Assistant(first) = &events[1] else {
+        panic!("assistant")
+    };
+    assert_eq!(first.message.tool_uses(), vec!["Bash"]);
+
+    let events = parse("api_error_500.jsonl");
+    let StreamEvent::ApiRetry(retry) = &events[1] else {
+        panic!("api_retry")
+    };
+    assert_eq!(
+        (retry.attempt, retry.max_retries, retry.error_status),
+        (1, 2, Some(500))
+    );
+    let StreamEvent::Assistant(synthetic) = &events[3] else {
+        panic!("assistant")
+    };
+    assert_eq!(synthetic.message.model.as_deref(), Some("<synthetic>"));
+}
+
+#[test]
+fn the_interrupt_fixture_is_cancelled_when_smith_asked_and_the_next_turn_completes() {
+    let events = parse("interrupt_control_request.jsonl");
+    assert!(events.iter().any(
+        |e| matches!(e, StreamEvent::ControlResponse(c) if c.request_id() == Some("req-int-1"))
+    ));
+    let rs = results(&events);
+    assert_eq!(rs.len(), 2);
+    assert_eq!(
+        classify(Some(rs[0]), Some(StopCause::Cancelled)),
+        OutcomeReason::Cancelled
+    );
+    assert_eq!(rs[0].terminal_reason.as_deref(), Some("aborted_streaming"));
+    assert_eq!(classify(Some(rs[1]), None), OutcomeReason::Completed);
+}
+
+#[test]
+fn three_turns_on_one_stdin_yield_three_completed_results() {
+    let events = parse("stream_input_three_turns.jsonl");
+    let rs = results(&events);
+    let texts: Vec<_> = rs.iter().map(|r| r.result.clone().unwrap()).collect();
+    assert_eq!(
+        texts,
+        [
+            "ECHO: hi turn one",
+            "ECHO: second turn two",
+            "ECHO: third turn three"
+        ]
+    );
+    assert!(
+        rs.iter()
+            .all(|r| classify(Some(r), None) == OutcomeReason::Completed)
+    );
+}
+
+#[test]
+fn sigterm_mid_stream_has_no_result_and_is_a_crash() {
+    let events = parse("sigterm_mid_stream.jsonl");
+    assert!(results(&events).is_empty());
+    assert_eq!(classify(None, None), OutcomeReason::Crashed);
+}
+
+#[tokio::test]
+async fn every_fixture_replayed_through_an_attempt_gets_its_outcome_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = stand_in_config(dir.path());
+    let mut all = cases();
+    all.push(("sigterm_mid_stream.jsonl", vec![], OutcomeReason::Crashed));
+    for (name, _, expected) in all {
+        let exit = if expected == OutcomeReason::Completed {
+            0
+        } else {
+            1
+        };
+        let message = format!("[[replay:{}]] [[exit:{exit}]]", fixture(name).display());
+        let r = run(config.clone(), dir.path(), &message).await;
+        assert_eq!(r.outcome.reason, expected, "{name}: {:?}", r.outcome);
+        assert_eq!(r.outcome.exit.unwrap().code, Some(exit), "{name}");
+        if expected != OutcomeReason::Crashed {
+            assert!(r.outcome.claude_session_id.is_some(), "{name}");
+        }
+    }
+}
