@@ -22,10 +22,7 @@ async fn a_successful_turn_is_completed_with_result_session_usage_and_cost() {
     assert_eq!(o.reason, OutcomeReason::Completed, "{o:?}");
     assert!(!o.retryable);
     assert_eq!(o.result.as_deref(), Some("ECHO: say hi"));
-    assert_eq!(
-        o.claude_session_id.as_deref(),
-        Some("11111111-2222-4333-8444-555555555555")
-    );
+    assert_eq!(o.claude_session_id.as_deref(), Some(run.session.as_str()));
     assert_eq!(o.usage.input_tokens, 120);
     assert_eq!(o.usage.cache_read_input_tokens, 40);
     assert_eq!(o.cost_usd, 0.25);

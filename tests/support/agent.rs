@@ -36,6 +36,8 @@ pub fn stand_in_config(root: &Path) -> AgentConfig {
 
 /// Everything one attempt produced.
 pub struct Run {
+    /// The fresh Claude session id the attempt was started with.
+    pub session: String,
     pub outcome: Outcome,
     pub events: Vec<AttemptEvent>,
 }
@@ -72,13 +74,15 @@ pub async fn run_with(
     let events = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = mpsc::unbounded_channel();
     let sink = events.clone();
+    let session = SessionArg::fresh();
+    let session_id = session.id().to_string();
     let spec = AttemptSpec {
         config: Arc::new(config),
         task: TaskOptions {
             cwd: cwd.to_path_buf(),
             ..TaskOptions::default()
         },
-        session: SessionArg::New("11111111-2222-4333-8444-555555555555".into()),
+        session,
         message: message.to_string(),
     };
     let outcome = run_attempt(
@@ -94,7 +98,11 @@ pub async fn run_with(
     )
     .await;
     let events = events.lock().unwrap().clone();
-    Run { outcome, events }
+    Run {
+        session: session_id,
+        outcome,
+        events,
+    }
 }
 
 /// Runs one attempt with no control.

@@ -4,6 +4,8 @@
 
 pub mod actors;
 pub mod agent;
+pub mod fake_api;
+pub mod real_cli;
 
 use std::future::Future;
 use std::time::Duration;

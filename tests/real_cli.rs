@@ -1,0 +1,223 @@
+//! The real Claude Code CLI (2.1.332) against the fake Messages API: a turn, a tool round trip,
+//! API errors, SIGKILL mid-stream, an interrupt, and a restart that resumes the conversation.
+//! Few and fast: each CLI start costs about a second.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use smith::agent::{
+    AttemptEvent, Control, OutcomeReason, TaskActor, TaskEvent, TaskEventKind, TaskOptions,
+    TaskSpec,
+};
+use smith::supervisor::{Backoff, SupervisorFlags, SupervisorRef, SupervisorSpec};
+use support::agent::{gone, run, run_with};
+use support::fake_api::{FakeApi, Fault};
+use support::real_cli::{real_cli, real_cli_config};
+
+struct Env {
+    dir: tempfile::TempDir,
+    api: FakeApi,
+    config: smith::agent::AgentConfig,
+}
+
+async fn env() -> Option<Env> {
+    let cli = real_cli()?;
+    let dir = tempfile::tempdir().unwrap();
+    let api = FakeApi::start().await;
+    let config = real_cli_config(&cli, dir.path(), &api.url());
+    Some(Env { dir, api, config })
+}
+
+#[tokio::test]
+async fn a_successful_turn() {
+    let Some(e) = env().await else { return };
+    let r = run(e.config.clone(), e.dir.path(), "say hi").await;
+    assert_eq!(
+        r.outcome.reason,
+        OutcomeReason::Completed,
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(r.outcome.result.as_deref(), Some("ECHO: say hi"));
+    assert_eq!(
+        r.outcome.claude_session_id.as_deref(),
+        Some(r.session.as_str())
+    );
+    assert!(r.outcome.cost_usd > 0.0);
+    assert!(r.outcome.usage.input_tokens > 0);
+    assert_eq!(r.outcome.exit.unwrap().code, Some(0));
+    assert!(!e.api.requests().is_empty());
+    assert!(gone(r.pid()).await);
+}
+
+#[tokio::test]
+async fn a_tool_use_round_trip_through_bash() {
+    let Some(mut e) = env().await else { return };
+    e.config.allowed_tools = vec!["Bash".into()];
+    let r = run(
+        e.config.clone(),
+        e.dir.path(),
+        "run it [[tool:bash echo hello-from-bash]]",
+    )
+    .await;
+    assert_eq!(
+        r.outcome.reason,
+        OutcomeReason::Completed,
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(
+        r.outcome.result.as_deref(),
+        Some("ECHO-TOOL-RESULT: hello-from-bash")
+    );
+    let tools: Vec<String> = r
+        .events
+        .iter()
+        .filter_map(|ev| match ev {
+            AttemptEvent::Progress { tools, .. } => Some(tools.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(tools, vec!["Bash"]);
+}
+
+#[tokio::test]
+async fn api_500_is_a_retryable_api_error_and_401_is_not() {
+    let Some(e) = env().await else { return };
+    e.api.fail_next(Fault::Status(500), 10);
+    let r = run(e.config.clone(), e.dir.path(), "x").await;
+    assert_eq!(
+        r.outcome.reason,
+        OutcomeReason::ApiError(Some(500)),
+        "{:?}",
+        r.outcome
+    );
+    assert!(r.outcome.retryable);
+    assert!(
+        r.events
+            .iter()
+            .any(|ev| matches!(ev, AttemptEvent::ApiRetry(a) if a.error_status == Some(500)))
+    );
+
+    let api = FakeApi::start().await;
+    api.fail_next(Fault::Status(401), 10);
+    let mut config = e.config.clone();
+    config.env.insert("ANTHROPIC_BASE_URL".into(), api.url());
+    let r = run(config, e.dir.path(), "x").await;
+    assert_eq!(
+        r.outcome.reason,
+        OutcomeReason::ApiError(Some(401)),
+        "{:?}",
+        r.outcome
+    );
+    assert!(!r.outcome.retryable);
+}
+
+#[tokio::test]
+async fn sigkill_mid_stream_is_a_crash() {
+    let Some(e) = env().await else { return };
+    let mut pid = 0;
+    let r = run_with(e.config.clone(), e.dir.path(), "x [[api-slow:300]]", |ev| {
+        match ev {
+            AttemptEvent::Spawned { pid: p, .. } => pid = *p,
+            AttemptEvent::Init { .. } => {
+                let victim = pid as i32;
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(500));
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(victim),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                });
+            }
+            _ => {}
+        }
+        None
+    })
+    .await;
+    assert_eq!(r.outcome.reason, OutcomeReason::Crashed, "{:?}", r.outcome);
+    assert!(r.outcome.retryable);
+    assert_eq!(r.outcome.exit.unwrap().signal, Some(9));
+}
+
+#[tokio::test]
+async fn an_interrupt_ends_the_turn_cancelled() {
+    let Some(e) = env().await else { return };
+    let r = run_with(e.config.clone(), e.dir.path(), "x [[api-slow:300]]", |ev| {
+        matches!(ev, AttemptEvent::Init { .. }).then_some(Control::Cancel)
+    })
+    .await;
+    assert_eq!(
+        r.outcome.reason,
+        OutcomeReason::Cancelled,
+        "{:?}",
+        r.outcome
+    );
+    assert!(!r.outcome.retryable);
+    assert!(gone(r.pid()).await);
+}
+
+#[tokio::test]
+async fn a_restart_resumes_the_conversation_with_its_earlier_turns() {
+    let Some(e) = env().await else { return };
+    // Attempt 1: both calls (CLAUDE_CODE_MAX_RETRIES=1) fail with 500 → retryable api_error.
+    e.api.fail_next(Fault::Status(500), 2);
+    let spec = Arc::new(TaskSpec {
+        id: "resume".into(),
+        name: "resume".into(),
+        prompt: "the secret word is banana".into(),
+        options: TaskOptions {
+            cwd: e.dir.path().to_path_buf(),
+            ..TaskOptions::default()
+        },
+        config: Arc::new(e.config.clone()),
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<TaskEvent>();
+    let sup = SupervisorSpec::new("real")
+        .flags(SupervisorFlags {
+            backoff: Backoff::none(),
+            ..SupervisorFlags::default()
+        })
+        .child(TaskActor::child_spec(spec, tx, None));
+    let (sup, _) = SupervisorRef::start(sup).await.unwrap();
+
+    let mut finished = Vec::new();
+    let mut sessions = Vec::new();
+    while finished.len() < 2 {
+        let ev = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+            .await
+            .expect("events in time")
+            .unwrap();
+        match ev.kind {
+            TaskEventKind::Started { resumed, .. } => sessions.push(resumed),
+            TaskEventKind::Finished(o) => finished.push(*o),
+            _ => {}
+        }
+    }
+    assert_eq!(finished[0].reason, OutcomeReason::ApiError(Some(500)));
+    assert_eq!(
+        finished[1].reason,
+        OutcomeReason::Completed,
+        "{:?}",
+        finished[1]
+    );
+    let first_session = finished[0].claude_session_id.clone().expect("session id");
+    assert_eq!(sessions, vec![None, Some(first_session.clone())]);
+    assert_eq!(
+        finished[1].claude_session_id.as_deref(),
+        Some(first_session.as_str())
+    );
+
+    // The resumed call carries the earlier turn and the continuation message.
+    let last = e.api.requests().pop().unwrap();
+    let transcript = last["messages"].to_string();
+    assert!(
+        transcript.contains("the secret word is banana"),
+        "{transcript}"
+    );
+    assert!(transcript.contains("Your previous attempt"), "{transcript}");
+    sup.stop(None).await.unwrap();
+}

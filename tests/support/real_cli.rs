@@ -1,0 +1,104 @@
+//! The real Claude Code CLI for tests: `@anthropic-ai/claude-code@2.1.332`, installed by npm into
+//! `target/claude-cli/` (by `.ci/run`, or here on first use), run offline against the fake API.
+//!
+//! If it cannot be installed, tests fail with a clear message. They are skipped only when
+//! `SMITH_SKIP_REAL_CLI=1` is set explicitly.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use smith::agent::AgentConfig;
+
+/// The pinned version.
+pub const CLI_VERSION: &str = "2.1.332";
+
+fn install_dir() -> PathBuf {
+    std::env::var_os("SMITH_CLAUDE_CLI_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/claude-cli"))
+}
+
+/// Path of the installed executable (whether or not it exists).
+pub fn cli_path() -> PathBuf {
+    install_dir().join("node_modules/@anthropic-ai/claude-code-linux-x64/claude")
+}
+
+/// The real CLI, installing it on first use; `None` only when `SMITH_SKIP_REAL_CLI=1`.
+pub fn real_cli() -> Option<PathBuf> {
+    if std::env::var("SMITH_SKIP_REAL_CLI").as_deref() == Ok("1") {
+        eprintln!("SMITH_SKIP_REAL_CLI=1: skipping a real-CLI test");
+        return None;
+    }
+    let path = cli_path();
+    if path.exists() {
+        return Some(path);
+    }
+    let dir = install_dir();
+    std::fs::create_dir_all(&dir).expect("create the CLI install directory");
+    // Test binaries run in parallel: one installs, the others wait on the lock.
+    let lock_file = std::fs::File::create(dir.join(".install.lock")).expect("lock file");
+    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .expect("lock the CLI install directory");
+    if !path.exists() {
+        let status = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg(format!("@anthropic-ai/claude-code@{CLI_VERSION}"))
+            .status();
+        match status {
+            Ok(s) if s.success() && path.exists() => {}
+            other => panic!(
+                "cannot install the Claude CLI ({other:?}) into {}: run \
+                 `npm install --prefix target/claude-cli @anthropic-ai/claude-code@{CLI_VERSION}`, \
+                 or set SMITH_SKIP_REAL_CLI=1 to skip the real-CLI tests",
+                dir.display()
+            ),
+        }
+    }
+    Some(path)
+}
+
+/// A config running the real CLI in `root` against the fake API at `api_url`: everything it
+/// writes stays under `root`, retries are few and quick.
+pub fn real_cli_config(cli: &Path, root: &Path, api_url: &str) -> AgentConfig {
+    let home = root.join("home");
+    let tmp = root.join("tmp");
+    let run = root.join("run");
+    for d in [&home, &tmp, &run] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let env = [
+        ("ANTHROPIC_BASE_URL", api_url.to_string()),
+        ("ANTHROPIC_API_KEY", "dummy".into()),
+        ("HOME", home.display().to_string()),
+        (
+            "CLAUDE_CONFIG_DIR",
+            home.join(".claude").display().to_string(),
+        ),
+        ("DISABLE_TELEMETRY", "1".into()),
+        ("DISABLE_AUTOUPDATER", "1".into()),
+        ("DISABLE_ERROR_REPORTING", "1".into()),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
+        ("TMPDIR", tmp.display().to_string()),
+        ("CLAUDE_CODE_TMPDIR", tmp.display().to_string()),
+        ("XDG_RUNTIME_DIR", run.display().to_string()),
+        ("CLAUDE_CODE_MAX_RETRIES", "1".into()),
+        ("API_TIMEOUT_MS", "10000".into()),
+    ]
+    .map(|(k, v)| (k.to_string(), v))
+    .into_iter()
+    .collect();
+    AgentConfig {
+        program: cli.to_path_buf(),
+        roots: vec![root.to_path_buf()],
+        env,
+        timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(30),
+        result_grace: Duration::from_secs(5),
+        interrupt_grace: Duration::from_secs(3),
+        term_grace: Duration::from_secs(2),
+        ..AgentConfig::default()
+    }
+}
