@@ -16,4 +16,6 @@
 //! socket and the root tree), `cli`, `telemetry`.
 
 pub mod agent;
+pub mod session;
+pub mod store;
 pub mod supervisor;

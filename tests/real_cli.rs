@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smith::agent::{
-    AttemptEvent, Control, OutcomeReason, TaskActor, TaskEvent, TaskEventKind, TaskOptions,
-    TaskSpec,
+    AttemptEvent, Control, OutcomeReason, TaskActor, TaskCarry, TaskEnv, TaskEvent, TaskEventKind,
+    TaskOptions, TaskSpec,
 };
 use smith::supervisor::{Backoff, SupervisorFlags, SupervisorRef, SupervisorSpec};
 use support::agent::{gone, run, run_with};
@@ -181,7 +181,15 @@ async fn a_restart_resumes_the_conversation_with_its_earlier_turns() {
             backoff: Backoff::none(),
             ..SupervisorFlags::default()
         })
-        .child(TaskActor::child_spec(spec, tx, None));
+        .child(TaskActor::child_spec(
+            spec,
+            TaskEnv {
+                reporter: tx,
+                permits: None,
+                gate: None,
+            },
+            TaskCarry::default(),
+        ));
     let (sup, _) = SupervisorRef::start(sup).await.unwrap();
 
     let mut finished = Vec::new();

@@ -874,3 +874,42 @@ async fn a_significant_child_that_is_restarted_or_terminated_by_the_supervisor_d
     assert_eq!(sup.count_children().await.unwrap().active, 2);
     sup.stop(None).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_significant_child_declining_its_restart_counts_as_its_end_for_auto_shutdown() {
+    let log = Log::default();
+    let starts = Arc::new(AtomicUsize::new(0));
+    let counter = starts.clone();
+    let inner = worker("s", &log);
+    let declining_after_first = ChildSpec::new("s", move |sup| {
+        let inner = inner.clone();
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n == 0 {
+                (inner.start)(sup).await
+            } else {
+                Ok(ChildStart::Ignore)
+            }
+        }
+    })
+    .restart(Restart::Transient)
+    .significant(true);
+    let mut flags = flags(Strategy::OneForOne);
+    flags.auto_shutdown = AutoShutdown::AllSignificant;
+    let (parent, mut exits) = probe().await;
+    let (sup, done) = SupervisorRef::start_linked(
+        SupervisorSpec::new("declining")
+            .flags(flags)
+            .child(declining_after_first),
+        parent,
+    )
+    .await
+    .unwrap();
+    tell(&sup, "s", WorkerMsg::Crash).await;
+    assert!(matches!(
+        next_exit(&mut exits).await,
+        ExitReason::Shutdown(Some(_))
+    ));
+    done.await.unwrap();
+    assert_eq!(starts.load(Ordering::SeqCst), 2);
+}

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smith::agent::{
-    AgentConfig, AttemptEvent, OutcomeReason, TaskActor, TaskEvent, TaskEventKind, TaskMsg,
-    TaskOptions, TaskSpec,
+    AgentConfig, AttemptEvent, OutcomeReason, TaskActor, TaskCarry, TaskEnv, TaskEvent,
+    TaskEventKind, TaskMsg, TaskOptions, TaskSpec,
 };
 use smith::supervisor::{
     Backoff, ChildState, Strategy, SupervisorFlags, SupervisorRef, SupervisorSpec,
@@ -50,7 +50,15 @@ async fn start_task(prompt: &str, tweak: impl FnOnce(&mut AgentConfig)) -> Fixtu
             backoff: Backoff::none(),
             ..SupervisorFlags::default()
         })
-        .child(TaskActor::child_spec(spec, tx, None));
+        .child(TaskActor::child_spec(
+            spec,
+            TaskEnv {
+                reporter: tx,
+                permits: None,
+                gate: None,
+            },
+            TaskCarry::default(),
+        ));
     let (sup, _) = SupervisorRef::start(sup_spec).await.unwrap();
     Fixture {
         _dir: dir,

@@ -9,6 +9,7 @@
 //! - [`process_group`]: the group, its kill-on-drop guard, process start times;
 //! - [`attempt`]: one attempt from spawn to reaped exit ([`run_attempt`]);
 //! - [`outcome`]: outcome classes and what an attempt leaves behind;
+//! - [`gate`]: a request's hold over its attempts (budget left, closed on cancel or budget);
 //! - [`task`]: the task actor ([`TaskActor`]).
 
 pub mod attempt;
@@ -16,6 +17,7 @@ pub mod command;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod gate;
 pub mod line_reader;
 pub mod outcome;
 pub mod process_group;
@@ -27,6 +29,9 @@ pub use command::{SessionArg, TaskOptions};
 pub use config::AgentConfig;
 pub use error::AgentError;
 pub use event::{StreamEvent, Usage};
+pub use gate::AttemptGate;
 pub use outcome::{ExitStatus, Outcome, OutcomeReason, StopCause};
 pub use process_group::ProcessGroup;
-pub use task::{TaskActor, TaskCarry, TaskEvent, TaskEventKind, TaskMsg, TaskReporter, TaskSpec};
+pub use task::{
+    TaskActor, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskMsg, TaskReporter, TaskSpec,
+};

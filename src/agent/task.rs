@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use super::attempt::{AttemptEvent, AttemptSpec, Control, run_attempt};
 use super::command::{SessionArg, TaskOptions};
 use super::config::AgentConfig;
+use super::gate::AttemptGate;
 use super::outcome::{Outcome, OutcomeReason};
 use super::process_group::ProcessGroup;
 use crate::supervisor::{ChildSpec, ChildStart, Restart, Shutdown};
@@ -97,16 +98,25 @@ pub enum TaskMsg {
     Finished(OutcomeReason, String),
 }
 
+/// What a task needs from the request running it.
+#[derive(Clone)]
+pub struct TaskEnv {
+    /// Where reports go.
+    pub reporter: TaskReporter,
+    /// The global cap on live processes.
+    pub permits: Option<Arc<Semaphore>>,
+    /// The request's gate (budget, cancel): closed → no new attempt starts.
+    pub gate: Option<Arc<AttemptGate>>,
+}
+
 /// Arguments of one task actor start.
 pub struct TaskArgs {
     /// The task.
     pub spec: Arc<TaskSpec>,
     /// Shared by its attempts.
     pub carry: Arc<Mutex<TaskCarry>>,
-    /// Where reports go.
-    pub reporter: TaskReporter,
-    /// The global cap on live processes.
-    pub permits: Option<Arc<Semaphore>>,
+    /// The request's environment.
+    pub env: TaskEnv,
 }
 
 /// The task actor.
@@ -130,23 +140,24 @@ impl Drop for TaskState {
 }
 
 impl TaskActor {
-    /// A transient child spec running `spec` under a supervisor. `carry` survives restarts.
-    pub fn child_spec(
-        spec: Arc<TaskSpec>,
-        reporter: TaskReporter,
-        permits: Option<Arc<Semaphore>>,
-    ) -> ChildSpec {
-        let carry = Arc::new(Mutex::new(TaskCarry::default()));
+    /// A transient child spec running `spec` under a supervisor. `carry` (attempts so far, the
+    /// Claude session to resume) survives restarts; a closed gate makes a start decline
+    /// (`ChildStart::Ignore`), so nothing new starts once a request's budget is spent.
+    pub fn child_spec(spec: Arc<TaskSpec>, env: TaskEnv, carry: TaskCarry) -> ChildSpec {
+        let carry = Arc::new(Mutex::new(carry));
         let shutdown = Shutdown::Timeout(spec.config.stop_budget());
         let id = spec.id.clone();
         ChildSpec::new(id, move |sup: ActorCell| {
             let args = TaskArgs {
                 spec: spec.clone(),
                 carry: carry.clone(),
-                reporter: reporter.clone(),
-                permits: permits.clone(),
+                env: env.clone(),
             };
             async move {
+                if let Some(reason) = args.env.gate.as_ref().and_then(|g| g.closed()) {
+                    tracing::debug!(task = %args.spec.id, %reason, "gate closed; task not started");
+                    return Ok(ChildStart::Ignore);
+                }
                 let (actor, _) = Actor::spawn_linked(None, TaskActor, args, sup).await?;
                 Ok(ChildStart::Started(actor.get_cell()))
             }
@@ -189,8 +200,7 @@ impl Actor for TaskActor {
             myself.clone(),
             spec.clone(),
             args.carry,
-            args.reporter,
-            args.permits,
+            args.env,
             attempt,
             session,
             message,
@@ -255,14 +265,18 @@ async fn run_task_attempt(
     actor: ActorRef<TaskMsg>,
     spec: Arc<TaskSpec>,
     carry: Arc<Mutex<TaskCarry>>,
-    reporter: TaskReporter,
-    permits: Option<Arc<Semaphore>>,
+    env: TaskEnv,
     attempt: u32,
     session: SessionArg,
     message: String,
     control: mpsc::UnboundedReceiver<Control>,
     group: Arc<ProcessGroup>,
 ) {
+    let TaskEnv {
+        reporter,
+        permits,
+        gate,
+    } = env;
     let report = |kind: TaskEventKind| {
         let _ = reporter.send(TaskEvent {
             task_id: spec.id.clone(),
@@ -283,9 +297,13 @@ async fn run_task_attempt(
         SessionArg::Resume(id) => Some(id.clone()),
         SessionArg::New(_) => None,
     };
+    let mut task = spec.options.clone();
+    if let Some(left) = gate.as_ref().and_then(|g| g.remaining()) {
+        task.max_budget_usd = Some(task.max_budget_usd.map_or(left, |m| m.min(left)));
+    }
     let attempt_spec = AttemptSpec {
         config: spec.config.clone(),
-        task: spec.options.clone(),
+        task,
         session,
         message,
     };

@@ -351,11 +351,21 @@ impl SupervisorRunState {
                     tracing::info!(supervisor = %self.id, child = %child.spec.id,
                         "child declined to restart");
                     child.due = None;
+                    let (id, significant) = (child.spec.id.clone(), child.spec.significant);
                     if child.spec.restart == Restart::Temporary {
                         self.children.remove(i);
-                        continue;
+                    } else {
+                        child.state = ChildState::Terminated;
+                        i += 1;
                     }
-                    child.state = ChildState::Terminated;
+                    // Declining is the end of that child, as if it had exited on its own.
+                    if significant {
+                        self.maybe_auto_shutdown(myself, &id).await;
+                        if self.shutting_down {
+                            return;
+                        }
+                    }
+                    continue;
                 }
                 Err(err) => {
                     let child_id = child.spec.id.clone();

@@ -27,6 +27,9 @@
 //! | `[[stderr:TEXT]]` | write TEXT to stderr |
 //! | `[[replay:PATH]]` | print the lines of PATH (a captured CLI output) instead, then exit |
 //! | `[[exit:CODE]]` | with replay: the exit code (default 0) |
+//! | `[[plan:NAME=INSTRUCTION;…]]` | with `--json-schema`: the structured output is that plan |
+//!
+//! `FAKE_CLAUDE_CRASH_ON=TEXT` in the environment: crash after init when the message contains TEXT.
 //!
 //! With `--resume ID` it answers `RESUMED ID: <message>`.
 
@@ -227,6 +230,13 @@ fn main() {
     }
     if script.has("crash-after-init") {
         eprintln!("fake-claude: crashing on purpose");
+        std::process::exit(3);
+    }
+    if let Ok(needle) = std::env::var("FAKE_CLAUDE_CRASH_ON")
+        && !needle.is_empty()
+        && text.contains(&needle)
+    {
+        eprintln!("fake-claude: crashing on {needle:?}");
         std::process::exit(3);
     }
     if let Some(name) = script.arg("fail-first") {

@@ -1,0 +1,35 @@
+//! Errors of sessions.
+
+use crate::store::{RequestStatus, StoreError};
+
+/// What can go wrong with a request or a session.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The request makes no sense.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// No such request.
+    #[error("request {0} not found")]
+    NotFound(String),
+    /// The request cannot do that in its state.
+    #[error("request {id} is {status}: {why}")]
+    WrongState {
+        /// Request id.
+        id: String,
+        /// Its status.
+        status: RequestStatus,
+        /// What cannot be done.
+        why: &'static str,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The session actor is not reachable.
+    #[error("session {session} is not reachable: {reason}")]
+    Unreachable {
+        /// Session name.
+        session: String,
+        /// Why.
+        reason: String,
+    },
+}

@@ -1,0 +1,27 @@
+//! Sessions: the main REPL sessions that hold the context, fan requests out to tasks, supervise
+//! them, and merge what they return.
+//!
+//! - [`actor`]: the Session actor ([`SessionActor`]);
+//! - [`sessions`]: [`Sessions`], the dynamic supervisor of Session actors by name;
+//! - [`run`]: the state of a running request; [`request`]: what clients send and hear;
+//! - [`context`], [`plan`], [`merge`]: pure rules for slices, plans and merged answers;
+//! - [`config`], [`status`], [`error`].
+
+pub mod actor;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod merge;
+pub mod plan;
+pub mod request;
+pub mod run;
+pub mod sessions;
+pub mod status;
+
+pub use actor::{SessionActor, SessionDeps, SessionMsg, valid_session_name, validate};
+pub use config::{ContextLimits, Limits, SessionConfig, Supervision};
+pub use error::SessionError;
+pub use request::{RequestEvent, RequestSpec, RequestSummary, TaskSummary};
+pub use run::EventSink;
+pub use sessions::Sessions;
+pub use status::{RunStatus, SessionStatus, TaskLine};

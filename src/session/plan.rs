@@ -1,0 +1,96 @@
+//! Plan mode: a planner task with `--json-schema` splits a request into sub-tasks.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The JSON Schema the planner's answer must follow.
+pub const PLAN_SCHEMA: &str = r#"{"type":"object","properties":{"tasks":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string"},"instruction":{"type":"string"}},"required":["instruction"]}}},"required":["tasks"]}"#;
+
+/// One planned task.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PlannedTask {
+    /// Short name (defaults to "task N").
+    #[serde(default)]
+    pub name: String,
+    /// What to do.
+    pub instruction: String,
+}
+
+#[derive(Deserialize)]
+struct Plan {
+    tasks: Vec<PlannedTask>,
+}
+
+/// The planner's prompt.
+pub fn planner_prompt(request: &str, max_tasks: usize) -> String {
+    format!(
+        "[smith] You are the planner of a smith session. Split the request below into at most \
+         {max_tasks} independent sub-tasks that separate workers can do in parallel, each with a \
+         short name and a self-contained instruction. Do not do the work yourself. Answer only \
+         through the structured output.\n\n## Request\n{}\n",
+        request.trim()
+    )
+}
+
+/// Reads the plan from the planner's structured output (or, failing that, its result text).
+/// Empty instructions are dropped; at most `max_tasks` are kept. Returns the tasks and whether
+/// some were cut.
+pub fn parse_plan(
+    structured: Option<&Value>,
+    text: Option<&str>,
+    max_tasks: usize,
+) -> Result<(Vec<PlannedTask>, bool), String> {
+    let plan: Plan = match (structured, text) {
+        (Some(v), _) => serde_json::from_value(v.clone()).map_err(|e| format!("bad plan: {e}"))?,
+        (None, Some(t)) => serde_json::from_str(t.trim()).map_err(|e| format!("bad plan: {e}"))?,
+        (None, None) => return Err("the planner returned no plan".into()),
+    };
+    let mut tasks: Vec<PlannedTask> = plan
+        .tasks
+        .into_iter()
+        .filter(|t| !t.instruction.trim().is_empty())
+        .collect();
+    if tasks.is_empty() {
+        return Err("the planner returned no tasks".into());
+    }
+    let cut = tasks.len() > max_tasks;
+    tasks.truncate(max_tasks);
+    for (i, t) in tasks.iter_mut().enumerate() {
+        if t.name.trim().is_empty() {
+            t.name = format!("task {}", i + 1);
+        }
+    }
+    Ok((tasks, cut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_plan_is_read_named_and_bounded() {
+        let v = json!({"tasks": [
+            {"name": "a", "instruction": "do a"},
+            {"instruction": "do b"},
+            {"name": "empty", "instruction": "  "},
+            {"name": "c", "instruction": "do c"},
+        ]});
+        let (tasks, cut) = parse_plan(Some(&v), None, 2).unwrap();
+        assert!(cut);
+        assert_eq!(tasks.len(), 2);
+        assert_eq!(tasks[1].name, "task 2");
+        let (tasks, cut) = parse_plan(Some(&v), None, 10).unwrap();
+        assert!(!cut);
+        assert_eq!(tasks.len(), 3);
+    }
+
+    #[test]
+    fn bad_or_empty_plans_are_errors() {
+        assert!(parse_plan(None, None, 3).is_err());
+        assert!(parse_plan(Some(&json!({"tasks": []})), None, 3).is_err());
+        assert!(parse_plan(None, Some("not json"), 3).is_err());
+        assert!(parse_plan(None, Some(r#"{"tasks":[{"instruction":"x"}]}"#), 3).is_ok());
+        serde_json::from_str::<Value>(PLAN_SCHEMA).expect("the schema is JSON");
+    }
+}

@@ -1,0 +1,22 @@
+//! Durable state in SQLite: sessions, requests, tasks, attempts and merged answers.
+//!
+//! - [`schema`]: the versioned schema and its migrations;
+//! - [`queries`]: one function per state change or read, each one transaction;
+//! - [`records`]: the records as the rest of smith sees them;
+//! - [`actor`]: the Store actor that owns the connection, and [`StoreHandle`] to talk to it.
+//!
+//! The database runs in WAL mode with foreign keys on. Every state change is committed before the
+//! caller's future resolves, so nothing is acknowledged that is not on disk.
+
+pub mod actor;
+pub mod error;
+pub mod queries;
+pub mod records;
+pub mod schema;
+
+pub use actor::{StoreHandle, open_database};
+pub use error::StoreError;
+pub use records::{
+    AttemptRecord, OrphanCandidate, RequestDetail, RequestRecord, RequestStatus, SessionSummary,
+    TaskKind, TaskRecord, TaskStatus, Turn,
+};

@@ -1,0 +1,263 @@
+//! The records the store keeps, as the rest of smith (and the control protocol) sees them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// The name stored in the database and shown to users.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!("unknown {} {other:?}", stringify!($name))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// Where a request stands.
+    RequestStatus {
+        /// Accepted, waiting for the session.
+        Queued = "queued",
+        /// Planning or running tasks.
+        Running = "running",
+        /// Every task succeeded.
+        Succeeded = "succeeded",
+        /// Some tasks succeeded; the answer names what is missing.
+        Degraded = "degraded",
+        /// Nothing usable came back.
+        Failed = "failed",
+        /// The user cancelled it.
+        Cancelled = "cancelled",
+        /// smithd stopped or crashed while it ran; `resume` continues it.
+        Interrupted = "interrupted",
+    }
+}
+
+impl RequestStatus {
+    /// Whether the request is over (nothing runs for it).
+    pub fn is_final(self) -> bool {
+        !matches!(self, RequestStatus::Queued | RequestStatus::Running)
+    }
+}
+
+string_enum! {
+    /// Where a task stands.
+    TaskStatus {
+        /// Not started yet.
+        Pending = "pending",
+        /// An attempt runs (or a restart is pending).
+        Running = "running",
+        /// Its last attempt completed.
+        Succeeded = "succeeded",
+        /// It failed for good.
+        Failed = "failed",
+        /// Stopped by a cancel.
+        Cancelled = "cancelled",
+        /// Never started (cancel, budget, or the run gave up first).
+        Skipped = "skipped",
+        /// smithd stopped while it ran.
+        Interrupted = "interrupted",
+    }
+}
+
+/// A request as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Request id.
+    pub id: String,
+    /// Session name.
+    pub session: String,
+    /// Position in its session (1-based).
+    pub seq: i64,
+    /// The prompt.
+    pub prompt: String,
+    /// The request's options as JSON (to resume it).
+    pub spec_json: String,
+    /// Status.
+    pub status: RequestStatus,
+    /// Why it ended this way (e.g. `budget_exceeded`).
+    pub reason: Option<String>,
+    /// The merged answer.
+    pub answer: Option<String>,
+    /// `deterministic` or `synthesized`.
+    pub answer_mode: Option<String>,
+    /// What the answer lacks, if anything.
+    pub answer_note: Option<String>,
+    /// Total cost so far.
+    pub cost_usd: f64,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub started_at: Option<i64>,
+    /// Unix milliseconds.
+    pub finished_at: Option<i64>,
+}
+
+string_enum! {
+    /// What a task is for.
+    TaskKind {
+        /// Part of the request's work.
+        Work = "work",
+        /// The planner of plan mode.
+        Plan = "plan",
+        /// The synthesizer of `--synthesize`.
+        Synthesize = "synthesize",
+    }
+}
+
+/// A task as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// Its request.
+    pub request_id: String,
+    /// Position in the request (0-based; the planner and synthesizer come after the work).
+    pub idx: u32,
+    /// What it is for.
+    pub kind: TaskKind,
+    /// Task id.
+    pub id: String,
+    /// Short name.
+    pub name: String,
+    /// What it was asked to do.
+    pub instruction: String,
+    /// Status.
+    pub status: TaskStatus,
+    /// Outcome class of its last attempt.
+    pub exit_reason: Option<String>,
+    /// Attempts started.
+    pub attempts: u32,
+    /// Its result text.
+    pub output: Option<String>,
+    /// Cost of all its attempts.
+    pub cost_usd: f64,
+    /// The Claude session to resume.
+    pub claude_session_id: Option<String>,
+}
+
+/// One attempt (one process) as stored.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// Its request.
+    pub request_id: String,
+    /// Its task's position.
+    pub task_idx: u32,
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// Process id (= process group id).
+    pub pid: Option<u32>,
+    /// Process start time in clock ticks since boot.
+    pub process_start_time: Option<u64>,
+    /// Unix milliseconds.
+    pub started_at: i64,
+    /// Unix milliseconds.
+    pub finished_at: Option<i64>,
+    /// Outcome class.
+    pub exit_reason: Option<String>,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Signal.
+    pub exit_signal: Option<i32>,
+    /// Last bytes of stderr.
+    pub stderr_tail: Option<String>,
+    /// Claude session id.
+    pub claude_session_id: Option<String>,
+    /// Tokens.
+    pub input_tokens: Option<u64>,
+    /// Tokens.
+    pub output_tokens: Option<u64>,
+    /// Tokens.
+    pub cache_read_tokens: Option<u64>,
+    /// Tokens.
+    pub cache_creation_tokens: Option<u64>,
+    /// Cost of this process.
+    pub cost_usd: Option<f64>,
+    /// Explanation (watchdog, spawn error, …).
+    pub detail: Option<String>,
+    /// The Claude session this attempt resumed.
+    pub resumed_from: Option<String>,
+}
+
+/// A session in the list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    /// Name.
+    pub name: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Requests so far.
+    pub requests: i64,
+    /// Last request's creation, Unix milliseconds.
+    pub last_activity: Option<i64>,
+}
+
+/// One turn of a session's context: a request and its merged answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Turn {
+    /// Request id.
+    pub request_id: String,
+    /// Position in the session.
+    pub seq: i64,
+    /// What was asked.
+    pub prompt: String,
+    /// What was answered.
+    pub answer: String,
+    /// How it ended.
+    pub status: RequestStatus,
+}
+
+/// A process recorded as running by an earlier smithd.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrphanCandidate {
+    /// Its request.
+    pub request_id: String,
+    /// Its task.
+    pub task_idx: u32,
+    /// Its attempt.
+    pub attempt: u32,
+    /// Its pid (and process group).
+    pub pid: u32,
+    /// Its recorded start time (to check the pid was not reused).
+    pub process_start_time: Option<u64>,
+}
+
+/// Everything about one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestDetail {
+    /// The request.
+    pub request: RequestRecord,
+    /// Its tasks in order.
+    pub tasks: Vec<TaskRecord>,
+    /// Their attempts in order.
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,134 @@
+//! The schema and its migrations. `PRAGMA user_version` holds the version; each migration runs in
+//! its own transaction. A database newer than [`LATEST`] is refused, never touched.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::error::StoreError;
+
+/// Migration `i` (0-based) takes the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // v1: sessions, requests (with their answer inline), tasks, attempts.
+    r#"
+    CREATE TABLE sessions (
+        name        TEXT PRIMARY KEY,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE requests (
+        id          TEXT PRIMARY KEY,
+        session     TEXT NOT NULL REFERENCES sessions(name),
+        seq         INTEGER NOT NULL,
+        prompt      TEXT NOT NULL,
+        spec_json   TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        reason      TEXT,
+        answer      TEXT,
+        cost_usd    REAL NOT NULL DEFAULT 0,
+        created_at  INTEGER NOT NULL,
+        started_at  INTEGER,
+        finished_at INTEGER,
+        UNIQUE (session, seq)
+    );
+    CREATE INDEX requests_by_status ON requests(status);
+    CREATE TABLE tasks (
+        request_id  TEXT NOT NULL REFERENCES requests(id) ON DELETE CASCADE,
+        idx         INTEGER NOT NULL,
+        id          TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        instruction TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        exit_reason TEXT,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        output      TEXT,
+        cost_usd    REAL NOT NULL DEFAULT 0,
+        claude_session_id TEXT,
+        PRIMARY KEY (request_id, idx)
+    );
+    CREATE TABLE attempts (
+        request_id  TEXT NOT NULL,
+        task_idx    INTEGER NOT NULL,
+        attempt     INTEGER NOT NULL,
+        pid         INTEGER,
+        started_at  INTEGER NOT NULL,
+        finished_at INTEGER,
+        exit_reason TEXT,
+        exit_code   INTEGER,
+        exit_signal INTEGER,
+        stderr_tail TEXT,
+        claude_session_id TEXT,
+        input_tokens  INTEGER,
+        output_tokens INTEGER,
+        cost_usd    REAL,
+        detail      TEXT,
+        PRIMARY KEY (request_id, task_idx, attempt),
+        FOREIGN KEY (request_id, task_idx) REFERENCES tasks(request_id, idx) ON DELETE CASCADE
+    );
+    "#,
+    // v2: process start times (to recognise a pid after a crash), cache tokens, resume source;
+    // task kinds (the planner and the synthesizer are recorded too); merged answers move to a
+    // table of their own with their merge mode.
+    r#"
+    ALTER TABLE attempts ADD COLUMN process_start_time INTEGER;
+    ALTER TABLE attempts ADD COLUMN cache_read_tokens INTEGER;
+    ALTER TABLE attempts ADD COLUMN cache_creation_tokens INTEGER;
+    ALTER TABLE attempts ADD COLUMN resumed_from TEXT;
+    ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'work';
+    CREATE INDEX attempts_unfinished ON attempts(finished_at) WHERE finished_at IS NULL;
+    CREATE TABLE merged_answers (
+        request_id  TEXT PRIMARY KEY REFERENCES requests(id) ON DELETE CASCADE,
+        mode        TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        note        TEXT,
+        created_at  INTEGER NOT NULL
+    );
+    INSERT INTO merged_answers (request_id, mode, text, note, created_at)
+        SELECT id, 'deterministic', answer, NULL, COALESCE(finished_at, created_at)
+        FROM requests WHERE answer IS NOT NULL;
+    ALTER TABLE requests DROP COLUMN answer;
+    "#,
+];
+
+/// The newest schema version this build knows.
+pub const LATEST: u32 = MIGRATIONS.len() as u32;
+
+/// Reads the schema version (0 for a new, empty database).
+pub fn version(conn: &Connection, path: &Path) -> Result<u32, StoreError> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0))
+        .map_err(|e| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+}
+
+/// Brings the database to version `target` (≤ [`LATEST`]). Returns the version found before.
+pub fn migrate_to(conn: &mut Connection, path: &Path, target: u32) -> Result<u32, StoreError> {
+    let found = version(conn, path)?;
+    if found > LATEST {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: LATEST,
+        });
+    }
+    for v in found..target.min(LATEST) {
+        let migration = |source| StoreError::Migration {
+            path: path.to_path_buf(),
+            version: v + 1,
+            source,
+        };
+        let tx = conn.transaction().map_err(migration)?;
+        tx.execute_batch(MIGRATIONS[v as usize])
+            .map_err(migration)?;
+        tx.pragma_update(None, "user_version", v + 1)
+            .map_err(migration)?;
+        tx.commit().map_err(migration)?;
+        tracing::info!(path = %path.display(), version = v + 1, "database migrated");
+    }
+    Ok(found)
+}
+
+/// Brings the database to [`LATEST`].
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, StoreError> {
+    migrate_to(conn, path, LATEST)
+}
