@@ -118,6 +118,7 @@ async fn a_completed_task_reports_its_life_and_is_not_restarted() {
         .iter()
         .map(|e| match &e.kind {
             TaskEventKind::Queued => "queued",
+            TaskEventKind::NotStarted { .. } => "not started",
             TaskEventKind::Started { .. } => "started",
             TaskEventKind::Attempt(AttemptEvent::Init { .. }) => "init",
             TaskEventKind::Attempt(AttemptEvent::Progress { .. }) => "progress",

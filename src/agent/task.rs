@@ -78,6 +78,11 @@ pub enum TaskEventKind {
         /// Set when this attempt resumes an earlier Claude session.
         resumed: Option<String>,
     },
+    /// The attempt did not start a process: the request's gate closed while it waited.
+    NotStarted {
+        /// Why (e.g. `budget_exceeded`, `cancelled`).
+        reason: String,
+    },
     /// Progress of the process.
     Attempt(AttemptEvent),
     /// The attempt ended.
@@ -96,6 +101,8 @@ pub enum TaskMsg {
     Budget,
     /// Internal: the attempt ended.
     Finished(OutcomeReason, String),
+    /// Internal: the attempt did not start (the gate closed while it waited for a slot).
+    NotStarted(String),
 }
 
 /// What a task needs from the request running it.
@@ -229,6 +236,9 @@ impl Actor for TaskActor {
             TaskMsg::Budget => {
                 let _ = state.control.send(Control::Budget);
             }
+            TaskMsg::NotStarted(reason) => {
+                myself.stop(Some(format!("shutdown: not started: {reason}")));
+            }
             TaskMsg::Finished(reason, detail) => {
                 if reason == OutcomeReason::Completed {
                     myself.stop(Some(crate::supervisor::REASON_NORMAL.to_string()));
@@ -293,6 +303,15 @@ async fn run_task_attempt(
         }
         None => None,
     };
+    // The gate may have closed while this attempt waited for its slot.
+    if let Some(reason) = gate.as_ref().and_then(|g| g.closed()) {
+        carry.lock().expect("task carry lock").attempts -= 1;
+        report(TaskEventKind::NotStarted {
+            reason: reason.clone(),
+        });
+        let _ = actor.cast(TaskMsg::NotStarted(reason));
+        return;
+    }
     let resumed = match &session {
         SessionArg::Resume(id) => Some(id.clone()),
         SessionArg::New(_) => None,
@@ -329,6 +348,10 @@ async fn run_task_attempt(
         group,
     )
     .await;
+    // Spend before the slot is released, so that the next waiting attempt sees a closed gate.
+    if let Some(g) = &gate {
+        g.spend(outcome.cost_usd);
+    }
     {
         let mut carry = carry.lock().expect("task carry lock");
         carry.last_outcome = Some(outcome.reason);

@@ -459,6 +459,7 @@ impl SessionState {
                 phase: None,
                 stop: None,
                 escalated: false,
+                budget_stopped: false,
                 notes: Vec::new(),
                 started_ms: now_ms(),
             };
@@ -757,7 +758,20 @@ impl SessionState {
             TaskEventKind::Attempt(AttemptEvent::Init {
                 claude_session_id, ..
             }) => {
-                task.claude_session_id = Some(claude_session_id);
+                task.claude_session_id = Some(claude_session_id.clone());
+                let (rid, idx) = (request_id.clone(), task.idx);
+                if let Err(e) = store
+                    .call(move |c| {
+                        queries::set_claude_session(c, &rid, idx, attempt, &claude_session_id)
+                    })
+                    .await
+                {
+                    tracing::error!(%session, error = %e, "cannot record a Claude session");
+                }
+                None
+            }
+            TaskEventKind::NotStarted { reason } => {
+                tracing::debug!(%session, request = %request_id, task = %task.id, %reason, "task not started");
                 None
             }
             TaskEventKind::Attempt(AttemptEvent::Progress { text, tools }) => {
@@ -816,7 +830,6 @@ impl SessionState {
                     retryable: outcome.retryable,
                     cost_usd: outcome.cost_usd,
                 };
-                let cost = outcome.cost_usd;
                 task.last = Some(outcome);
                 if let Err(e) = store
                     .call(move |c| queries::finish_attempt(c, &attempt_record, &task_record))
@@ -824,7 +837,9 @@ impl SessionState {
                 {
                     tracing::error!(%session, error = %e, "cannot record the end of an attempt");
                 }
-                if run.gate.spend(cost) {
+                // The attempt spent its cost on the gate before reporting.
+                if run.gate.closed().as_deref() == Some("budget_exceeded") && !run.budget_stopped {
+                    run.budget_stopped = true;
                     tracing::warn!(%session, request = %request_id, spent = run.gate.spent(), "budget exceeded; stopping the request's tasks");
                     budget_stop(run).await;
                 }

@@ -237,6 +237,8 @@ pub struct Run {
     pub stop: Option<StopKind>,
     /// A phase supervisor gave up.
     pub escalated: bool,
+    /// Running tasks were told the budget is spent.
+    pub budget_stopped: bool,
     /// Notes for the final reason (planner fallback, cut plan, …).
     pub notes: Vec<String>,
     /// Unix ms when it started.

@@ -143,6 +143,29 @@ pub fn start_attempt(conn: &mut Connection, a: &AttemptRecord) -> Result<(), Sto
     tx.commit().ctx("committing the attempt")
 }
 
+/// Records the Claude session id an attempt learnt (so a resume after a crash of smithd can
+/// continue it).
+pub fn set_claude_session(
+    conn: &mut Connection,
+    request_id: &str,
+    task_idx: u32,
+    attempt: u32,
+    claude_session_id: &str,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction().ctx("starting a transaction")?;
+    tx.execute(
+        "UPDATE attempts SET claude_session_id = ?4 WHERE request_id = ?1 AND task_idx = ?2 AND attempt = ?3",
+        params![request_id, task_idx, attempt, claude_session_id],
+    )
+    .ctx("recording a Claude session")?;
+    tx.execute(
+        "UPDATE tasks SET claude_session_id = ?3 WHERE request_id = ?1 AND idx = ?2",
+        params![request_id, task_idx, claude_session_id],
+    )
+    .ctx("recording a Claude session")?;
+    tx.commit().ctx("committing a Claude session")
+}
+
 /// Records how an attempt ended, and its task's new state, in one transaction.
 pub fn finish_attempt(
     conn: &mut Connection,

@@ -31,7 +31,13 @@
 //!
 //! `FAKE_CLAUDE_CRASH_ON=TEXT` in the environment: crash after init when the message contains TEXT.
 //!
-//! With `--resume ID` it answers `RESUMED ID: <message>`.
+//! | `[[sleep-first:MS]]` | like sleep, but not when resuming |
+//!
+//! Directives in a smith context slice count only after its `## Current request` heading (the
+//! session history before it is quoted, not obeyed). Like the CLI, it remembers a session: the first message of a session is kept in
+//! `$FAKE_CLAUDE_STATE_DIR/session-ID.txt`, and with `--resume ID` the directives of that first
+//! message apply again (so a task that crashes keeps crashing after a resume). With `--resume ID`
+//! it answers `RESUMED ID: <message>`.
 
 use std::io::{BufRead, Write};
 use std::sync::mpsc;
@@ -159,8 +165,28 @@ fn main() {
         _ => String::new(),
     };
     let script_env = std::env::var("FAKE_CLAUDE_SCRIPT").unwrap_or_default();
-    let (mut directives, message) = parse_directives(&text);
+    // Directives count only in the current request, not in the session history before it.
+    let current = text
+        .rfind("## Current request")
+        .map_or(text.as_str(), |i| &text[i..]);
+    let (_, message) = parse_directives(&text);
+    let (mut directives, _) = parse_directives(current);
     directives.extend(parse_directives(&script_env).0);
+    let state_dir = std::env::var("FAKE_CLAUDE_STATE_DIR")
+        .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
+    let memory = std::path::Path::new(&state_dir).join(format!("session-{session}.txt"));
+    if resumed.is_some() {
+        if let Ok(first) = std::fs::read_to_string(&memory) {
+            directives.extend(
+                parse_directives(&first)
+                    .0
+                    .into_iter()
+                    .filter(|(n, _)| n != "sleep-first" && n != "fail-first"),
+            );
+        }
+    } else {
+        let _ = std::fs::write(&memory, &text);
+    }
     let script = Script {
         directives,
         message,
@@ -240,9 +266,7 @@ fn main() {
         std::process::exit(3);
     }
     if let Some(name) = script.arg("fail-first") {
-        let dir = std::env::var("FAKE_CLAUDE_STATE_DIR")
-            .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
-        let marker = std::path::Path::new(&dir).join(name);
+        let marker = std::path::Path::new(&state_dir).join(name);
         if !marker.exists() {
             let _ = std::fs::write(&marker, b"failed once");
             eprintln!("fake-claude: failing the first attempt of {name}");
@@ -295,6 +319,11 @@ fn main() {
     };
     let mut aborted = false;
     if let Some(ms) = wait_ms("sleep") {
+        aborted = interrupted(ms);
+    }
+    if let Some(ms) = wait_ms("sleep-first")
+        && !aborted
+    {
         aborted = interrupted(ms);
     }
     if let Some(ms) = wait_ms("slow")
@@ -352,14 +381,21 @@ fn main() {
             ));
             exit_code = 1;
         } else {
+            let mut extra = json!({"total_cost_usd": cost});
+            if flag("--json-schema").is_some() {
+                let tasks: Vec<Value> = script
+                    .arg("plan")
+                    .unwrap_or("")
+                    .split(';')
+                    .filter_map(|item| item.split_once('='))
+                    .map(|(name, instruction)| {
+                        json!({"name": name.trim(), "instruction": instruction.trim()})
+                    })
+                    .collect();
+                extra["structured_output"] = json!({ "tasks": tasks });
+            }
             emit(assistant(&session, &answer));
-            emit(result(
-                &session,
-                "success",
-                false,
-                Some(&answer),
-                json!({"total_cost_usd": cost}),
-            ));
+            emit(result(&session, "success", false, Some(&answer), extra));
         }
     }
 

@@ -6,6 +6,7 @@ pub mod actors;
 pub mod agent;
 pub mod fake_api;
 pub mod real_cli;
+pub mod session;
 
 use std::future::Future;
 use std::time::Duration;

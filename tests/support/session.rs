@@ -1,0 +1,125 @@
+//! A harness for session tests: a store in a temp dir, the Sessions supervisor, the stand-in
+//! agent, and `ask` that submits a request and collects its events to the end.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smith::agent::AgentConfig;
+use smith::session::{
+    RequestEvent, RequestSpec, RequestSummary, SessionConfig, SessionDeps, Sessions,
+};
+use smith::store::StoreHandle;
+use smith::supervisor::Backoff;
+use tokio::sync::{Semaphore, mpsc};
+
+use super::agent::stand_in_config;
+
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub store: StoreHandle,
+    pub sessions: Sessions,
+    pub deps: SessionDeps,
+}
+
+/// Quick restarts for tests.
+pub fn test_session_config() -> SessionConfig {
+    let mut c = SessionConfig::default();
+    c.supervision.backoff = Backoff {
+        min: Duration::from_millis(50),
+        max: Duration::from_millis(200),
+        jitter: 0.0,
+        reset_after: Duration::from_secs(60),
+    };
+    c.session_max_restarts = 5;
+    c
+}
+
+impl Harness {
+    pub async fn new(tweak: impl FnOnce(&mut SessionConfig, &mut AgentConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_session_config();
+        let mut agent = stand_in_config(dir.path());
+        tweak(&mut config, &mut agent);
+        Self::open(dir, config, agent).await
+    }
+
+    pub async fn open(dir: tempfile::TempDir, config: SessionConfig, agent: AgentConfig) -> Self {
+        let (store, _) = StoreHandle::open(&dir.path().join("smith.db"))
+            .await
+            .unwrap();
+        let deps = SessionDeps {
+            store: store.clone(),
+            agent: Arc::new(agent),
+            permits: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
+            config: Arc::new(config),
+        };
+        let sessions = Sessions::start(deps.clone(), None).await.unwrap();
+        Self {
+            dir,
+            store,
+            sessions,
+            deps,
+        }
+    }
+
+    pub fn cwd(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    pub fn spec(&self, prompt: &str, tasks: &[&str]) -> RequestSpec {
+        RequestSpec {
+            session: "main".into(),
+            prompt: prompt.into(),
+            tasks: tasks.iter().map(|t| t.to_string()).collect(),
+            cwd: self.cwd(),
+            ..RequestSpec::default()
+        }
+    }
+
+    /// Submits and returns the receiver of its events.
+    pub async fn submit(
+        &self,
+        spec: RequestSpec,
+    ) -> (String, mpsc::UnboundedReceiver<RequestEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let id = self.sessions.submit(spec, Some(tx)).await.expect("submit");
+        (id, rx)
+    }
+
+    /// Submits and waits for the end.
+    pub async fn ask(&self, spec: RequestSpec) -> (RequestSummary, Vec<RequestEvent>) {
+        let (_, rx) = self.submit(spec).await;
+        finish(rx).await
+    }
+}
+
+/// Collects events until `Finished`.
+pub async fn finish(
+    mut rx: mpsc::UnboundedReceiver<RequestEvent>,
+) -> (RequestSummary, Vec<RequestEvent>) {
+    let mut events = Vec::new();
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+            .await
+            .expect("the request ends within 60 s")
+            .expect("events until Finished");
+        if let RequestEvent::Finished(summary) = &e {
+            let summary = summary.clone();
+            events.push(e);
+            return (summary, events);
+        }
+        events.push(e);
+    }
+}
+
+/// Pids of all TaskStarted events.
+pub fn started_pids(events: &[RequestEvent]) -> Vec<u32> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RequestEvent::TaskStarted { pid, .. } => Some(*pid),
+            _ => None,
+        })
+        .collect()
+}
