@@ -229,3 +229,41 @@ async fn a_restart_resumes_the_conversation_with_its_earlier_turns() {
     assert!(transcript.contains("Your previous attempt"), "{transcript}");
     sup.stop(None).await.unwrap();
 }
+
+#[tokio::test]
+async fn plan_mode_with_the_real_cli_uses_the_structured_output_of_the_planner() {
+    let Some(e) = env().await else { return };
+    e.api.set_structured(serde_json::json!({"tasks": [
+        {"name": "api", "instruction": "write the api"},
+        {"name": "docs", "instruction": "write the docs"},
+    ]}));
+    let Env { dir, api, config } = e;
+    let h =
+        support::session::Harness::open(dir, support::session::test_session_config(), config).await;
+    let mut spec = h.spec("build the service", &[]);
+    spec.plan = true;
+    let (summary, _) = h.ask(spec).await;
+    assert_eq!(
+        summary.status,
+        smith::store::RequestStatus::Succeeded,
+        "{summary:#?}"
+    );
+    let names: Vec<&str> = summary.tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["api", "docs"]);
+    assert!(summary.answer.contains("## 1. api") && summary.answer.contains("write the api"));
+    assert!(summary.cost_usd > 0.0);
+    // The planner offered StructuredOutput; the workers did not.
+    let offered: Vec<bool> = api
+        .requests()
+        .iter()
+        .map(|r| {
+            r["tools"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["name"] == "StructuredOutput"))
+        })
+        .collect();
+    assert!(
+        offered.iter().any(|o| *o) && offered.iter().any(|o| !*o),
+        "{offered:?}"
+    );
+}

@@ -77,6 +77,8 @@ pub enum TaskEventKind {
         start_time: Option<u64>,
         /// Set when this attempt resumes an earlier Claude session.
         resumed: Option<String>,
+        /// The Claude session it runs in (given with `--session-id` or `--resume`).
+        claude_session_id: String,
     },
     /// The attempt did not start a process: the request's gate closed while it waited.
     NotStarted {
@@ -316,6 +318,7 @@ async fn run_task_attempt(
         SessionArg::Resume(id) => Some(id.clone()),
         SessionArg::New(_) => None,
     };
+    let session_id = session.id().to_string();
     let mut task = spec.options.clone();
     if let Some(left) = gate.as_ref().and_then(|g| g.remaining()) {
         task.max_budget_usd = Some(task.max_budget_usd.map_or(left, |m| m.min(left)));
@@ -333,6 +336,7 @@ async fn run_task_attempt(
                 pid,
                 start_time,
                 resumed: resumed.clone(),
+                claude_session_id: session_id.clone(),
             }),
             AttemptEvent::Init {
                 ref claude_session_id,

@@ -723,7 +723,9 @@ impl SessionState {
                 pid,
                 start_time,
                 resumed,
+                claude_session_id,
             } => {
+                task.claude_session_id = Some(claude_session_id.clone());
                 task.attempts = task.attempts.max(attempt);
                 task.pid = Some(pid);
                 task.status = TaskStatus::Running;
@@ -737,14 +739,14 @@ impl SessionState {
                     process_start_time: start_time,
                     started_at,
                     resumed_from: resumed.clone(),
+                    claude_session_id: Some(claude_session_id),
                     ..AttemptRecord::default()
                 };
-                if let Err(e) = store
-                    .call(move |c| queries::start_attempt(c, &record))
-                    .await
-                {
-                    tracing::error!(%session, error = %e, "cannot record an attempt");
-                }
+                // Progress records are queued, not awaited: the store keeps their order, and the
+                // request's final commit (awaited before the answer goes out) comes after them.
+                store.send("recording an attempt", move |c| {
+                    queries::start_attempt(c, &record)
+                });
                 if attempt > 1 {
                     tracing::info!(%session, request = %request_id, task = %task.id, attempt, "task restarted");
                 }
@@ -757,17 +759,13 @@ impl SessionState {
             }
             TaskEventKind::Attempt(AttemptEvent::Init {
                 claude_session_id, ..
-            }) => {
+            }) if task.claude_session_id.as_deref() != Some(claude_session_id.as_str()) => {
+                // The CLI chose another session than the one it was given: remember that one.
                 task.claude_session_id = Some(claude_session_id.clone());
                 let (rid, idx) = (request_id.clone(), task.idx);
-                if let Err(e) = store
-                    .call(move |c| {
-                        queries::set_claude_session(c, &rid, idx, attempt, &claude_session_id)
-                    })
-                    .await
-                {
-                    tracing::error!(%session, error = %e, "cannot record a Claude session");
-                }
+                store.send("recording a Claude session", move |c| {
+                    queries::set_claude_session(c, &rid, idx, attempt, &claude_session_id)
+                });
                 None
             }
             TaskEventKind::NotStarted { reason } => {
@@ -788,7 +786,9 @@ impl SessionState {
                     attempt: retry.attempt,
                 })
             }
-            TaskEventKind::Attempt(AttemptEvent::Spawned { .. }) => None,
+            TaskEventKind::Attempt(AttemptEvent::Spawned { .. } | AttemptEvent::Init { .. }) => {
+                None
+            }
             TaskEventKind::Finished(outcome) => {
                 task.attempts = task.attempts.max(attempt);
                 task.cost += outcome.cost_usd;
@@ -831,12 +831,9 @@ impl SessionState {
                     cost_usd: outcome.cost_usd,
                 };
                 task.last = Some(outcome);
-                if let Err(e) = store
-                    .call(move |c| queries::finish_attempt(c, &attempt_record, &task_record))
-                    .await
-                {
-                    tracing::error!(%session, error = %e, "cannot record the end of an attempt");
-                }
+                store.send("recording the end of an attempt", move |c| {
+                    queries::finish_attempt(c, &attempt_record, &task_record)
+                });
                 // The attempt spent its cost on the gate before reporting.
                 if run.gate.closed().as_deref() == Some("budget_exceeded") && !run.budget_stopped {
                     run.budget_stopped = true;

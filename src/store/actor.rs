@@ -1,9 +1,12 @@
-//! The Store actor owns the SQLite connection. Each request runs on tokio's blocking pool (never
-//! on an async worker), one at a time in arrival order, and its result — committed — is what
-//! the caller receives: a state change is durable before anyone hears of it.
+//! The Store actor owns the SQLite connection, on a thread of its own (blocking work never runs
+//! on an async worker). Jobs run in arrival order; the thread takes every job waiting and runs
+//! them in one transaction, so a burst of progress records costs one commit. A caller of
+//! [`StoreHandle::call`] gets its result only after that commit: a state change is durable
+//! before anyone hears of it.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rusqlite::{Connection, OpenFlags};
@@ -13,7 +16,10 @@ use tokio::task::JoinHandle;
 use super::error::StoreError;
 use super::schema;
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// What runs after the batch's commit: delivers a job's result, or the commit's failure.
+type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+/// A job: runs on the connection inside the batch's transaction, returns its reply.
+type Job = Box<dyn FnOnce(&mut Connection) -> Reply + Send>;
 
 /// Messages of the store actor.
 pub enum StoreMsg {
@@ -24,24 +30,26 @@ pub enum StoreMsg {
 /// The store actor.
 pub struct Store;
 
-/// The store actor's state: the connection.
+/// The store actor's state: the queue of the database thread.
 pub struct StoreState {
-    conn: Arc<Mutex<Connection>>,
+    jobs: std_mpsc::Sender<Job>,
 }
 
 impl Actor for Store {
     type Msg = StoreMsg;
     type State = StoreState;
-    type Arguments = Connection;
+    type Arguments = (Connection, PathBuf);
 
     async fn pre_start(
         &self,
         _myself: ActorRef<StoreMsg>,
-        conn: Connection,
+        (conn, path): (Connection, PathBuf),
     ) -> Result<StoreState, ActorProcessingErr> {
-        Ok(StoreState {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        let (tx, rx) = std_mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("smith-store".into())
+            .spawn(move || run_jobs(conn, rx, &path))?;
+        Ok(StoreState { jobs: tx })
     }
 
     async fn handle(
@@ -51,13 +59,41 @@ impl Actor for Store {
         state: &mut StoreState,
     ) -> Result<(), ActorProcessingErr> {
         let StoreMsg::Run(job) = msg;
-        let conn = state.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            job(&mut conn);
-        })
-        .await?;
+        state
+            .jobs
+            .send(job)
+            .map_err(|_| "the database thread stopped")?;
         Ok(())
+    }
+}
+
+/// The database thread: batches of waiting jobs, one transaction each. Ends when the actor (the
+/// only sender) is gone and the queue is empty.
+fn run_jobs(mut conn: Connection, rx: std_mpsc::Receiver<Job>, path: &Path) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+            if batch.len() >= 256 {
+                break;
+            }
+        }
+        let begun = conn.execute_batch("BEGIN IMMEDIATE");
+        let replies: Vec<Reply> = batch.into_iter().map(|job| job(&mut conn)).collect();
+        let failure = begun
+            .and_then(|_| conn.execute_batch("COMMIT"))
+            .err()
+            .map(|source| {
+                let _ = conn.execute_batch("ROLLBACK");
+                tracing::error!(path = %path.display(), error = %source, "database commit failed");
+                StoreError::Query {
+                    action: "committing",
+                    source,
+                }
+            });
+        for reply in replies {
+            reply(failure.as_ref());
+        }
     }
 }
 
@@ -91,6 +127,7 @@ pub fn open_database(path: &Path) -> Result<Connection, StoreError> {
         .map_err(corrupt)?;
     conn.pragma_update(None, "foreign_keys", true)
         .map_err(corrupt)?;
+    conn.set_prepared_statement_cache_capacity(64);
     schema::migrate(&mut conn, path)?;
     Ok(conn)
 }
@@ -109,7 +146,7 @@ impl StoreHandle {
         let conn = tokio::task::spawn_blocking(move || open_database(&owned))
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))??;
-        let (actor, handle) = Actor::spawn(None, Store, conn)
+        let (actor, handle) = Actor::spawn(None, Store, (conn, path.to_path_buf()))
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok((
@@ -119,14 +156,6 @@ impl StoreHandle {
             },
             handle,
         ))
-    }
-
-    /// Wraps a running store actor.
-    pub fn from_actor(actor: ActorRef<StoreMsg>, path: &Path) -> Self {
-        Self {
-            actor,
-            path: Arc::new(path.to_path_buf()),
-        }
     }
 
     /// The database file.
@@ -139,8 +168,25 @@ impl StoreHandle {
         &self.actor
     }
 
-    /// Runs `f` on the connection (on the blocking pool) and returns its result once it is
-    /// committed.
+    /// Queues `f` without waiting for it: for records nobody is told about (progress of an
+    /// attempt). Jobs run in order, so a later [`call`](Self::call) returns only after this one
+    /// is committed. Failures are logged with `action`.
+    pub fn send<F>(&self, action: &'static str, f: F)
+    where
+        F: FnOnce(&mut Connection) -> Result<(), StoreError> + Send + 'static,
+    {
+        let job: Job = Box::new(move |conn| {
+            if let Err(e) = f(conn) {
+                tracing::error!(error = %e, action, "database write failed");
+            }
+            Box::new(|_| {})
+        });
+        if let Err(e) = self.actor.send_message(StoreMsg::Run(job)) {
+            tracing::error!(error = %e, action, "the store is not running");
+        }
+    }
+
+    /// Runs `f` on the connection and returns its result once it is committed.
     pub async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -148,7 +194,14 @@ impl StoreHandle {
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let _ = tx.send(f(conn));
+            let result = f(conn);
+            Box::new(move |commit_failure: Option<&StoreError>| {
+                let result = match commit_failure {
+                    Some(e) => Err(StoreError::Unavailable(e.to_string())),
+                    None => result,
+                };
+                let _ = tx.send(result);
+            })
         });
         self.actor
             .send_message(StoreMsg::Run(job))

@@ -9,6 +9,19 @@ use super::records::{
     TaskRecord, Turn, now_ms,
 };
 
+/// Executes one statement through the connection's statement cache.
+fn exec(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    action: &'static str,
+) -> Result<usize, StoreError> {
+    conn.prepare_cached(sql)
+        .ctx(action)?
+        .execute(params)
+        .ctx(action)
+}
+
 /// A new request to record.
 #[derive(Debug, Clone)]
 pub struct NewRequest {
@@ -24,13 +37,14 @@ pub struct NewRequest {
 
 /// Records a request as `queued` (creating its session if needed). Returns its sequence number.
 pub fn insert_request(conn: &mut Connection, req: &NewRequest) -> Result<i64, StoreError> {
-    let tx = conn.transaction().ctx("starting a transaction")?;
+    let tx = conn.savepoint().ctx("starting a transaction")?;
     let now = now_ms();
-    tx.execute(
+    exec(
+        &tx,
         "INSERT OR IGNORE INTO sessions (name, created_at) VALUES (?1, ?2)",
         params![req.session, now],
-    )
-    .ctx("creating the session")?;
+        "creating the session",
+    )?;
     let seq: i64 = tx
         .query_row(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM requests WHERE session = ?1",
@@ -38,25 +52,27 @@ pub fn insert_request(conn: &mut Connection, req: &NewRequest) -> Result<i64, St
             |r| r.get(0),
         )
         .ctx("numbering the request")?;
-    tx.execute(
+    exec(
+        &tx,
         "INSERT INTO requests (id, session, seq, prompt, spec_json, status, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)",
         params![req.id, req.session, seq, req.prompt, req.spec_json, now],
-    )
-    .ctx("recording the request")?;
+        "recording the request",
+    )?;
     tx.commit().ctx("committing the request")?;
     Ok(seq)
 }
 
 /// Marks a request running.
 pub fn set_request_running(conn: &Connection, id: &str) -> Result<(), StoreError> {
-    conn.execute(
+    exec(
+        &conn,
         "UPDATE requests SET status = 'running', reason = NULL,
                 started_at = COALESCE(started_at, ?2), finished_at = NULL
          WHERE id = ?1",
         params![id, now_ms()],
-    )
-    .ctx("marking the request running")?;
+        "marking the request running",
+    )?;
     Ok(())
 }
 
@@ -67,7 +83,7 @@ pub fn set_tasks(
     request_id: &str,
     tasks: &[TaskRecord],
 ) -> Result<(), StoreError> {
-    let tx = conn.transaction().ctx("starting a transaction")?;
+    let tx = conn.savepoint().ctx("starting a transaction")?;
     let mut kinds: Vec<&str> = tasks.iter().map(|t| t.kind.as_str()).collect();
     kinds.sort_unstable();
     kinds.dedup();
@@ -77,16 +93,18 @@ pub fn set_tasks(
         .collect::<Vec<_>>()
         .join(",");
     for kind in kinds {
-        tx.execute(
+        exec(
+            &tx,
             &format!(
                 "DELETE FROM tasks WHERE request_id = ?1 AND kind = ?2 AND idx NOT IN ({keep})"
             ),
             params![request_id, kind],
-        )
-        .ctx("clearing replaced tasks")?;
+            "clearing replaced tasks",
+        )?;
     }
     for t in tasks {
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO tasks (request_id, idx, kind, id, name, instruction, status, exit_reason,
                                 attempts, output, cost_usd, claude_session_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -110,19 +128,20 @@ pub fn set_tasks(
                 t.cost_usd,
                 t.claude_session_id
             ],
-        )
-        .ctx("recording a task")?;
+            "recording a task",
+        )?;
     }
     tx.commit().ctx("committing the tasks")
 }
 
 /// Records that an attempt's process runs.
 pub fn start_attempt(conn: &mut Connection, a: &AttemptRecord) -> Result<(), StoreError> {
-    let tx = conn.transaction().ctx("starting a transaction")?;
-    tx.execute(
+    let tx = conn.savepoint().ctx("starting a transaction")?;
+    exec(
+        &tx,
         "INSERT OR REPLACE INTO attempts (request_id, task_idx, attempt, pid, process_start_time,
-                                          started_at, resumed_from)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                          started_at, resumed_from, claude_session_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             a.request_id,
             a.task_idx,
@@ -130,16 +149,19 @@ pub fn start_attempt(conn: &mut Connection, a: &AttemptRecord) -> Result<(), Sto
             a.pid,
             a.process_start_time.map(|t| t as i64),
             a.started_at,
-            a.resumed_from
+            a.resumed_from,
+            a.claude_session_id
         ],
-    )
-    .ctx("recording an attempt")?;
-    tx.execute(
-        "UPDATE tasks SET status = 'running', attempts = MAX(attempts, ?3)
+        "recording an attempt",
+    )?;
+    exec(
+        &tx,
+        "UPDATE tasks SET status = 'running', attempts = MAX(attempts, ?3),
+                claude_session_id = COALESCE(?4, claude_session_id)
          WHERE request_id = ?1 AND idx = ?2",
-        params![a.request_id, a.task_idx, a.attempt],
-    )
-    .ctx("marking the task running")?;
+        params![a.request_id, a.task_idx, a.attempt, a.claude_session_id],
+        "marking the task running",
+    )?;
     tx.commit().ctx("committing the attempt")
 }
 
@@ -152,17 +174,19 @@ pub fn set_claude_session(
     attempt: u32,
     claude_session_id: &str,
 ) -> Result<(), StoreError> {
-    let tx = conn.transaction().ctx("starting a transaction")?;
-    tx.execute(
+    let tx = conn.savepoint().ctx("starting a transaction")?;
+    exec(
+        &tx,
         "UPDATE attempts SET claude_session_id = ?4 WHERE request_id = ?1 AND task_idx = ?2 AND attempt = ?3",
         params![request_id, task_idx, attempt, claude_session_id],
-    )
-    .ctx("recording a Claude session")?;
-    tx.execute(
+        "recording a Claude session",
+    )?;
+    exec(
+        &tx,
         "UPDATE tasks SET claude_session_id = ?3 WHERE request_id = ?1 AND idx = ?2",
         params![request_id, task_idx, claude_session_id],
-    )
-    .ctx("recording a Claude session")?;
+        "recording a Claude session",
+    )?;
     tx.commit().ctx("committing a Claude session")
 }
 
@@ -172,15 +196,17 @@ pub fn finish_attempt(
     a: &AttemptRecord,
     task: &TaskRecord,
 ) -> Result<(), StoreError> {
-    let tx = conn.transaction().ctx("starting a transaction")?;
+    let tx = conn.savepoint().ctx("starting a transaction")?;
     // The attempt may have ended before its process ever ran (spawn_failed): insert it then.
-    tx.execute(
+    exec(
+        &tx,
         "INSERT OR IGNORE INTO attempts (request_id, task_idx, attempt, started_at)
          VALUES (?1, ?2, ?3, ?4)",
         params![a.request_id, a.task_idx, a.attempt, a.started_at],
-    )
-    .ctx("recording an attempt")?;
-    tx.execute(
+        "recording an attempt",
+    )?;
+    exec(
+        &tx,
         "UPDATE attempts SET finished_at = ?4, exit_reason = ?5, exit_code = ?6, exit_signal = ?7,
                 stderr_tail = ?8, claude_session_id = ?9, input_tokens = ?10, output_tokens = ?11,
                 cache_read_tokens = ?12, cache_creation_tokens = ?13, cost_usd = ?14, detail = ?15
@@ -202,14 +228,15 @@ pub fn finish_attempt(
             a.cost_usd,
             a.detail
         ],
-    )
-    .ctx("finishing an attempt")?;
+        "finishing an attempt",
+    )?;
     update_task_in(&tx, task)?;
     tx.commit().ctx("committing the attempt's end")
 }
 
 fn update_task_in(conn: &Connection, t: &TaskRecord) -> Result<(), StoreError> {
-    conn.execute(
+    exec(
+        &conn,
         "UPDATE tasks SET status = ?3, exit_reason = ?4, attempts = ?5, output = ?6, cost_usd = ?7,
                 claude_session_id = ?8
          WHERE request_id = ?1 AND idx = ?2",
@@ -223,8 +250,8 @@ fn update_task_in(conn: &Connection, t: &TaskRecord) -> Result<(), StoreError> {
             t.cost_usd,
             t.claude_session_id
         ],
-    )
-    .ctx("updating a task")?;
+        "updating a task",
+    )?;
     Ok(())
 }
 
@@ -248,23 +275,25 @@ pub struct RequestEnd {
 
 /// Commits the end of a request.
 pub fn finish_request(conn: &mut Connection, end: &RequestEnd) -> Result<(), StoreError> {
-    let tx = conn.transaction().ctx("starting a transaction")?;
+    let tx = conn.savepoint().ctx("starting a transaction")?;
     let now = now_ms();
     for t in &end.tasks {
         update_task_in(&tx, t)?;
     }
-    tx.execute(
+    exec(
+        &tx,
         "UPDATE requests SET status = ?2, reason = ?3, cost_usd = ?4, finished_at = ?5 WHERE id = ?1",
         params![end.id, end.status.as_str(), end.reason, end.cost_usd, now],
-    )
-    .ctx("finishing the request")?;
+        "finishing the request",
+    )?;
     if let Some((text, mode, note)) = &end.answer {
-        tx.execute(
+        exec(
+            &tx,
             "INSERT OR REPLACE INTO merged_answers (request_id, mode, text, note, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![end.id, mode, text, note, now],
-        )
-        .ctx("recording the merged answer")?;
+            "recording the merged answer",
+        )?;
     }
     tx.commit().ctx("committing the request's end")
 }
@@ -480,7 +509,7 @@ pub fn interrupt_in_flight(
     conn: &mut Connection,
     session: Option<&str>,
 ) -> Result<Vec<OrphanCandidate>, StoreError> {
-    let tx = conn.transaction().ctx("starting a transaction")?;
+    let tx = conn.savepoint().ctx("starting a transaction")?;
     let now = now_ms();
     let candidates: Vec<OrphanCandidate> = {
         let mut stmt = tx
@@ -506,42 +535,46 @@ pub fn interrupt_in_flight(
     };
     let scope = "(SELECT id FROM requests WHERE status IN ('queued', 'running')
                   AND (?1 IS NULL OR session = ?1))";
-    tx.execute(
+    exec(
+        &tx,
         &format!(
             "UPDATE attempts SET finished_at = ?2, exit_reason = 'interrupted'
              WHERE finished_at IS NULL AND request_id IN {scope}"
         ),
         params![session, now],
-    )
-    .ctx("closing unfinished attempts")?;
-    tx.execute(
+        "closing unfinished attempts",
+    )?;
+    exec(
+        &tx,
         &format!(
             "UPDATE tasks SET status = 'interrupted'
              WHERE status IN ('running', 'pending') AND request_id IN {scope}"
         ),
         params![session],
-    )
-    .ctx("interrupting tasks")?;
-    tx.execute(
+        "interrupting tasks",
+    )?;
+    exec(
+        &tx,
         "UPDATE requests SET status = 'interrupted', reason = 'smithd stopped while it ran',
                 finished_at = ?2
          WHERE status IN ('queued', 'running') AND (?1 IS NULL OR session = ?1)",
         params![session, now],
-    )
-    .ctx("interrupting requests")?;
+        "interrupting requests",
+    )?;
     tx.commit().ctx("committing the interruption")?;
     Ok(candidates)
 }
 
 /// Marks a request `cancelled` before it ever ran (it was still queued).
 pub fn cancel_queued(conn: &Connection, id: &str) -> Result<(), StoreError> {
-    conn.execute(
+    exec(
+        &conn,
         "UPDATE requests SET status = 'cancelled', reason = 'cancelled before it started',
                 finished_at = ?2
          WHERE id = ?1 AND status = 'queued'",
         params![id, now_ms()],
-    )
-    .ctx("cancelling a queued request")?;
+        "cancelling a queued request",
+    )?;
     Ok(())
 }
 

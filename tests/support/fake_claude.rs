@@ -34,8 +34,8 @@
 //! | `[[sleep-first:MS]]` | like sleep, but not when resuming |
 //!
 //! Directives in a smith context slice count only after its `## Current request` heading (the
-//! session history before it is quoted, not obeyed). Like the CLI, it remembers a session: the first message of a session is kept in
-//! `$FAKE_CLAUDE_STATE_DIR/session-ID.txt`, and with `--resume ID` the directives of that first
+//! session history before it is quoted, not obeyed). Like the CLI, it remembers a session: the first message of a session, when it has directives, is kept
+//! in `$FAKE_CLAUDE_STATE_DIR/session-ID.txt`, and with `--resume ID` the directives of that first
 //! message apply again (so a task that crashes keeps crashing after a resume). With `--resume ID`
 //! it answers `RESUMED ID: <message>`.
 
@@ -184,8 +184,9 @@ fn main() {
                     .filter(|(n, _)| n != "sleep-first" && n != "fail-first"),
             );
         }
-    } else {
-        let _ = std::fs::write(&memory, &text);
+    } else if !directives.is_empty() {
+        // Only what a resume needs to obey again is remembered.
+        let _ = std::fs::write(&memory, current);
     }
     let script = Script {
         directives,
