@@ -66,7 +66,7 @@ pub fn insert_request(conn: &mut Connection, req: &NewRequest) -> Result<i64, St
 /// Marks a request running.
 pub fn set_request_running(conn: &Connection, id: &str) -> Result<(), StoreError> {
     exec(
-        &conn,
+        conn,
         "UPDATE requests SET status = 'running', reason = NULL,
                 started_at = COALESCE(started_at, ?2), finished_at = NULL
          WHERE id = ?1",
@@ -236,7 +236,7 @@ pub fn finish_attempt(
 
 fn update_task_in(conn: &Connection, t: &TaskRecord) -> Result<(), StoreError> {
     exec(
-        &conn,
+        conn,
         "UPDATE tasks SET status = ?3, exit_reason = ?4, attempts = ?5, output = ?6, cost_usd = ?7,
                 claude_session_id = ?8
          WHERE request_id = ?1 AND idx = ?2",
@@ -568,7 +568,7 @@ pub fn interrupt_in_flight(
 /// Marks a request `cancelled` before it ever ran (it was still queued).
 pub fn cancel_queued(conn: &Connection, id: &str) -> Result<(), StoreError> {
     exec(
-        &conn,
+        conn,
         "UPDATE requests SET status = 'cancelled', reason = 'cancelled before it started',
                 finished_at = ?2
          WHERE id = ?1 AND status = 'queued'",
