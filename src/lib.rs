@@ -16,6 +16,11 @@
 //! socket and the root tree), `cli`, `telemetry`.
 
 pub mod agent;
+pub mod cli;
+pub mod config;
+pub mod protocol;
+pub mod service;
 pub mod session;
 pub mod store;
 pub mod supervisor;
+pub mod telemetry;

@@ -30,9 +30,10 @@ pub enum StoreMsg {
 /// The store actor.
 pub struct Store;
 
-/// The store actor's state: the queue of the database thread.
+/// The store actor's state: the queue of the database thread, and the thread.
 pub struct StoreState {
-    jobs: std_mpsc::Sender<Job>,
+    jobs: Option<std_mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Actor for Store {
@@ -46,10 +47,28 @@ impl Actor for Store {
         (conn, path): (Connection, PathBuf),
     ) -> Result<StoreState, ActorProcessingErr> {
         let (tx, rx) = std_mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("smith-store".into())
             .spawn(move || run_jobs(conn, rx, &path))?;
-        Ok(StoreState { jobs: tx })
+        Ok(StoreState {
+            jobs: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<StoreMsg>,
+        state: &mut StoreState,
+    ) -> Result<(), ActorProcessingErr> {
+        // A graceful stop flushes: the thread finishes every queued job, then ends.
+        state.jobs = None;
+        if let Some(thread) = state.thread.take() {
+            tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .ok();
+        }
+        Ok(())
     }
 
     async fn handle(
@@ -61,6 +80,8 @@ impl Actor for Store {
         let StoreMsg::Run(job) = msg;
         state
             .jobs
+            .as_ref()
+            .ok_or("the store is stopping")?
             .send(job)
             .map_err(|_| "the database thread stopped")?;
         Ok(())
@@ -156,6 +177,14 @@ impl StoreHandle {
             },
             handle,
         ))
+    }
+
+    /// Wraps a running store actor (started by a supervisor).
+    pub fn from_actor(actor: ActorRef<StoreMsg>, path: &Path) -> Self {
+        Self {
+            actor,
+            path: Arc::new(path.to_path_buf()),
+        }
     }
 
     /// The database file.

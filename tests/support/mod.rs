@@ -4,6 +4,7 @@
 
 pub mod actors;
 pub mod agent;
+pub mod daemon;
 pub mod fake_api;
 pub mod real_cli;
 pub mod session;

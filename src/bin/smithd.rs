@@ -1,0 +1,84 @@
+//! smithd: the smith service. Thin: arguments → config → logging → `service::run`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use smith::config::{Config, config_source};
+use smith::service::{self, ShutdownLevel};
+
+/// Runs Claude Code workers under an Erlang/OTP-style supervision tree, in the foreground, with
+/// its state in SQLite under the data directory and a control socket for `smith`.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Config file (default: $SMITH_CONFIG, else $XDG_CONFIG_HOME/smith/smith.toml if it exists).
+    /// SMITH_<SECTION>__<KEY> environment variables override it.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Validate the configuration, print the effective one, and exit.
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match Config::load(
+        Some(config_source(args.config.as_deref())),
+        std::env::vars(),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("smithd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) =
+        smith::telemetry::init_logging(&config.service.log_format, &config.service.log_level)
+    {
+        eprintln!("smithd: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("smithd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let (tx, rx) = service::shutdown::channel();
+        // SIGTERM/SIGINT: the first stops gracefully, the second hurries.
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return;
+            };
+            let mut level = ShutdownLevel::Graceful;
+            loop {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+                tracing::info!(?level, "signal received");
+                service::shutdown::raise(&tx, level);
+                level = ShutdownLevel::Immediate;
+            }
+        });
+        service::run(config, rx).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("smithd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

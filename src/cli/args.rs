@@ -1,0 +1,148 @@
+//! The command line of `smith`. These doc comments are its help text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+
+use crate::supervisor::{Restart, Strategy};
+
+/// Control smithd: send requests to Claude Code workers supervised like Erlang/OTP processes,
+/// watch them, and look at what they did.
+///
+/// Exit codes: 0 succeeded, 2 degraded, 1 failed / cancelled / interrupted / error,
+/// 3 smithd cannot be reached, 64 bad usage.
+#[derive(Parser, Debug)]
+#[command(name = "smith", version, propagate_version = true)]
+pub struct Cli {
+    /// The control socket of smithd (default: service.socket of the config, else
+    /// $XDG_RUNTIME_DIR/smith/smithd.sock).
+    #[arg(long, global = true, env = "SMITH_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Ask a session something; fan it out to tasks; print the merged answer.
+    Ask(AskArgs),
+    /// The live supervision tree: sessions, running requests, tasks with pids and restarts.
+    Status(JsonArg),
+    /// List the sessions.
+    Sessions(JsonArg),
+    /// A session's requests, oldest first.
+    History(HistoryArgs),
+    /// One request in full: tasks, attempts, exit reasons, outputs, answer.
+    Show(IdArgs),
+    /// Cancel a queued or running request (its processes are stopped).
+    Cancel(IdArgs),
+    /// Continue an interrupted request: finished tasks are kept, the others run again.
+    Resume(ResumeArgs),
+    /// Is smithd there? Prints its version and uptime.
+    Health(JsonArg),
+    /// Stop smithd gracefully (running requests get service.shutdown_grace to finish).
+    Shutdown(JsonArg),
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+}
+
+/// `--json`.
+#[derive(Args, Debug, Default)]
+pub struct JsonArg {
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smith ask`.
+#[derive(Args, Debug)]
+pub struct AskArgs {
+    /// What to ask (with --task, the overall request; may be omitted).
+    pub prompt: Option<String>,
+    /// The session (created on first use).
+    #[arg(long, short, default_value = "main")]
+    pub session: String,
+    /// A task, run by its own worker (repeat for a fan-out; order is kept in the answer).
+    #[arg(long = "task", short = 't', value_name = "TEXT")]
+    pub tasks: Vec<String>,
+    /// Let a planner worker split the request into tasks.
+    #[arg(long, conflicts_with = "tasks")]
+    pub plan: bool,
+    /// Let one more worker write the answer from all results.
+    #[arg(long)]
+    pub synthesize: bool,
+    /// Restart strategy: one_for_one, one_for_all or rest_for_one.
+    #[arg(long)]
+    pub strategy: Option<Strategy>,
+    /// Restart type of tasks: transient (restart after a failure) or temporary (never).
+    #[arg(long)]
+    pub restart: Option<Restart>,
+    /// At most this many restarts ...
+    #[arg(long, value_name = "N")]
+    pub max_restarts: Option<u32>,
+    /// ... within this period (e.g. 60s, 5m).
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub within: Option<Duration>,
+    /// Wall-clock limit of each attempt (e.g. 10m).
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub timeout: Option<Duration>,
+    /// Budget of the request in USD.
+    #[arg(long, value_name = "USD")]
+    pub budget: Option<f64>,
+    /// Working directory of the workers (default: this directory).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Model of the workers.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Return as soon as the request is accepted; print its id.
+    #[arg(long)]
+    pub detach: bool,
+    /// Print one JSON object: request_id, session, status, answer, cost_usd, tasks.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smith history`.
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// The session.
+    pub session: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A request id.
+#[derive(Args, Debug)]
+pub struct IdArgs {
+    /// The request id (as printed by `smith ask` or `smith history`).
+    pub request_id: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smith resume`.
+#[derive(Args, Debug)]
+pub struct ResumeArgs {
+    /// The interrupted request.
+    pub request_id: String,
+    /// Return as soon as it is accepted.
+    #[arg(long)]
+    pub detach: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 30s or 5m: {e}"))
+}

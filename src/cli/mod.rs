@@ -1,0 +1,269 @@
+//! `smith`, the thin control CLI: parse, connect, render.
+//!
+//! - [`args`]: the command line (its doc comments are the help);
+//! - [`client`]: the protocol's client side;
+//! - [`render`]: progress, the status tree, tables.
+
+pub mod args;
+pub mod client;
+pub mod render;
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use clap::CommandFactory;
+
+use crate::protocol::{
+    Ask, CancelRequest, HealthQuery, HistoryQuery, Request, Response, ResumeRequest, SessionsQuery,
+    ShowQuery, ShutdownRequest, StatusQuery,
+};
+use crate::session::{RequestEvent, RequestSpec, RequestSummary};
+use crate::store::RequestStatus;
+
+use args::{AskArgs, Cli, Command};
+use client::{Client, ClientError};
+use render::Progress;
+
+/// Exit code: the request succeeded (or the command did what it was asked).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: failed, cancelled, interrupted, or an error.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: the request is degraded.
+pub const EXIT_DEGRADED: u8 = 2;
+/// Exit code: smithd cannot be reached.
+pub const EXIT_UNREACHABLE: u8 = 3;
+/// Exit code: bad usage.
+pub const EXIT_USAGE: u8 = 64;
+
+/// Runs one `smith` command and returns its exit code. Errors are one line on stderr.
+pub async fn run(cli: Cli) -> u8 {
+    let socket = client::socket_path(cli.socket.clone());
+    let result = match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "smith", &mut std::io::stdout());
+            return EXIT_OK;
+        }
+        command => dispatch(&socket, command).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("smith: {e}");
+            match e {
+                ClientError::Unreachable { .. } => EXIT_UNREACHABLE,
+                _ => EXIT_FAILED,
+            }
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("responses serialize to JSON")
+    );
+}
+
+fn exit_for(status: RequestStatus) -> u8 {
+    match status {
+        RequestStatus::Succeeded => EXIT_OK,
+        RequestStatus::Degraded => EXIT_DEGRADED,
+        _ => EXIT_FAILED,
+    }
+}
+
+fn unexpected(r: Response) -> ClientError {
+    ClientError::Protocol(format!("unexpected reply from smithd: {r:?}"))
+}
+
+async fn dispatch(socket: &std::path::Path, command: Command) -> Result<u8, ClientError> {
+    let mut client = Client::connect(socket).await?;
+    match command {
+        Command::Ask(args) => ask(&mut client, args).await,
+        Command::Resume(args) => {
+            client
+                .send(&Request::Resume(ResumeRequest {
+                    request_id: args.request_id,
+                    detach: args.detach,
+                }))
+                .await?;
+            follow(&mut client, args.json).await
+        }
+        Command::Status(a) => match client.call(&Request::Status(StatusQuery {})).await? {
+            Response::Status(s) => {
+                if a.json {
+                    print_json(&s);
+                } else {
+                    print!("{}", render::status_tree(&s));
+                }
+                Ok(EXIT_OK)
+            }
+            other => Err(unexpected(other)),
+        },
+        Command::Sessions(a) => match client.call(&Request::Sessions(SessionsQuery {})).await? {
+            Response::Sessions(s) => {
+                if a.json {
+                    print_json(&s.sessions);
+                } else {
+                    print!("{}", render::sessions_table(&s.sessions));
+                }
+                Ok(EXIT_OK)
+            }
+            other => Err(unexpected(other)),
+        },
+        Command::History(a) => match client
+            .call(&Request::History(HistoryQuery { session: a.session }))
+            .await?
+        {
+            Response::History(h) => {
+                if a.json {
+                    print_json(&h.requests);
+                } else {
+                    print!("{}", render::history_table(&h.requests));
+                }
+                Ok(EXIT_OK)
+            }
+            other => Err(unexpected(other)),
+        },
+        Command::Show(a) => match client
+            .call(&Request::Show(ShowQuery {
+                request_id: a.request_id,
+            }))
+            .await?
+        {
+            Response::Show(d) => {
+                if a.json {
+                    print_json(&d);
+                } else {
+                    print!("{}", render::request_detail(&d));
+                }
+                Ok(EXIT_OK)
+            }
+            other => Err(unexpected(other)),
+        },
+        Command::Cancel(a) => match client
+            .call(&Request::Cancel(CancelRequest {
+                request_id: a.request_id.clone(),
+            }))
+            .await?
+        {
+            Response::Done(d) => {
+                if a.json {
+                    print_json(
+                        &serde_json::json!({"request_id": a.request_id, "message": d.message}),
+                    );
+                } else {
+                    eprintln!("{}", d.message);
+                }
+                Ok(EXIT_OK)
+            }
+            other => Err(unexpected(other)),
+        },
+        Command::Health(a) => match client.call(&Request::Health(HealthQuery {})).await? {
+            Response::Health(h) => {
+                if a.json {
+                    print_json(&h);
+                } else {
+                    println!(
+                        "smithd {} (pid {}) up {}",
+                        h.version,
+                        h.pid,
+                        render::human_secs(h.uptime_secs)
+                    );
+                }
+                Ok(EXIT_OK)
+            }
+            other => Err(unexpected(other)),
+        },
+        Command::Shutdown(a) => match client.call(&Request::Shutdown(ShutdownRequest {})).await? {
+            Response::Done(d) => {
+                if a.json {
+                    print_json(&serde_json::json!({"message": d.message}));
+                } else {
+                    eprintln!("{}", d.message);
+                }
+                Ok(EXIT_OK)
+            }
+            other => Err(unexpected(other)),
+        },
+        Command::Completions { .. } => unreachable!("handled before connecting"),
+    }
+}
+
+async fn ask(client: &mut Client, args: AskArgs) -> Result<u8, ClientError> {
+    let cwd = match args.cwd {
+        Some(dir) => std::path::absolute(&dir).unwrap_or(dir),
+        None => std::env::current_dir().map_err(|e| {
+            ClientError::Protocol(format!("cannot read the current directory: {e}"))
+        })?,
+    };
+    let spec = RequestSpec {
+        session: args.session,
+        prompt: args.prompt.unwrap_or_default(),
+        tasks: args.tasks,
+        plan: args.plan,
+        synthesize: args.synthesize,
+        strategy: args.strategy,
+        restart: args.restart,
+        max_restarts: args.max_restarts,
+        within: args.within,
+        timeout: args.timeout,
+        budget_usd: args.budget,
+        cwd,
+        model: args.model,
+        traceparent: None,
+    };
+    client
+        .send(&Request::Ask(Ask {
+            spec,
+            detach: args.detach,
+        }))
+        .await?;
+    follow(client, args.json).await
+}
+
+/// Follows a request to its end (or prints its id when it was detached).
+async fn follow(client: &mut Client, json: bool) -> Result<u8, ClientError> {
+    let mut progress = Progress::new(!json && std::io::stderr().is_terminal());
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        let response = tokio::select! {
+            r = client.recv() => r?,
+            _ = tick.tick() => { progress.redraw(); continue; }
+        };
+        match response {
+            Response::Event(event) => {
+                if !json {
+                    progress.event(&event);
+                }
+                if let RequestEvent::Finished(summary) = event {
+                    return Ok(finish(&mut progress, &summary, json));
+                }
+            }
+            Response::Finished(summary) => return Ok(finish(&mut progress, &summary, json)),
+            Response::Accepted(a) => {
+                if json {
+                    print_json(
+                        &serde_json::json!({"request_id": a.request_id, "status": "queued"}),
+                    );
+                } else {
+                    println!("{}", a.request_id);
+                }
+                return Ok(EXIT_OK);
+            }
+            other => return Err(unexpected(other)),
+        }
+    }
+}
+
+fn finish(progress: &mut Progress, summary: &RequestSummary, json: bool) -> u8 {
+    if json {
+        print_json(summary);
+    } else {
+        progress.finish(summary);
+        if !summary.answer.is_empty() {
+            println!("{}", summary.answer.trim_end());
+        }
+    }
+    exit_for(summary.status)
+}

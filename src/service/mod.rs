@@ -1,0 +1,241 @@
+//! smithd as a service: the root supervision tree, the control server, startup recovery and the
+//! ordered shutdown.
+//!
+//! ```text
+//! Service (root supervisor, rest_for_one)
+//! ├── store     the Store actor (SQLite)
+//! ├── sessions  the Sessions supervisor → Session → request run → task actors → claude
+//! └── control   the control server (Unix socket)
+//! ```
+//!
+//! Startup: lock the data directory, migrate the database, sweep processes recorded as running
+//! by a previous instance (pid and start time checked), mark in-flight requests interrupted, then
+//! start the tree and listen. Shutdown (the switch passed to [`run`]): stop accepting, let running
+//! requests finish within `service.shutdown_grace` (a second signal: at once), interrupt the rest
+//! (they stay resumable), stop the tree in reverse order, flush the database, remove the socket.
+
+pub mod control;
+pub mod lock;
+pub mod shared;
+pub mod shutdown;
+pub mod sweep;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorCell};
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::session::{SessionDeps, Sessions};
+use crate::store::{StoreHandle, open_database, queries};
+use crate::supervisor::{
+    Backoff, ChildKind, ChildSpec, ChildStart, Restart, Shutdown, Strategy, SupervisorFlags,
+    SupervisorRef, SupervisorSpec,
+};
+
+use control::ControlServer;
+use lock::InstanceLock;
+use shared::ServiceShared;
+pub use shutdown::ShutdownLevel;
+
+/// Why smithd could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The data directory cannot be used.
+    #[error("data directory {path}: {reason}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Another instance runs.
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+    /// The database cannot be used.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The socket cannot be used.
+    #[error(transparent)]
+    Control(#[from] control::ControlError),
+    /// The tree did not start.
+    #[error("cannot start the service: {0}")]
+    Start(String),
+}
+
+fn store_spec(shared: Arc<ServiceShared>) -> ChildSpec {
+    ChildSpec::new("store", move |sup: ActorCell| {
+        let shared = shared.clone();
+        async move {
+            let path = shared.config.database();
+            let conn = tokio::task::spawn_blocking({
+                let path = path.clone();
+                move || open_database(&path)
+            })
+            .await??;
+            let (actor, _) =
+                Actor::spawn_linked(None, crate::store::actor::Store, (conn, path.clone()), sup)
+                    .await?;
+            shared.set_store(StoreHandle::from_actor(actor.clone(), &path));
+            Ok(ChildStart::Started(actor.get_cell()))
+        }
+    })
+    .restart(Restart::Permanent)
+    .shutdown(Shutdown::Timeout(Duration::from_secs(10)))
+}
+
+fn sessions_spec(shared: Arc<ServiceShared>) -> ChildSpec {
+    ChildSpec::new("sessions", move |sup: ActorCell| {
+        let shared = shared.clone();
+        async move {
+            let store = shared.store().ok_or("the store is not running")?;
+            let deps = SessionDeps {
+                store,
+                agent: Arc::new(shared.config.agent_config()),
+                config: Arc::new(shared.config.session_config()),
+                permits: shared.permits.clone(),
+            };
+            let sessions = Sessions::start(deps, Some(sup)).await?;
+            let cell = sessions.supervisor().cell();
+            shared.set_sessions(sessions);
+            Ok(ChildStart::Started(cell))
+        }
+    })
+    .restart(Restart::Permanent)
+    .kind(ChildKind::Supervisor)
+    .shutdown(Shutdown::Infinity)
+}
+
+fn control_spec(shared: Arc<ServiceShared>) -> ChildSpec {
+    ChildSpec::new("control", move |sup: ActorCell| {
+        let shared = shared.clone();
+        async move {
+            let (actor, _) = Actor::spawn_linked(None, ControlServer, shared, sup).await?;
+            Ok(ChildStart::Started(actor.get_cell()))
+        }
+    })
+    .restart(Restart::Permanent)
+    .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
+}
+
+/// Runs smithd until `shutdown` says stop (or a client asks). Returns when everything is stopped.
+pub async fn run(
+    config: Config,
+    mut shutdown: watch::Receiver<ShutdownLevel>,
+) -> Result<(), ServiceError> {
+    let data_dir = config.service.data_dir.clone();
+    let dir_err = |reason: String| ServiceError::DataDir {
+        path: data_dir.clone(),
+        reason,
+    };
+    std::fs::create_dir_all(&data_dir).map_err(|e| dir_err(e.to_string()))?;
+    let lock = InstanceLock::acquire(&data_dir)?;
+
+    // Recovery before anything runs: migrate, sweep orphans, interrupt what was in flight.
+    let db = config.database();
+    let orphans = tokio::task::spawn_blocking(move || {
+        let mut conn = open_database(&db)?;
+        queries::interrupt_in_flight(&mut conn, None)
+    })
+    .await
+    .map_err(|e| ServiceError::Start(e.to_string()))??;
+    if !orphans.is_empty() {
+        let report = sweep::sweep_orphans(&orphans).await;
+        tracing::warn!(
+            killed = report.killed.len(),
+            gone = report.gone,
+            reused = report.reused,
+            "swept processes recorded by a previous smithd"
+        );
+    }
+
+    // The shutdown switch is shared so that a client's `shutdown` request can flip it too.
+    let (switch, mut level) = shutdown::channel();
+    let forward = {
+        let switch = switch.clone();
+        tokio::spawn(async move {
+            while shutdown.changed().await.is_ok() {
+                let l = *shutdown.borrow();
+                shutdown::raise(&switch, l);
+            }
+        })
+    };
+    let shared = ServiceShared::new(config, switch);
+    control::prepare_socket(&shared.config.service.socket).await?;
+    let spec = SupervisorSpec::new("service")
+        .flags(SupervisorFlags {
+            strategy: Strategy::RestForOne,
+            max_restarts: 3,
+            period: Duration::from_secs(60),
+            backoff: Backoff {
+                min: Duration::from_millis(100),
+                max: Duration::from_secs(5),
+                jitter: 0.2,
+                reset_after: Duration::from_secs(60),
+            },
+            ..SupervisorFlags::default()
+        })
+        .child(store_spec(shared.clone()))
+        .child(sessions_spec(shared.clone()))
+        .child(control_spec(shared.clone()));
+    let (root, root_done) = SupervisorRef::start(spec)
+        .await
+        .map_err(|e| ServiceError::Start(e.to_string()))?;
+    shared.set_root(root.clone());
+    tracing::info!(pid = std::process::id(), data_dir = %data_dir.display(),
+        socket = %shared.config.service.socket.display(), version = env!("CARGO_PKG_VERSION"), "smithd started");
+
+    // Run until asked to stop — or until the tree gives up on its own.
+    let mut root_done = root_done;
+    tokio::select! {
+        _ = shutdown::reached(&mut level, ShutdownLevel::Graceful) => {}
+        _ = &mut root_done => {
+            tracing::error!("the service tree stopped on its own (restart intensity exceeded)");
+        }
+    }
+    stop(&shared, &root, &mut level).await;
+    let _ = tokio::time::timeout(Duration::from_secs(30), root_done).await;
+    forward.abort();
+    let _ = std::fs::remove_file(&shared.config.service.socket);
+    drop(lock);
+    tracing::info!("smithd stopped");
+    Ok(())
+}
+
+/// The ordered stop: no new connections; running requests finish within the grace (or not at
+/// all when hurried); the rest are interrupted; then the tree stops in reverse order (sessions,
+/// then the store, which flushes).
+async fn stop(
+    shared: &Arc<ServiceShared>,
+    root: &SupervisorRef,
+    level: &mut watch::Receiver<ShutdownLevel>,
+) {
+    tracing::info!("shutting down: no new requests");
+    let _ = root.terminate_child("control").await;
+    if let Some(sessions) = shared.sessions() {
+        let grace = shared.config.service.shutdown_grace;
+        let deadline = tokio::time::Instant::now() + grace;
+        if sessions.busy().await {
+            tracing::info!(grace = ?grace, "waiting for running requests to finish");
+        }
+        while sessions.busy().await && tokio::time::Instant::now() < deadline {
+            tokio::select! {
+                _ = shutdown::reached(level, ShutdownLevel::Immediate) => break,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+        if sessions.busy().await {
+            tracing::info!("interrupting running requests (they stay resumable)");
+            sessions.interrupt_all().await;
+            let budget = shared.config.agent_config().stop_budget() * 2 + Duration::from_secs(5);
+            let until = tokio::time::Instant::now() + budget;
+            while sessions.busy().await && tokio::time::Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    if let Err(e) = root.stop(Some(Duration::from_secs(60))).await {
+        tracing::error!(error = %e, "the service tree did not stop in time");
+    }
+}

@@ -1,0 +1,79 @@
+//! What the parts of the service share: the configuration, the current Store and Sessions
+//! (replaced when the root supervisor restarts them), the process cap, and the shutdown switch.
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use tokio::sync::{Semaphore, watch};
+
+use crate::config::Config;
+use crate::session::Sessions;
+use crate::store::StoreHandle;
+use crate::supervisor::SupervisorRef;
+
+use super::shutdown::ShutdownLevel;
+
+/// Shared by the root tree's children and the connection handlers.
+pub struct ServiceShared {
+    /// The effective configuration.
+    pub config: Config,
+    /// When smithd started.
+    pub started: Instant,
+    /// The global cap on live `claude` processes.
+    pub permits: Arc<Semaphore>,
+    /// Flip to stop the service (a `shutdown` request does).
+    pub shutdown: watch::Sender<ShutdownLevel>,
+    store: RwLock<Option<StoreHandle>>,
+    sessions: RwLock<Option<Sessions>>,
+    root: RwLock<Option<SupervisorRef>>,
+}
+
+impl ServiceShared {
+    /// Shared state for `config`.
+    pub fn new(config: Config, shutdown: watch::Sender<ShutdownLevel>) -> Arc<Self> {
+        Arc::new(Self {
+            permits: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
+            config,
+            started: Instant::now(),
+            shutdown,
+            store: RwLock::new(None),
+            sessions: RwLock::new(None),
+            root: RwLock::new(None),
+        })
+    }
+
+    /// The current store.
+    pub fn store(&self) -> Option<StoreHandle> {
+        self.store.read().expect("store lock").clone()
+    }
+
+    /// Publishes the store (started or restarted).
+    pub fn set_store(&self, store: StoreHandle) {
+        *self.store.write().expect("store lock") = Some(store);
+    }
+
+    /// The current sessions.
+    pub fn sessions(&self) -> Option<Sessions> {
+        self.sessions.read().expect("sessions lock").clone()
+    }
+
+    /// Publishes the sessions (started or restarted).
+    pub fn set_sessions(&self, sessions: Sessions) {
+        *self.sessions.write().expect("sessions lock") = Some(sessions);
+    }
+
+    /// The root supervisor.
+    pub fn root(&self) -> Option<SupervisorRef> {
+        self.root.read().expect("root lock").clone()
+    }
+
+    /// Publishes the root supervisor.
+    pub fn set_root(&self, root: SupervisorRef) {
+        *self.root.write().expect("root lock") = Some(root);
+    }
+
+    /// Seconds since start.
+    pub fn uptime_secs(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+}

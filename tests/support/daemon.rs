@@ -1,0 +1,187 @@
+//! A smithd started by a test in a temp dir (stand-in agent by default), `smith` commands
+//! against it, and cleanup on Drop: SIGTERM, then SIGKILL, and no process left behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::agent::{fake_claude, pid_alive};
+
+pub fn smithd_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_smithd"))
+}
+
+pub fn smith_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_smith"))
+}
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    pub extra_config: String,
+}
+
+impl Daemon {
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn work(&self) -> PathBuf {
+        self.root().join("work")
+    }
+    pub fn socket(&self) -> PathBuf {
+        self.root().join("run/smithd.sock")
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.root().join("smith.toml")
+    }
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.root().join("smithd.log")).unwrap_or_default()
+    }
+
+    /// A config with the stand-in agent; `extra` is appended (TOML sections).
+    pub fn new(extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        let d = Self {
+            dir,
+            child: None,
+            extra_config: extra.to_string(),
+        };
+        d.write_config(&format!(
+            "[agent]\nprogram = {:?}\nroots = [{:?}]\ninterrupt_grace = \"300ms\"\nterm_grace = \"300ms\"\n\n[agent.env]\nFAKE_CLAUDE_STATE_DIR = {:?}\n",
+            fake_claude().display().to_string(),
+            d.work().display().to_string(),
+            d.work().display().to_string()
+        ));
+        d
+    }
+
+    /// Writes the config: `[service]` for this dir, `agent` as given, then the extra sections.
+    pub fn write_config(&self, agent: &str) {
+        let service = format!(
+            "[service]\ndata_dir = {:?}\nsocket = {:?}\nshutdown_grace = \"2s\"\nhandshake_timeout = \"1s\"\nlog_level = \"info,smith=debug\"\n\n",
+            self.root().join("data").display().to_string(),
+            self.socket().display().to_string()
+        );
+        let mut extra = self.extra_config.clone();
+        // A `[supervision]` etc. in extra must not repeat [service]/[agent].
+        if !extra.is_empty() {
+            extra.insert(0, '\n');
+        }
+        std::fs::write(self.config_path(), format!("{service}{agent}{extra}")).unwrap();
+    }
+
+    /// Starts smithd and waits until it answers.
+    pub fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root().join("smithd.log"))
+            .unwrap();
+        let child = Command::new(smithd_bin())
+            .arg("--config")
+            .arg(self.config_path())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start smithd");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.smith(&["health"]).status.success() {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("smithd exited early with {status}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        panic!("smithd did not answer within 20 s:\n{}", self.log());
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Runs `smith ARGS` against this daemon, in the work directory.
+    pub fn smith(&self, args: &[&str]) -> Output {
+        Command::new(smith_bin())
+            .args(args)
+            .env("SMITH_SOCKET", self.socket())
+            .current_dir(self.work())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run smith")
+    }
+
+    /// Sends a signal to smithd.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid() as i32), signal);
+    }
+
+    /// Waits for smithd to exit (up to `timeout`); returns its status.
+    pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut()?;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Processes whose cwd is this daemon's work dir (the workers), by pid.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        let work = self.work().canonicalize().unwrap_or_else(|_| self.work());
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == work)
+                && pid_alive(pid)
+            {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.signal(nix::sys::signal::Signal::SIGTERM);
+            if self.wait(Duration::from_secs(15)).is_none()
+                && let Some(mut c) = self.child.take()
+            {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        // Nothing a test started may outlive it.
+        for pid in self.worker_pids() {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
