@@ -448,7 +448,7 @@ impl Config {
             ConfigError::Key {
                 key,
                 origin,
-                message: e.into_inner().to_string(),
+                message: first_line(&e.into_inner().to_string()),
             }
         })?;
         config.validate(&origins)?;
@@ -622,6 +622,11 @@ impl Config {
             session_max_restarts: s.session_max_restarts,
         }
     }
+}
+
+/// The first line of a (TOML) error message: the rest repeats the key's location.
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or("").trim().to_string()
 }
 
 /// The config file to read: `--config`, else `SMITH_CONFIG`, else the XDG default if present.

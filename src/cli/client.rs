@@ -60,7 +60,7 @@ impl Client {
             .await
             .map_err(|_| unreachable("connection timed out".into()))?
             .map_err(|e| unreachable(e.to_string()))?;
-        write_frame(
+        let hello = write_frame(
             &mut stream,
             &Hello {
                 protocol_version: PROTOCOL_VERSION,
@@ -68,15 +68,18 @@ impl Client {
                 traceparent: None,
             },
         )
-        .await
-        .map_err(|e| unreachable(e.to_string()))?;
+        .await;
+        // smithd may refuse (and close) before it reads the hello: its reason waits to be read.
         let reply = tokio::time::timeout(
             Duration::from_secs(10),
             read_frame::<_, Response>(&mut stream, MAX_FRAME),
         )
         .await
         .map_err(|_| unreachable("no answer to the handshake within 10 s".into()))?
-        .map_err(|e| unreachable(e.to_string()))?;
+        .map_err(|e| match &hello {
+            Err(write) => unreachable(write.to_string()),
+            Ok(()) => unreachable(e.to_string()),
+        })?;
         match reply {
             Response::Welcome(w) => Ok(Self {
                 stream,

@@ -19,6 +19,8 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
     pub extra_config: String,
+    /// Extra environment of smithd (e.g. `SMITH_SERVICE__SHUTDOWN_GRACE`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Daemon {
@@ -46,6 +48,7 @@ impl Daemon {
             dir,
             child: None,
             extra_config: extra.to_string(),
+            env: Vec::new(),
         };
         d.write_config(&format!(
             "[agent]\nprogram = {:?}\nroots = [{:?}]\ninterrupt_grace = \"300ms\"\nterm_grace = \"300ms\"\n\n[agent.env]\nFAKE_CLAUDE_STATE_DIR = {:?}\n",
@@ -82,6 +85,7 @@ impl Daemon {
             .arg("--config")
             .arg(self.config_path())
             .env_remove("RUST_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
