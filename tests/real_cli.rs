@@ -267,3 +267,87 @@ async fn plan_mode_with_the_real_cli_uses_the_structured_output_of_the_planner()
         "{offered:?}"
     );
 }
+
+#[test]
+fn smithd_with_the_real_cli_restarts_a_task_that_met_an_api_500_and_merges_all_three() {
+    let Some(cli) = support::real_cli::real_cli() else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let api = rt.block_on(FakeApi::start());
+    let mut d = support::daemon::Daemon::new(
+        "[supervision]\nbackoff_min = \"100ms\"\nbackoff_max = \"200ms\"\n",
+    );
+    let config = support::real_cli::real_cli_config(&cli, &d.work(), &api.url());
+    let mut env = String::new();
+    for (k, v) in &config.env {
+        // No retries inside the CLI: one 500 ends the attempt, and smith restarts it.
+        let v = if k == "CLAUDE_CODE_MAX_RETRIES" {
+            "0"
+        } else {
+            v.as_str()
+        };
+        env.push_str(&format!("{k} = {v:?}\n"));
+    }
+    d.write_config(&format!(
+        "[agent]\nprogram = {:?}\nroots = [{:?}]\n\n[agent.env]\n{env}",
+        cli.display().to_string(),
+        d.work().display().to_string()
+    ));
+    d.start();
+    let out = d.smith(&[
+        "ask",
+        "--json",
+        "three parts",
+        "--task",
+        "alpha part",
+        "--task",
+        "beta part [[api-once:500:beta]]",
+        "--task",
+        "gamma part",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        support::daemon::stderr(&out),
+        d.log()
+    );
+    let v: serde_json::Value = serde_json::from_str(&support::daemon::stdout(&out)).unwrap();
+    assert_eq!(v["status"], "succeeded");
+    let attempts: Vec<u64> = v["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["attempts"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [1, 2, 1], "beta restarted once");
+    let answer = v["answer"].as_str().unwrap();
+    for (i, part) in ["alpha part", "beta part", "gamma part"].iter().enumerate() {
+        assert!(
+            answer.contains(&format!("## {}. {part}", i + 1)),
+            "{answer}"
+        );
+    }
+    assert!(answer.contains("ECHO: "), "{answer}");
+    let show: serde_json::Value = serde_json::from_str(&support::daemon::stdout(&d.smith(&[
+        "show",
+        v["request_id"].as_str().unwrap(),
+        "--json",
+    ])))
+    .unwrap();
+    let beta: Vec<&serde_json::Value> = show["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["task_idx"] == 1)
+        .collect();
+    assert_eq!(beta[0]["exit_reason"], "api_error(500)");
+    assert_eq!(beta[1]["exit_reason"], "completed");
+    assert_eq!(
+        beta[1]["resumed_from"], beta[0]["claude_session_id"],
+        "the restart resumed the session"
+    );
+    drop(d);
+    drop(api);
+}
