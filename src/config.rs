@@ -593,6 +593,29 @@ impl Config {
         }
     }
 
+    /// The environment that turns on Claude Code's own telemetry (`telemetry.claude_code_telemetry`),
+    /// exporting to the same endpoint. Empty when off.
+    pub fn claude_telemetry_env(&self) -> Vec<(String, String)> {
+        let t = &self.telemetry;
+        if !t.claude_code_telemetry {
+            return Vec::new();
+        }
+        let mut env = vec![
+            ("CLAUDE_CODE_ENABLE_TELEMETRY".to_string(), "1".to_string()),
+            ("OTEL_METRICS_EXPORTER".to_string(), "otlp".to_string()),
+            ("OTEL_LOGS_EXPORTER".to_string(), "otlp".to_string()),
+            (
+                "OTEL_EXPORTER_OTLP_PROTOCOL".to_string(),
+                t.otlp_protocol.clone(),
+            ),
+        ];
+        let endpoint = crate::telemetry::otlp_endpoint(t);
+        if let Some(e) = endpoint {
+            env.push(("OTEL_EXPORTER_OTLP_ENDPOINT".to_string(), e));
+        }
+        env
+    }
+
     /// Session settings.
     pub fn session_config(&self) -> SessionConfig {
         let s = &self.supervision;
@@ -620,6 +643,8 @@ impl Config {
                 max_chars: self.context.max_chars,
             },
             session_max_restarts: s.session_max_restarts,
+            record_content: self.telemetry.record_content,
+            task_env: self.claude_telemetry_env(),
         }
     }
 }

@@ -183,11 +183,7 @@ async fn a_restart_resumes_the_conversation_with_its_earlier_turns() {
         })
         .child(TaskActor::child_spec(
             spec,
-            TaskEnv {
-                reporter: tx,
-                permits: None,
-                gate: None,
-            },
+            TaskEnv::new(tx),
             TaskCarry::default(),
         ));
     let (sup, _) = SupervisorRef::start(sup).await.unwrap();

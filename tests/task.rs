@@ -52,11 +52,7 @@ async fn start_task(prompt: &str, tweak: impl FnOnce(&mut AgentConfig)) -> Fixtu
         })
         .child(TaskActor::child_spec(
             spec,
-            TaskEnv {
-                reporter: tx,
-                permits: None,
-                gate: None,
-            },
+            TaskEnv::new(tx),
             TaskCarry::default(),
         ));
     let (sup, _) = SupervisorRef::start(sup_spec).await.unwrap();

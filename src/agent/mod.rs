@@ -23,6 +23,7 @@ pub mod outcome;
 pub mod process_group;
 pub mod stderr_tail;
 pub mod task;
+pub mod task_attempt;
 
 pub use attempt::{AttemptEvent, AttemptSpec, Control, run_attempt};
 pub use command::{SessionArg, TaskOptions};
@@ -33,5 +34,6 @@ pub use gate::AttemptGate;
 pub use outcome::{ExitStatus, Outcome, OutcomeReason, StopCause};
 pub use process_group::ProcessGroup;
 pub use task::{
-    TaskActor, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskMsg, TaskReporter, TaskSpec,
+    TaskActor, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskLabels, TaskMsg, TaskReporter,
+    TaskSpec,
 };

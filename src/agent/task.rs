@@ -18,12 +18,13 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
-use super::attempt::{AttemptEvent, AttemptSpec, Control, run_attempt};
+use super::attempt::{AttemptEvent, Control};
 use super::command::{SessionArg, TaskOptions};
 use super::config::AgentConfig;
 use super::gate::AttemptGate;
 use super::outcome::{Outcome, OutcomeReason};
 use super::process_group::ProcessGroup;
+use super::task_attempt::{TaskAttempt, run_task_attempt};
 use crate::supervisor::{ChildSpec, ChildStart, Restart, Shutdown};
 
 /// What a task is asked to do (immutable; shared by all its attempts).
@@ -116,6 +117,36 @@ pub struct TaskEnv {
     pub permits: Option<Arc<Semaphore>>,
     /// The request's gate (budget, cancel): closed → no new attempt starts.
     pub gate: Option<Arc<AttemptGate>>,
+    /// Parent of each attempt's `invoke_agent` span (the request's or its phase's span).
+    pub span: tracing::Span,
+    /// Who the attempts work for (span attributes).
+    pub labels: Arc<TaskLabels>,
+}
+
+impl TaskEnv {
+    /// An environment with only a reporter: no cap, no gate, no parent span.
+    pub fn new(reporter: TaskReporter) -> Self {
+        Self {
+            reporter,
+            permits: None,
+            gate: None,
+            span: tracing::Span::none(),
+            labels: Arc::default(),
+        }
+    }
+}
+
+/// The request an attempt works for, as its span says.
+#[derive(Debug, Clone, Default)]
+pub struct TaskLabels {
+    /// Request id.
+    pub request_id: String,
+    /// Session name.
+    pub session: String,
+    /// Put the prompt and answer text on the span.
+    pub record_content: bool,
+    /// The client's traceparent, passed on when spans are not exported.
+    pub traceparent: Option<String>,
 }
 
 /// Arguments of one task actor start.
@@ -205,17 +236,17 @@ impl Actor for TaskActor {
         };
         let group = ProcessGroup::new();
         let (control_tx, control_rx) = mpsc::unbounded_channel();
-        let runner = tokio::spawn(run_task_attempt(
-            myself.clone(),
-            spec.clone(),
-            args.carry,
-            args.env,
+        let runner = tokio::spawn(run_task_attempt(TaskAttempt {
+            actor: myself.clone(),
+            spec: spec.clone(),
+            carry: args.carry,
+            env: args.env,
             attempt,
             session,
             message,
-            control_rx,
-            group.clone(),
-        ));
+            control: control_rx,
+            group: group.clone(),
+        }));
         Ok(TaskState {
             attempt,
             control: control_tx,
@@ -270,109 +301,4 @@ impl Actor for TaskActor {
         }
         Ok(())
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_task_attempt(
-    actor: ActorRef<TaskMsg>,
-    spec: Arc<TaskSpec>,
-    carry: Arc<Mutex<TaskCarry>>,
-    env: TaskEnv,
-    attempt: u32,
-    session: SessionArg,
-    message: String,
-    control: mpsc::UnboundedReceiver<Control>,
-    group: Arc<ProcessGroup>,
-) {
-    let TaskEnv {
-        reporter,
-        permits,
-        gate,
-    } = env;
-    let report = |kind: TaskEventKind| {
-        let _ = reporter.send(TaskEvent {
-            task_id: spec.id.clone(),
-            attempt,
-            kind,
-        });
-    };
-    let _permit = match permits {
-        Some(sem) => {
-            if sem.available_permits() == 0 {
-                report(TaskEventKind::Queued);
-            }
-            sem.acquire_owned().await.ok()
-        }
-        None => None,
-    };
-    // The gate may have closed while this attempt waited for its slot.
-    if let Some(reason) = gate.as_ref().and_then(|g| g.closed()) {
-        carry.lock().expect("task carry lock").attempts -= 1;
-        report(TaskEventKind::NotStarted {
-            reason: reason.clone(),
-        });
-        let _ = actor.cast(TaskMsg::NotStarted(reason));
-        return;
-    }
-    let resumed = match &session {
-        SessionArg::Resume(id) => Some(id.clone()),
-        SessionArg::New(_) => None,
-    };
-    let session_id = session.id().to_string();
-    let mut task = spec.options.clone();
-    if let Some(left) = gate.as_ref().and_then(|g| g.remaining()) {
-        task.max_budget_usd = Some(task.max_budget_usd.map_or(left, |m| m.min(left)));
-    }
-    let attempt_spec = AttemptSpec {
-        config: spec.config.clone(),
-        task,
-        session,
-        message,
-    };
-    let outcome = run_attempt(
-        attempt_spec,
-        |event| match event {
-            AttemptEvent::Spawned { pid, start_time } => report(TaskEventKind::Started {
-                pid,
-                start_time,
-                resumed: resumed.clone(),
-                claude_session_id: session_id.clone(),
-            }),
-            AttemptEvent::Init {
-                ref claude_session_id,
-                ..
-            } => {
-                carry.lock().expect("task carry lock").claude_session_id =
-                    Some(claude_session_id.clone());
-                report(TaskEventKind::Attempt(event));
-            }
-            other => report(TaskEventKind::Attempt(other)),
-        },
-        control,
-        group,
-    )
-    .await;
-    // Spend before the slot is released, so that the next waiting attempt sees a closed gate.
-    if let Some(g) = &gate {
-        g.spend(outcome.cost_usd);
-    }
-    {
-        let mut carry = carry.lock().expect("task carry lock");
-        carry.last_outcome = Some(outcome.reason);
-        if let Some(id) = &outcome.claude_session_id {
-            carry.claude_session_id = Some(id.clone());
-        }
-        // A resume the CLI cannot honour must not be retried forever: start fresh next time.
-        if resumed.is_some() && outcome.stderr_tail.contains("No conversation found") {
-            carry.claude_session_id = None;
-        }
-    }
-    let reason = outcome.reason;
-    let detail = outcome
-        .detail
-        .clone()
-        .or_else(|| outcome.result.clone())
-        .unwrap_or_default();
-    report(TaskEventKind::Finished(Box::new(outcome)));
-    let _ = actor.cast(TaskMsg::Finished(reason, detail));
 }

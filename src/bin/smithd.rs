@@ -1,4 +1,4 @@
-//! smithd: the smith service. Thin: arguments → config → logging → `service::run`.
+//! smithd: the smith service. Thin: arguments → config → telemetry → `service::run`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,12 +37,6 @@ fn main() -> ExitCode {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
     }
-    if let Err(e) =
-        smith::telemetry::init_logging(&config.service.log_format, &config.service.log_level)
-    {
-        eprintln!("smithd: {e}");
-        return ExitCode::from(2);
-    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -51,6 +45,13 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        let telemetry = smith::telemetry::init(
+            &config.telemetry,
+            &config.service.log_format,
+            &config.service.log_level,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let (tx, rx) = service::shutdown::channel();
         // SIGTERM/SIGINT: the first stops gracefully, the second hurries.
         tokio::spawn(async move {
@@ -72,7 +73,10 @@ fn main() -> ExitCode {
                 level = ShutdownLevel::Immediate;
             }
         });
-        service::run(config, rx).await
+        let result = service::run(config, rx).await.map_err(|e| e.to_string());
+        // Telemetry is flushed last, after the tree has stopped.
+        let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+        result
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

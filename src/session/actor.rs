@@ -17,16 +17,18 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::agent::{
     AgentConfig, AttemptEvent, AttemptGate, OutcomeReason, TaskActor, TaskCarry, TaskEnv,
-    TaskEvent, TaskEventKind, TaskMsg, TaskOptions, TaskSpec,
+    TaskEvent, TaskEventKind, TaskLabels, TaskMsg, TaskOptions, TaskSpec,
 };
 use crate::store::queries::{self, NewRequest, RequestEnd};
 use crate::store::records::now_ms;
 use crate::store::{
     AttemptRecord, RequestStatus, StoreHandle, TaskKind, TaskRecord, TaskStatus, Turn,
 };
+use crate::supervisor::SupervisorEvent;
 use crate::supervisor::{
     AutoShutdown, ExitReason, Restart, SupervisorFlags, SupervisorRef, SupervisorSpec,
 };
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::config::SessionConfig;
 use super::context::{TaskRef, build_slice};
@@ -448,7 +450,42 @@ impl SessionState {
             }
             let budget = q.spec.budget_usd.or(self.deps.config.limits.max_budget_usd);
             let gate = Arc::new(AttemptGate::new(budget));
+            let strategy = q
+                .spec
+                .strategy
+                .unwrap_or(self.deps.config.supervision.strategy);
+            let span = tracing::info_span!(
+                target: "smith::session",
+                parent: None,
+                "smith.request",
+                otel.kind = "server",
+                gen_ai.operation.name = "invoke_workflow",
+                gen_ai.provider.name = crate::telemetry::semconv::ANTHROPIC,
+                gen_ai.conversation.id = %self.name,
+                smith.request.id = %q.request_id,
+                smith.session = %self.name,
+                smith.strategy = %strategy,
+                smith.request.status = tracing::field::Empty,
+                error.type = tracing::field::Empty,
+            );
+            if let Some(tp) = &q.spec.traceparent {
+                crate::telemetry::set_remote_parent(&span, tp, None);
+            }
+            if self.deps.config.record_content {
+                span.set_attribute(
+                    crate::telemetry::semconv::SMITH_PROMPT,
+                    q.spec.prompt.clone(),
+                );
+            }
+            let labels = Arc::new(TaskLabels {
+                request_id: q.request_id.clone(),
+                session: self.name.clone(),
+                record_content: self.deps.config.record_content,
+                traceparent: q.spec.traceparent.clone(),
+            });
             let mut run = Run {
+                span,
+                labels,
                 request_id: q.request_id.clone(),
                 spec: q.spec,
                 agent: Arc::new(agent),
@@ -622,6 +659,7 @@ impl SessionState {
         let mut phase = Phase {
             id: phase_id,
             kind,
+            span: tracing::Span::none(),
             sup: None,
             sup_exit: None,
             drained: false,
@@ -649,11 +687,35 @@ impl SessionState {
             }
             let _ = session.cast(SessionMsg::Drained { phase: phase_id });
         });
+        // The planner and the synthesizer get a span of their own under the request's; work
+        // tasks' attempts hang right under the request's span.
+        let parent = match kind {
+            PhaseKind::Tasks => run.span.clone(),
+            PhaseKind::Plan => {
+                tracing::info_span!(target: "smith::session", parent: &run.span, "plan",
+                gen_ai.operation.name = "plan", smith.request.id = %run.request_id)
+            }
+            PhaseKind::Synthesize => {
+                tracing::info_span!(target: "smith::session", parent: &run.span, "synthesize",
+                gen_ai.operation.name = "invoke_agent", smith.request.id = %run.request_id)
+            }
+        };
+        phase.span = parent.clone();
         let env = TaskEnv {
             reporter: tx,
             permits: Some(self.deps.permits.clone()),
             gate: Some(run.gate.clone()),
+            span: parent,
+            labels: run.labels.clone(),
         };
+        // Restarts (with their backoff) and escalations become events on the request's span.
+        let (observer, mut decisions) = mpsc::unbounded_channel::<SupervisorEvent>();
+        let request_span = run.span.clone();
+        tokio::spawn(async move {
+            while let Some(event) = decisions.recv().await {
+                record_supervision(&request_span, event);
+            }
+        });
         let restart = run.spec.restart.unwrap_or(config.supervision.restart);
         let mut sup_spec = SupervisorSpec::new(format!("{} {}", run.request_id, kind.as_str()))
             .flags(SupervisorFlags {
@@ -666,7 +728,8 @@ impl SessionState {
                 backoff: config.supervision.backoff,
                 auto_shutdown: AutoShutdown::AllSignificant,
                 max_children: None,
-            });
+            })
+            .observer(observer);
         for unit in units {
             let spec = Arc::new(TaskSpec {
                 id: unit.id,
@@ -676,7 +739,7 @@ impl SessionState {
                     cwd: run.spec.cwd.clone(),
                     model: run.spec.model.clone(),
                     json_schema: unit.json_schema,
-                    env: traceparent_env(run.spec.traceparent.as_deref()),
+                    env: config.task_env.clone(),
                     ..TaskOptions::default()
                 },
                 config: run.agent.clone(),
@@ -982,8 +1045,11 @@ impl SessionState {
             .iter()
             .filter(|t| t.status == TaskStatus::Succeeded)
             .count();
+        let merge_span = tracing::info_span!(target: "smith::session", parent: &run.span, "merge",
+            smith.request.id = %run.request_id, smith.merge.tasks = total, smith.merge.succeeded = ok);
         let inputs = merge_inputs(&run.tasks);
         let deterministic = merge::deterministic(&inputs);
+        drop(merge_span);
         let mut notes = run.notes.clone();
         let synth = run.aux.take().filter(|a| a.kind == TaskKind::Synthesize);
         let (answer, mode, synth_failed) = match &synth {
@@ -1071,6 +1137,24 @@ impl SessionState {
             });
         }
         tracing::info!(session = %self.name, request = %run.request_id, status = %status, cost_usd = cost, tasks = total, succeeded = ok, "request finished");
+        run.span.record("smith.request.status", status.as_str());
+        if matches!(status, RequestStatus::Failed | RequestStatus::Degraded) {
+            run.span.record("error.type", status.as_str());
+            run.span.set_status(opentelemetry::trace::Status::error(
+                reason.clone().unwrap_or_else(|| status.to_string()),
+            ));
+        }
+        if self.deps.config.record_content {
+            run.span
+                .set_attribute(crate::telemetry::semconv::SMITH_ANSWER, answer.clone());
+        }
+        crate::telemetry::metrics::metrics().requests.add(
+            1,
+            &[opentelemetry::KeyValue::new(
+                crate::telemetry::semconv::SMITH_REQUEST_STATUS,
+                status.as_str(),
+            )],
+        );
         let summary = RequestSummary {
             request_id: run.request_id.clone(),
             session: self.name.clone(),
@@ -1186,10 +1270,39 @@ fn merge_inputs(tasks: &[TaskRun]) -> Vec<MergeInput<'_>> {
         .collect()
 }
 
-fn traceparent_env(traceparent: Option<&str>) -> Vec<(String, String)> {
-    traceparent
-        .map(|tp| vec![("TRACEPARENT".to_string(), tp.to_string())])
-        .unwrap_or_default()
+/// A supervision decision as an event on the request's span.
+fn record_supervision(span: &tracing::Span, event: SupervisorEvent) {
+    span.in_scope(|| match event {
+        SupervisorEvent::Restarting {
+            child,
+            reason,
+            attempt,
+            delay,
+            restarting,
+        } => tracing::info!(
+            gen_ai.agent.id = %child,
+            smith.exit_reason = %reason,
+            smith.attempt = attempt,
+            delay_ms = delay.as_millis() as u64,
+            restarting,
+            "smith.restart"
+        ),
+        SupervisorEvent::RestartFailed {
+            child,
+            reason,
+            delay,
+        } => tracing::warn!(
+            gen_ai.agent.id = %child,
+            smith.exit_reason = %reason,
+            delay_ms = delay.as_millis() as u64,
+            "smith.restart_failed"
+        ),
+        SupervisorEvent::Escalated { child, reason } => tracing::warn!(
+            gen_ai.agent.id = %child,
+            smith.exit_reason = %reason,
+            "smith.escalation"
+        ),
+    })
 }
 
 /// Stops a run from outside: no new attempt starts, the phase supervisor stops its tasks

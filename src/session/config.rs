@@ -86,4 +86,8 @@ pub struct SessionConfig {
     pub context: ContextLimits,
     /// Restarts of a crashed Session actor (the Sessions supervisor's intensity).
     pub session_max_restarts: u32,
+    /// Put prompt and answer text on spans (`telemetry.record_content`).
+    pub record_content: bool,
+    /// Environment added to every task (e.g. Claude Code's own telemetry settings).
+    pub task_env: Vec<(String, String)>,
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::agent::{AgentConfig, AttemptGate, Outcome, OutcomeReason};
+use crate::agent::{AgentConfig, AttemptGate, Outcome, OutcomeReason, TaskLabels};
 use crate::store::{TaskKind, TaskRecord, TaskStatus};
 use crate::supervisor::{ExitReason, SupervisorRef};
 
@@ -207,6 +207,8 @@ pub struct Phase {
     pub id: u64,
     /// What it does.
     pub kind: PhaseKind,
+    /// The span its attempts hang under.
+    pub span: tracing::Span,
     /// Its supervisor.
     pub sup: Option<SupervisorRef>,
     /// How its supervisor ended.
@@ -217,6 +219,10 @@ pub struct Phase {
 
 /// A running request.
 pub struct Run {
+    /// Its `smith.request` span (ends when the run is dropped).
+    pub span: tracing::Span,
+    /// Who its attempts work for.
+    pub labels: Arc<TaskLabels>,
     /// Request id.
     pub request_id: String,
     /// The request (with defaults applied).

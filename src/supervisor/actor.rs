@@ -16,6 +16,7 @@ use super::error::SupervisorError;
 use super::exit_reason::{ExitReason, REASON_ESCALATED, REASON_SHUTDOWN};
 use super::flags::{AutoShutdown, SupervisorFlags, SupervisorSpec, validate_child};
 use super::intensity::RestartIntensity;
+use super::observer::{SupervisorEvent, SupervisorObserver};
 use super::status::{
     ChildCounts, ChildInfo, ChildState, ChildStatus, SupervisorState, SupervisorStatus,
 };
@@ -107,6 +108,7 @@ pub struct SupervisorRunState {
     intensity: RestartIntensity,
     total_restarts: u64,
     shutting_down: bool,
+    observer: Option<SupervisorObserver>,
 }
 
 impl Actor for Supervisor {
@@ -127,6 +129,7 @@ impl Actor for Supervisor {
             children: Vec::with_capacity(spec.children.len()),
             total_restarts: 0,
             shutting_down: false,
+            observer: spec.observer,
         };
         for child_spec in spec.children {
             let mut child = Child::new(child_spec, false);
@@ -224,6 +227,12 @@ impl Actor for Supervisor {
 }
 
 impl SupervisorRunState {
+    fn observe(&self, event: SupervisorEvent) {
+        if let Some(o) = &self.observer {
+            let _ = o.send(event);
+        }
+    }
+
     fn index_of(&self, id: &ChildId) -> Option<usize> {
         self.children.iter().position(|c| &c.spec.id == id)
     }
@@ -324,6 +333,13 @@ impl SupervisorRunState {
             restarting = pending.len(),
             "restarting child"
         );
+        self.observe(SupervisorEvent::Restarting {
+            child: child_id.clone(),
+            reason: reason.to_string(),
+            attempt: n + 1,
+            delay,
+            restarting: pending.len(),
+        });
         schedule_restart(myself, delay);
     }
 
@@ -394,6 +410,11 @@ impl SupervisorRunState {
                     tracing::warn!(supervisor = %self.id, child = %child_id, reason = %reason,
                         attempt = n + 1, delay_ms = delay.as_millis() as u64,
                         "restart failed; retrying");
+                    self.observe(SupervisorEvent::RestartFailed {
+                        child: child_id,
+                        reason: reason.to_string(),
+                        delay,
+                    });
                     schedule_restart(myself, delay);
                 }
             }
@@ -420,6 +441,11 @@ impl SupervisorRunState {
             period_ms = self.flags.period.as_millis() as u64,
             "restart intensity exceeded; escalating"
         );
+        crate::telemetry::metrics::metrics().escalations.add(1, &[]);
+        self.observe(SupervisorEvent::Escalated {
+            child: child.clone(),
+            reason: reason.to_string(),
+        });
         self.shutting_down = true;
         self.shutdown_all().await;
         myself.stop(Some(why));

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::backoff::Backoff;
 use super::child_spec::{ChildSpec, Restart};
 use super::error::SupervisorError;
+use super::observer::SupervisorObserver;
 use super::strategy::Strategy;
 
 /// When a supervisor stops itself because significant children exited on their own.
@@ -63,6 +64,8 @@ pub struct SupervisorSpec {
     pub flags: SupervisorFlags,
     /// Started in this order at init, stopped in reverse.
     pub children: Vec<ChildSpec>,
+    /// Told about restarts and escalation.
+    pub observer: Option<SupervisorObserver>,
 }
 
 impl SupervisorSpec {
@@ -72,12 +75,19 @@ impl SupervisorSpec {
             id: id.into(),
             flags: SupervisorFlags::default(),
             children: Vec::new(),
+            observer: None,
         }
     }
 
     /// Replaces the flags.
     pub fn flags(mut self, flags: SupervisorFlags) -> Self {
         self.flags = flags;
+        self
+    }
+
+    /// Sets the observer.
+    pub fn observer(mut self, observer: SupervisorObserver) -> Self {
+        self.observer = Some(observer);
         self
     }
 

@@ -35,6 +35,7 @@ pub mod exit_reason;
 pub mod flags;
 pub mod handle;
 pub mod intensity;
+pub mod observer;
 pub mod status;
 pub mod strategy;
 
@@ -46,6 +47,7 @@ pub use exit_reason::{ExitReason, REASON_ESCALATED, REASON_NORMAL, REASON_SHUTDO
 pub use flags::{AutoShutdown, SupervisorFlags, SupervisorSpec};
 pub use handle::SupervisorRef;
 pub use intensity::RestartIntensity;
+pub use observer::{SupervisorEvent, SupervisorObserver};
 pub use status::{
     ChildCounts, ChildInfo, ChildState, ChildStatus, SupervisorState, SupervisorStatus,
 };

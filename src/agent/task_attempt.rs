@@ -1,0 +1,247 @@
+//! One attempt of a task, as the task actor's runner: wait for a process slot, check the request's
+//! gate, open the `invoke_agent` span (kind CLIENT) with its GenAI attributes, run the process
+//! with `TRACEPARENT` set, record usage, exit and metrics, report everything to the request, and
+//! tell the actor how it ended.
+
+use std::sync::{Arc, Mutex};
+
+use opentelemetry::trace::Status;
+use ractor::ActorRef;
+use tokio::sync::mpsc;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::attempt::{AttemptEvent, AttemptSpec, Control, run_attempt};
+use super::command::SessionArg;
+use super::outcome::{Outcome, OutcomeReason};
+use super::process_group::ProcessGroup;
+use super::task::{TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskMsg, TaskSpec};
+use crate::telemetry::metrics::{self, metrics};
+use crate::telemetry::semconv::*;
+
+/// Everything one attempt needs.
+pub(crate) struct TaskAttempt {
+    pub actor: ActorRef<TaskMsg>,
+    pub spec: Arc<TaskSpec>,
+    pub carry: Arc<Mutex<TaskCarry>>,
+    pub env: TaskEnv,
+    pub attempt: u32,
+    pub session: SessionArg,
+    pub message: String,
+    pub control: mpsc::UnboundedReceiver<Control>,
+    pub group: Arc<ProcessGroup>,
+}
+
+/// Runs one attempt to its end (see the module doc).
+pub(crate) async fn run_task_attempt(a: TaskAttempt) {
+    let TaskAttempt {
+        actor,
+        spec,
+        carry,
+        env,
+        attempt,
+        session,
+        message,
+        control,
+        group,
+    } = a;
+    let TaskEnv {
+        reporter,
+        permits,
+        gate,
+        span: parent,
+        labels,
+    } = env;
+    let report = |kind: TaskEventKind| {
+        let _ = reporter.send(TaskEvent {
+            task_id: spec.id.clone(),
+            attempt,
+            kind,
+        });
+    };
+    let m = metrics();
+    let _permit = match permits {
+        Some(sem) => match sem.clone().try_acquire_owned() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                report(TaskEventKind::Queued);
+                m.tasks_queued.add(1, &[]);
+                let p = sem.acquire_owned().await.ok();
+                m.tasks_queued.add(-1, &[]);
+                p
+            }
+        },
+        None => None,
+    };
+    // The gate may have closed while this attempt waited for its slot.
+    if let Some(reason) = gate.as_ref().and_then(|g| g.closed()) {
+        carry.lock().expect("task carry lock").attempts -= 1;
+        report(TaskEventKind::NotStarted {
+            reason: reason.clone(),
+        });
+        let _ = actor.cast(TaskMsg::NotStarted(reason));
+        return;
+    }
+    let previous = carry.lock().expect("task carry lock").last_outcome;
+    if let (Some(prev), true) = (previous, attempt > 1) {
+        m.task_restarts.add(1, &metrics::reason(prev.as_str()));
+    }
+    let resumed = match &session {
+        SessionArg::Resume(id) => Some(id.clone()),
+        SessionArg::New(_) => None,
+    };
+    let session_id = session.id().to_string();
+    let mut task = spec.options.clone();
+    if let Some(left) = gate.as_ref().and_then(|g| g.remaining()) {
+        task.max_budget_usd = Some(task.max_budget_usd.map_or(left, |m| m.min(left)));
+    }
+    let model = task.model.clone().or_else(|| spec.config.model.clone());
+    let span = tracing::info_span!(
+        target: "smith::agent",
+        parent: &parent,
+        "invoke_agent",
+        otel.name = %format!("invoke_agent {}", spec.name),
+        otel.kind = "client",
+        gen_ai.operation.name = "invoke_agent",
+        gen_ai.provider.name = ANTHROPIC,
+        gen_ai.agent.name = %spec.name,
+        gen_ai.agent.id = %spec.id,
+        gen_ai.request.model = model.as_deref().unwrap_or("default"),
+        gen_ai.conversation.id = %session_id,
+        smith.request.id = %labels.request_id,
+        smith.session = %labels.session,
+        smith.attempt = attempt,
+        process.pid = Empty,
+        process.exit.code = Empty,
+        smith.exit_reason = Empty,
+        error.type = Empty,
+        gen_ai.response.model = Empty,
+        gen_ai.usage.input_tokens = Empty,
+        gen_ai.usage.output_tokens = Empty,
+        gen_ai.usage.cache_read.input_tokens = Empty,
+        gen_ai.usage.cache_creation.input_tokens = Empty,
+    );
+    if let Some(r) = &resumed {
+        span.set_attribute("smith.resumed_from", r.clone());
+    }
+    if labels.record_content {
+        span.set_attribute(SMITH_PROMPT, message.clone());
+    }
+    // The process joins the trace: TRACEPARENT of this attempt's span (or the client's when
+    // spans are not exported).
+    match crate::telemetry::trace_env(&span) {
+        Some(vars) => task.env.extend(vars),
+        None => {
+            if let Some(tp) = &labels.traceparent {
+                task.env.push(("TRACEPARENT".into(), tp.clone()));
+            }
+        }
+    }
+    let attempt_spec = AttemptSpec {
+        config: spec.config.clone(),
+        task,
+        session,
+        message,
+    };
+    let mut spawned = false;
+    let outcome = run_attempt(
+        attempt_spec,
+        |event| match event {
+            AttemptEvent::Spawned { pid, start_time } => {
+                span.record(PROCESS_PID, pid as i64);
+                m.tasks_active.add(1, &[]);
+                spawned = true;
+                report(TaskEventKind::Started {
+                    pid,
+                    start_time,
+                    resumed: resumed.clone(),
+                    claude_session_id: session_id.clone(),
+                })
+            }
+            AttemptEvent::Init {
+                ref claude_session_id,
+                ref model,
+            } => {
+                if let Some(model) = model {
+                    span.record(GEN_AI_RESPONSE_MODEL, model.as_str());
+                }
+                carry.lock().expect("task carry lock").claude_session_id =
+                    Some(claude_session_id.clone());
+                report(TaskEventKind::Attempt(event));
+            }
+            other => report(TaskEventKind::Attempt(other)),
+        },
+        control,
+        group,
+    )
+    .await;
+    if spawned {
+        m.tasks_active.add(-1, &[]);
+    }
+    record_outcome(&span, &outcome, labels.record_content);
+    // Spend before the slot is released, so that the next waiting attempt sees a closed gate.
+    if let Some(g) = &gate {
+        g.spend(outcome.cost_usd);
+    }
+    {
+        let mut carry = carry.lock().expect("task carry lock");
+        carry.last_outcome = Some(outcome.reason);
+        if let Some(id) = &outcome.claude_session_id {
+            carry.claude_session_id = Some(id.clone());
+        }
+        // A resume the CLI cannot honour must not be retried forever: start fresh next time.
+        if resumed.is_some() && outcome.stderr_tail.contains("No conversation found") {
+            carry.claude_session_id = None;
+        }
+    }
+    let reason = outcome.reason;
+    let detail = outcome
+        .detail
+        .clone()
+        .or_else(|| outcome.result.clone())
+        .unwrap_or_default();
+    drop(span);
+    report(TaskEventKind::Finished(Box::new(outcome)));
+    let _ = actor.cast(TaskMsg::Finished(reason, detail));
+}
+
+/// Puts the attempt's end on its span and into the metrics.
+fn record_outcome(span: &tracing::Span, o: &Outcome, record_content: bool) {
+    let m = metrics();
+    let reason = o.reason.as_str();
+    span.record(SMITH_EXIT_REASON, o.reason.to_string().as_str());
+    span.record(GEN_AI_USAGE_INPUT_TOKENS, o.usage.input_tokens as i64);
+    span.record(GEN_AI_USAGE_OUTPUT_TOKENS, o.usage.output_tokens as i64);
+    span.record(
+        GEN_AI_USAGE_CACHE_READ,
+        o.usage.cache_read_input_tokens as i64,
+    );
+    span.record(
+        GEN_AI_USAGE_CACHE_CREATION,
+        o.usage.cache_creation_input_tokens as i64,
+    );
+    if let Some(code) = o.exit.and_then(|e| e.code) {
+        span.record(PROCESS_EXIT_CODE, code as i64);
+    }
+    if record_content && let Some(answer) = &o.result {
+        span.set_attribute(SMITH_ANSWER, answer.clone());
+    }
+    if o.reason != OutcomeReason::Completed {
+        span.record(ERROR_TYPE, reason);
+        span.set_status(Status::error(
+            o.detail.clone().unwrap_or_else(|| o.reason.to_string()),
+        ));
+    }
+    m.task_attempts.add(1, &metrics::reason(reason));
+    m.task_duration
+        .record(o.duration.as_secs_f64(), &metrics::reason(reason));
+    if o.usage.input_tokens > 0 || o.usage.output_tokens > 0 {
+        m.token_usage
+            .record(o.usage.input_tokens, &metrics::token_type("input"));
+        m.token_usage
+            .record(o.usage.output_tokens, &metrics::token_type("output"));
+    }
+    if o.cost_usd > 0.0 {
+        m.cost_usd.add(o.cost_usd, &[]);
+    }
+}

@@ -1,0 +1,113 @@
+//! smith's metrics, created from the global meter provider (a no-op one when export is off).
+//! Names and attributes are listed in observability/README.md.
+
+use std::sync::OnceLock;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
+
+use super::semconv::*;
+
+/// Histogram boundaries for task durations, in seconds (a turn takes ~1 s, a task minutes).
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+];
+/// Histogram boundaries for token counts.
+pub const TOKEN_BUCKETS: &[f64] = &[
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0,
+];
+
+/// The instruments.
+pub struct Metrics {
+    /// `smith.tasks.active`: live `claude` processes.
+    pub tasks_active: UpDownCounter<i64>,
+    /// `smith.tasks.queued`: attempts waiting for a process slot.
+    pub tasks_queued: UpDownCounter<i64>,
+    /// `smith.task.duration` (s), by `smith.exit_reason`.
+    pub task_duration: Histogram<f64>,
+    /// `smith.task.attempts`, by `smith.exit_reason`.
+    pub task_attempts: Counter<u64>,
+    /// `smith.task.restarts`, by the `smith.exit_reason` that caused them.
+    pub task_restarts: Counter<u64>,
+    /// `smith.supervisor.escalations`.
+    pub escalations: Counter<u64>,
+    /// `smith.requests`, by `smith.request.status`.
+    pub requests: Counter<u64>,
+    /// `gen_ai.client.token.usage`, by `gen_ai.token.type`.
+    pub token_usage: Histogram<u64>,
+    /// `smith.cost.usd`.
+    pub cost_usd: Counter<f64>,
+}
+
+static METRICS: OnceLock<Metrics> = OnceLock::new();
+
+/// The instruments (created on first use: set the global meter provider before).
+pub fn metrics() -> &'static Metrics {
+    METRICS.get_or_init(|| {
+        let meter = opentelemetry::global::meter("smith");
+        Metrics {
+            tasks_active: meter
+                .i64_up_down_counter("smith.tasks.active")
+                .with_description("Live claude processes")
+                .with_unit("{process}")
+                .build(),
+            tasks_queued: meter
+                .i64_up_down_counter("smith.tasks.queued")
+                .with_description(
+                    "Attempts waiting for a process slot (limits.max_concurrent_tasks)",
+                )
+                .with_unit("{attempt}")
+                .build(),
+            task_duration: meter
+                .f64_histogram("smith.task.duration")
+                .with_description("Wall time of an attempt, by exit reason")
+                .with_unit("s")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            task_attempts: meter
+                .u64_counter("smith.task.attempts")
+                .with_description("Attempts ended, by exit reason")
+                .with_unit("{attempt}")
+                .build(),
+            task_restarts: meter
+                .u64_counter("smith.task.restarts")
+                .with_description("Restarts of tasks, by the exit reason that caused them")
+                .with_unit("{restart}")
+                .build(),
+            escalations: meter
+                .u64_counter("smith.supervisor.escalations")
+                .with_description("Supervisors that exceeded their restart intensity")
+                .with_unit("{escalation}")
+                .build(),
+            requests: meter
+                .u64_counter("smith.requests")
+                .with_description("Requests ended, by status")
+                .with_unit("{request}")
+                .build(),
+            token_usage: meter
+                .u64_histogram("gen_ai.client.token.usage")
+                .with_description("Tokens used per attempt, by token type")
+                .with_unit("{token}")
+                .with_boundaries(TOKEN_BUCKETS.to_vec())
+                .build(),
+            cost_usd: meter
+                .f64_counter("smith.cost.usd")
+                .with_description("Cost reported by the CLI, in USD")
+                .build(),
+        }
+    })
+}
+
+/// `smith.exit_reason = reason`.
+pub fn reason(reason: &str) -> [KeyValue; 1] {
+    [KeyValue::new(SMITH_EXIT_REASON, reason.to_string())]
+}
+
+/// Token usage attributes.
+pub fn token_type(kind: &'static str) -> [KeyValue; 3] {
+    [
+        KeyValue::new(GEN_AI_TOKEN_TYPE, kind),
+        KeyValue::new(GEN_AI_OPERATION_NAME, "invoke_agent"),
+        KeyValue::new(GEN_AI_PROVIDER_NAME, ANTHROPIC),
+    ]
+}

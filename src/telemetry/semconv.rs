@@ -1,0 +1,52 @@
+//! Attribute names: the OpenTelemetry GenAI, process and error conventions smith uses, and its
+//! own `smith.*` attributes. Our own constants: the semantic-conventions crate marks the GenAI
+//! ones deprecated (they moved), and `-D warnings` builds must stay clean.
+
+/// `gen_ai.operation.name`: invoke_agent, plan, invoke_workflow, …
+pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
+/// `gen_ai.provider.name` (always `anthropic`).
+pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
+/// `gen_ai.agent.name`: the task's name.
+pub const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
+/// `gen_ai.agent.id`: the task's id within its request.
+pub const GEN_AI_AGENT_ID: &str = "gen_ai.agent.id";
+/// `gen_ai.request.model`.
+pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
+/// `gen_ai.response.model`.
+pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
+/// `gen_ai.conversation.id`: the Claude session id (on attempts) or the smith session (on requests).
+pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
+/// `gen_ai.usage.input_tokens`.
+pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
+/// `gen_ai.usage.output_tokens`.
+pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+/// `gen_ai.usage.cache_read.input_tokens`.
+pub const GEN_AI_USAGE_CACHE_READ: &str = "gen_ai.usage.cache_read.input_tokens";
+/// `gen_ai.usage.cache_creation.input_tokens`.
+pub const GEN_AI_USAGE_CACHE_CREATION: &str = "gen_ai.usage.cache_creation.input_tokens";
+/// `gen_ai.token.type` on `gen_ai.client.token.usage`: input or output.
+pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
+/// `process.pid`.
+pub const PROCESS_PID: &str = "process.pid";
+/// `process.exit.code`.
+pub const PROCESS_EXIT_CODE: &str = "process.exit.code";
+/// `error.type`: low-cardinality, only on failure.
+pub const ERROR_TYPE: &str = "error.type";
+/// `smith.request.id`.
+pub const SMITH_REQUEST_ID: &str = "smith.request.id";
+/// `smith.session`.
+pub const SMITH_SESSION: &str = "smith.session";
+/// `smith.attempt`: 1-based.
+pub const SMITH_ATTEMPT: &str = "smith.attempt";
+/// `smith.exit_reason`: the outcome class.
+pub const SMITH_EXIT_REASON: &str = "smith.exit_reason";
+/// `smith.strategy`.
+pub const SMITH_STRATEGY: &str = "smith.strategy";
+/// `smith.request.status`.
+pub const SMITH_REQUEST_STATUS: &str = "smith.request.status";
+/// `smith.prompt` (only with `telemetry.record_content`).
+pub const SMITH_PROMPT: &str = "smith.prompt";
+/// `smith.answer` (only with `telemetry.record_content`).
+pub const SMITH_ANSWER: &str = "smith.answer";
+/// The provider value.
+pub const ANTHROPIC: &str = "anthropic";
