@@ -11,9 +11,17 @@
 //!   escalation, backoff, ordered shutdown, status snapshots. Everything else runs under it.
 //! - [`agent`]: one `claude` process per attempt — command, stream-json, containment, watchdogs,
 //!   outcome classes — and the task actor that owns it.
+//! - [`store`]: SQLite — schema, migrations, the Store actor; committed before acknowledged.
+//! - [`session`]: the Session actor (the main REPL session: context, planning, request runs,
+//!   budget, merge) and `Sessions`, the dynamic supervisor of sessions by name.
+//! - [`protocol`]: the control protocol — frames, handshake, Request/Response.
+//! - [`service`]: smithd — the root tree, the control server, startup recovery, the orphan
+//!   sweep, the ordered shutdown.
+//! - [`cli`]: `smith` — arguments, client, rendering.
+//! - [`config`]: the configuration and its layers; [`telemetry`]: logs, traces, metrics.
 //!
-//! Planned (see the design in the project's issues): `session` (the main REPL session), `store` (SQLite), `protocol` and `service` (the control
-//! socket and the root tree), `cli`, `telemetry`.
+//! The binaries are thin: `src/bin/smithd.rs` (config → telemetry → [`service::run`]) and
+//! `src/bin/smith.rs` (arguments → [`cli::run`]).
 
 pub mod agent;
 pub mod cli;

@@ -51,7 +51,7 @@ pub struct Client {
 
 impl Client {
     /// Connects and shakes hands.
-    pub async fn connect(path: &Path) -> Result<Self, ClientError> {
+    pub async fn connect(path: &Path, traceparent: Option<String>) -> Result<Self, ClientError> {
         let unreachable = |reason: String| ClientError::Unreachable {
             path: path.to_path_buf(),
             reason,
@@ -65,7 +65,7 @@ impl Client {
             &Hello {
                 protocol_version: PROTOCOL_VERSION,
                 client_version: env!("CARGO_PKG_VERSION").to_string(),
-                traceparent: None,
+                traceparent,
             },
         )
         .await;

@@ -7,6 +7,7 @@
 pub mod args;
 pub mod client;
 pub mod render;
+pub mod trace;
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -77,9 +78,17 @@ fn unexpected(r: Response) -> ClientError {
 }
 
 async fn dispatch(socket: &std::path::Path, command: Command) -> Result<u8, ClientError> {
-    let mut client = Client::connect(socket).await?;
-    match command {
-        Command::Ask(args) => ask(&mut client, args).await,
+    // `ask` and `resume` run inside a client span whose traceparent smithd continues.
+    let trace = matches!(command, Command::Ask(_) | Command::Resume(_)).then(|| {
+        trace::ClientTrace::start(match &command {
+            Command::Ask(_) => "smith ask",
+            _ => "smith resume",
+        })
+    });
+    let traceparent = trace.as_ref().map(|t| t.traceparent.clone());
+    let mut client = Client::connect(socket, traceparent.clone()).await?;
+    let result = match command {
+        Command::Ask(args) => ask(&mut client, args, traceparent).await,
         Command::Resume(args) => {
             client
                 .send(&Request::Resume(ResumeRequest {
@@ -89,6 +98,17 @@ async fn dispatch(socket: &std::path::Path, command: Command) -> Result<u8, Clie
                 .await?;
             follow(&mut client, args.json).await
         }
+        other => simple(&mut client, other).await,
+    };
+    if let Some(t) = trace {
+        t.finish(matches!(result, Ok(EXIT_OK))).await;
+    }
+    result
+}
+
+async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError> {
+    match command {
+        Command::Ask(_) | Command::Resume(_) => unreachable!("followed by dispatch"),
         Command::Status(a) => match client.call(&Request::Status(StatusQuery {})).await? {
             Response::Status(s) => {
                 if a.json {
@@ -190,7 +210,11 @@ async fn dispatch(socket: &std::path::Path, command: Command) -> Result<u8, Clie
     }
 }
 
-async fn ask(client: &mut Client, args: AskArgs) -> Result<u8, ClientError> {
+async fn ask(
+    client: &mut Client,
+    args: AskArgs,
+    traceparent: Option<String>,
+) -> Result<u8, ClientError> {
     let cwd = match args.cwd {
         Some(dir) => std::path::absolute(&dir).unwrap_or(dir),
         None => std::env::current_dir().map_err(|e| {
@@ -211,7 +235,7 @@ async fn ask(client: &mut Client, args: AskArgs) -> Result<u8, ClientError> {
         budget_usd: args.budget,
         cwd,
         model: args.model,
-        traceparent: None,
+        traceparent,
     };
     client
         .send(&Request::Ask(Ask {

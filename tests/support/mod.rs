@@ -6,6 +6,7 @@ pub mod actors;
 pub mod agent;
 pub mod daemon;
 pub mod fake_api;
+pub mod otlp;
 pub mod real_cli;
 pub mod session;
 
