@@ -146,11 +146,15 @@ impl Actor for SessionActor {
             tracing::warn!(session = %name, count = orphans.len(), "requests of a previous incarnation interrupted");
         }
         let n = name.clone();
-        let turns = deps.config.context.turns.max(1) * 4;
-        let history = deps
+        let turns = deps.config.context.turns.max(1);
+        let max_chars = deps.config.context.max_chars;
+        let history: Vec<Turn> = deps
             .store
             .call(move |c| queries::load_turns(c, &n, turns))
-            .await?;
+            .await?
+            .into_iter()
+            .map(|t| bounded_turn(t, max_chars))
+            .collect();
         tracing::debug!(session = %name, turns = history.len(), "session started");
         Ok(SessionState {
             name,
@@ -1128,13 +1132,15 @@ impl SessionState {
         }
         if matches!(status, RequestStatus::Succeeded | RequestStatus::Degraded) {
             let seq = self.history.last().map_or(1, |t| t.seq + 1);
-            self.history.push(Turn {
+            let turn = Turn {
                 request_id: run.request_id.clone(),
                 seq,
                 prompt: run.spec.prompt.clone(),
                 answer: answer.clone(),
                 status,
-            });
+            };
+            self.history
+                .push(bounded_turn(turn, self.deps.config.context.max_chars));
         }
         tracing::info!(session = %self.name, request = %run.request_id, status = %status, cost_usd = cost, tasks = total, succeeded = ok, "request finished");
         run.span.record("smith.request.status", status.as_str());
@@ -1165,8 +1171,13 @@ impl SessionState {
             tasks: run.tasks.iter().map(TaskRun::summary).collect(),
         };
         run.emit(RequestEvent::Finished(summary));
-        // Keep the history window bounded in memory.
-        let keep = self.deps.config.context.turns.max(1) * 4;
+        if total >= 64 {
+            // A big request frees many large buffers (slices, outputs, the answer); give the memory
+            // back to the OS instead of letting the allocator keep its high-water mark.
+            release_free_memory();
+        }
+        // The Session holds only what a slice can use: the last `turns` turns.
+        let keep = self.deps.config.context.turns.max(1);
         if self.history.len() > keep {
             let cut = self.history.len() - keep;
             self.history.drain(..cut);
@@ -1216,6 +1227,32 @@ impl SessionState {
             }),
         }
     }
+}
+
+/// Returns freed heap memory to the OS (glibc keeps it otherwise).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it has no preconditions and
+    // is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// A turn as the Session keeps it in memory: prompt and answer cut to what a slice can show
+/// (`context.max_chars`), the cut marked. The full text stays in the store.
+fn bounded_turn(mut turn: Turn, max_chars: usize) -> Turn {
+    for text in [&mut turn.prompt, &mut turn.answer] {
+        let len = text.chars().count();
+        if len > max_chars {
+            let kept: String = text.chars().take(max_chars).collect();
+            *text = format!(
+                "{kept}\n[… {} characters truncated by smith]",
+                len - max_chars
+            );
+        }
+    }
+    turn
 }
 
 /// One task to start in a phase.

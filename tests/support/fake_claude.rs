@@ -30,6 +30,8 @@
 //! | `[[plan:NAME=INSTRUCTION;…]]` | with `--json-schema`: the structured output is that plan |
 //!
 //! `FAKE_CLAUDE_CRASH_ON=TEXT` in the environment: crash after init when the message contains TEXT.
+//! `FAKE_CLAUDE_STAMP=FILE`: append `start <unix ns>` first thing, and `exit <unix ns>` before a
+//! crash (benchmarks measure spawn and restart latency with it).
 //!
 //! | `[[sleep-first:MS]]` | like sleep, but not when resuming |
 //!
@@ -128,7 +130,24 @@ enum Input {
     Eof,
 }
 
+fn stamp(what: &str) {
+    if let Some(path) = std::env::var_os("FAKE_CLAUDE_STAMP") {
+        let ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{what} {ns}");
+        }
+    }
+}
+
 fn main() {
+    stamp("start");
     let args: Vec<String> = std::env::args().collect();
     let flag = |name: &str| {
         args.iter()
@@ -257,6 +276,7 @@ fn main() {
     }
     if script.has("crash-after-init") {
         eprintln!("fake-claude: crashing on purpose");
+        stamp("exit");
         std::process::exit(3);
     }
     if let Ok(needle) = std::env::var("FAKE_CLAUDE_CRASH_ON")
