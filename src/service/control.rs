@@ -434,13 +434,27 @@ async fn stream_events(
     mut rx: mpsc::UnboundedReceiver<RequestEvent>,
     request_id: &str,
 ) -> Result<(), FrameError> {
-    while let Some(event) = rx.recv().await {
-        match event {
-            RequestEvent::Finished(summary) => {
-                return write_frame(stream, &Response::Finished(summary)).await;
+    use tokio::io::AsyncWriteExt;
+    // Events that are already waiting go out in one write: under a large fan-out this saves a
+    // system call (and a client wake-up) per event.
+    let mut batch: Vec<u8> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(event) = next.take() {
+            if let RequestEvent::Finished(summary) = event {
+                batch.extend(crate::protocol::frame::encode(&Response::Finished(
+                    summary,
+                ))?);
+                stream.write_all(&batch).await?;
+                return Ok(stream.flush().await?);
             }
-            other => write_frame(stream, &Response::Event(other)).await?,
+            batch.extend(crate::protocol::frame::encode(&Response::Event(event))?);
+            if batch.len() < 64 * 1024 {
+                next = rx.try_recv().ok();
+            }
         }
+        stream.write_all(&batch).await?;
+        batch.clear();
     }
     write_frame(
         stream,
