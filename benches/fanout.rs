@@ -5,74 +5,18 @@
 //!
 //! `cargo bench --bench fanout` (SMITH_BENCH_TASKS overrides the 1,000).
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smith::agent::AgentConfig;
-use smith::agent::event::user_message;
 use smith::session::{RequestEvent, RequestSpec, SessionConfig, SessionDeps, Sessions};
 use smith::store::{RequestStatus, StoreHandle};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc};
 
-const CONCURRENCY: usize = 32;
+mod common;
 
-fn stand_in() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_fake-claude"))
-}
-
-/// The baseline: spawn, write the prompt, close stdin, read stdout to EOF, wait.
-async fn bare_loop(n: usize, cwd: &Path) -> Duration {
-    let sem = Arc::new(Semaphore::new(CONCURRENCY));
-    let t0 = Instant::now();
-    let mut handles = Vec::with_capacity(n);
-    for i in 0..n {
-        let permit = sem.clone().acquire_owned().await.unwrap();
-        let cwd = cwd.to_path_buf();
-        handles.push(tokio::spawn(async move {
-            let mut child = tokio::process::Command::new(stand_in())
-                .args([
-                    "-p",
-                    "--input-format",
-                    "stream-json",
-                    "--output-format",
-                    "stream-json",
-                    "--verbose",
-                ])
-                .current_dir(cwd)
-                .env("FAKE_CLAUDE_STATE_DIR", std::env::temp_dir())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
-                .expect("spawn the stand-in");
-            let mut stdin = child.stdin.take().unwrap();
-            stdin
-                .write_all(format!("{}\n", user_message(&format!("task {i}"))).as_bytes())
-                .await
-                .unwrap();
-            drop(stdin);
-            let mut out = Vec::new();
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_end(&mut out)
-                .await
-                .unwrap();
-            child.wait().await.unwrap();
-            drop(permit);
-            assert!(out.windows(8).any(|w| w == b"\"result\""));
-        }));
-    }
-    for h in handles {
-        h.await.unwrap();
-    }
-    t0.elapsed()
-}
+use common::{CONCURRENCY, bare_loop, stand_in};
 
 /// The smith path: one request with `n` tasks on one session.
 async fn smith_path(n: usize, dir: &Path) -> Duration {

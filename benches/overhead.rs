@@ -8,7 +8,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use smith::agent::StreamEvent;
@@ -17,9 +16,10 @@ use smith::cli::client::Client;
 use smith::protocol::{Ask, Request, Response, StatusQuery};
 use smith::session::{RequestEvent, RequestSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Semaphore;
 
-const CONCURRENCY: usize = 32;
+mod common;
+
+use common::{CONCURRENCY, bare_loop, bare_one};
 
 fn bin(name: &str) -> PathBuf {
     match name {
@@ -136,59 +136,6 @@ async fn ask(socket: &Path, spec: RequestSpec) -> smith::session::RequestSummary
             _ => {}
         }
     }
-}
-
-/// One bare spawn: write the prompt, close stdin, read stdout to EOF, wait.
-async fn bare_one(cwd: &Path, i: usize) {
-    let mut child = tokio::process::Command::new(bin("fake-claude"))
-        .args([
-            "-p",
-            "--input-format",
-            "stream-json",
-            "--output-format",
-            "stream-json",
-            "--verbose",
-        ])
-        .current_dir(cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(format!("{}\n", user_message(&format!("task {i}"))).as_bytes())
-        .await
-        .unwrap();
-    drop(stdin);
-    let mut out = Vec::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut out)
-        .await
-        .unwrap();
-    child.wait().await.unwrap();
-}
-
-async fn bare_loop(n: usize, cwd: &Path) -> Duration {
-    let sem = Arc::new(Semaphore::new(CONCURRENCY));
-    let t0 = Instant::now();
-    let mut handles = Vec::new();
-    for i in 0..n {
-        let permit = sem.clone().acquire_owned().await.unwrap();
-        let cwd = cwd.to_path_buf();
-        handles.push(tokio::spawn(async move {
-            bare_one(&cwd, i).await;
-            drop(permit);
-        }));
-    }
-    for h in handles {
-        h.await.unwrap();
-    }
-    t0.elapsed()
 }
 
 fn report(name: &str, smith: f64, baseline: f64, unit: &str, target: &str) {

@@ -555,7 +555,7 @@ impl SessionState {
 
     async fn begin_plan(&mut self, myself: &ActorRef<SessionMsg>) {
         let max = self.deps.config.limits.max_tasks_per_request;
-        let run = self.current.as_mut().expect("a run is current");
+        let run = self.current.as_ref().expect("a run is current");
         let prompt = planner_prompt(&run.spec.prompt, max);
         let planner = TaskRun::new(
             PLANNER_IDX,
@@ -564,22 +564,42 @@ impl SessionState {
             "plan".into(),
             "split the request into tasks".into(),
         );
-        let record = planner.record(&run.request_id);
-        run.aux = Some(planner);
+        self.begin_aux(
+            myself,
+            PhaseKind::Plan,
+            planner,
+            prompt,
+            Some(PLAN_SCHEMA.to_string()),
+        )
+        .await;
+    }
+
+    /// Starts a phase of one task of its own (the planner or the synthesizer), recorded first.
+    async fn begin_aux(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        kind: PhaseKind,
+        task: TaskRun,
+        prompt: String,
+        json_schema: Option<String>,
+    ) {
+        let run = self.current.as_mut().expect("a run is current");
+        let record = task.record(&run.request_id);
+        let unit = Unit {
+            id: task.id.clone(),
+            name: task.name.clone(),
+            prompt,
+            json_schema,
+            carry: TaskCarry::default(),
+        };
+        run.aux = Some(task);
         let rid = run.request_id.clone();
         let _ = self
             .deps
             .store
             .call(move |c| queries::set_tasks(c, &rid, &[record]))
             .await;
-        let unit = Unit {
-            id: "plan".into(),
-            name: "plan".into(),
-            prompt,
-            json_schema: Some(PLAN_SCHEMA.to_string()),
-            carry: TaskCarry::default(),
-        };
-        self.start_phase(myself, PhaseKind::Plan, vec![unit]).await;
+        self.start_phase(myself, kind, vec![unit]).await;
     }
 
     async fn begin_tasks(&mut self, myself: &ActorRef<SessionMsg>) {
@@ -620,9 +640,8 @@ impl SessionState {
     }
 
     async fn begin_synthesis(&mut self, myself: &ActorRef<SessionMsg>) {
-        let run = self.current.as_mut().expect("a run is current");
-        let inputs = merge_inputs(&run.tasks);
-        let prompt = merge::synthesis_prompt(&run.spec.prompt, &inputs);
+        let run = self.current.as_ref().expect("a run is current");
+        let prompt = merge::synthesis_prompt(&run.spec.prompt, &merge_inputs(&run.tasks));
         let synth = TaskRun::new(
             SYNTH_IDX,
             TaskKind::Synthesize,
@@ -630,22 +649,7 @@ impl SessionState {
             "synthesize".into(),
             "write the answer from the task results".into(),
         );
-        let record = synth.record(&run.request_id);
-        run.aux = Some(synth);
-        let rid = run.request_id.clone();
-        let _ = self
-            .deps
-            .store
-            .call(move |c| queries::set_tasks(c, &rid, &[record]))
-            .await;
-        let unit = Unit {
-            id: "synthesize".into(),
-            name: "synthesize".into(),
-            prompt,
-            json_schema: None,
-            carry: TaskCarry::default(),
-        };
-        self.start_phase(myself, PhaseKind::Synthesize, vec![unit])
+        self.begin_aux(myself, PhaseKind::Synthesize, synth, prompt, None)
             .await;
     }
 

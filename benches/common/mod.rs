@@ -1,0 +1,78 @@
+//! The baseline both benchmark targets share: a bare tokio loop spawning the stand-in agent.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use smith::agent::event::user_message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+
+/// Concurrency of the fan-out benchmarks.
+pub const CONCURRENCY: usize = 32;
+
+/// The release build of fake-claude.
+pub fn stand_in() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_fake-claude"))
+}
+
+/// One bare spawn: write the prompt, close stdin, read stdout to EOF, wait.
+pub async fn bare_one(cwd: &Path, i: usize) {
+    let mut child = tokio::process::Command::new(stand_in())
+        .args([
+            "-p",
+            "--input-format",
+            "stream-json",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+        ])
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("spawn the stand-in");
+    let mut stdin = child.stdin.take().expect("piped");
+    stdin
+        .write_all(format!("{}\n", user_message(&format!("task {i}"))).as_bytes())
+        .await
+        .expect("write the prompt");
+    drop(stdin);
+    let mut out = Vec::new();
+    child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_end(&mut out)
+        .await
+        .expect("read stdout");
+    child.wait().await.expect("reap");
+    assert!(
+        out.windows(8).any(|w| w == b"\"result\""),
+        "the stand-in answered"
+    );
+}
+
+/// `n` bare spawns at [`CONCURRENCY`]; the wall time.
+pub async fn bare_loop(n: usize, cwd: &Path) -> Duration {
+    let sem = Arc::new(Semaphore::new(CONCURRENCY));
+    let t0 = Instant::now();
+    let mut handles = Vec::with_capacity(n);
+    for i in 0..n {
+        let permit = sem.clone().acquire_owned().await.expect("open semaphore");
+        let cwd = cwd.to_path_buf();
+        handles.push(tokio::spawn(async move {
+            bare_one(&cwd, i).await;
+            drop(permit);
+        }));
+    }
+    for h in handles {
+        h.await.expect("bare spawn");
+    }
+    t0.elapsed()
+}
