@@ -751,6 +751,24 @@ mod tests {
     }
 
     #[test]
+    fn claude_code_telemetry_is_passed_through_only_when_asked() {
+        let c = load(None, &[]).unwrap();
+        assert!(c.claude_telemetry_env().is_empty());
+        assert!(c.session_config().task_env.is_empty());
+        let c = load(
+            Some("[telemetry]\nclaude_code_telemetry = true\notlp_endpoint = \"http://collector:4317\"\n"),
+            &[],
+        )
+        .unwrap();
+        let env: std::collections::BTreeMap<_, _> =
+            c.session_config().task_env.into_iter().collect();
+        assert_eq!(env["CLAUDE_CODE_ENABLE_TELEMETRY"], "1");
+        assert_eq!(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://collector:4317");
+        assert_eq!(env["OTEL_METRICS_EXPORTER"], "otlp");
+        assert_eq!(env["OTEL_EXPORTER_OTLP_PROTOCOL"], "grpc");
+    }
+
+    #[test]
     fn an_explicit_missing_file_is_an_error_but_a_missing_default_is_not() {
         let e = Config::load(
             Some(ConfigSource::Explicit("/nonexistent/smith.toml".into())),

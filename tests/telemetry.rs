@@ -412,6 +412,78 @@ async fn without_a_collector_the_service_works_and_nothing_blocks() {
     // suite (every other test runs without an endpoint).
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_protobuf_export_to_a_missing_collector_blocks_nothing_either() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = l.local_addr().unwrap();
+        drop(l);
+        format!("http://{a}")
+    };
+    tokio::task::spawn_blocking(move || {
+        let mut d = daemon(&closed);
+        d.env
+            .push(("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/protobuf".into()));
+        d.start();
+        assert!(d.log().contains("protocol=http/protobuf"), "{}", d.log());
+        let out = d.smith(&["ask", "q", "--task", "a", "--task", "b"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        d.smith(&["shutdown"]);
+        assert!(d.wait(Duration::from_secs(30)).expect("stops").success());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_and_answer_text_are_recorded_only_with_record_content() {
+    let receiver = Receiver::start().await;
+    let endpoint = receiver.endpoint.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut d = daemon(&endpoint);
+        d.env
+            .push(("SMITH_TELEMETRY__RECORD_CONTENT".into(), "true".into()));
+        d.start();
+        assert_eq!(
+            d.smith(&["ask", "the secret prompt"]).status.code(),
+            Some(0)
+        );
+        d.smith(&["shutdown"]);
+        d.wait(Duration::from_secs(20)).expect("stops");
+    })
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let spans = loop {
+        let spans = receiver.spans();
+        if !by_name(&spans, "smith.request").is_empty() {
+            break spans;
+        }
+        assert!(Instant::now() < deadline, "no spans");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let request = by_name(&spans, "smith.request")[0];
+    assert_eq!(
+        attr(&request.attributes, "smith.prompt").as_deref(),
+        Some("the secret prompt")
+    );
+    assert!(
+        attr(&request.attributes, "smith.answer")
+            .unwrap()
+            .contains("the secret prompt")
+    );
+    let attempt = spans
+        .iter()
+        .find(|s| s.name.starts_with("invoke_agent"))
+        .unwrap();
+    assert!(
+        attr(&attempt.attributes, "smith.prompt")
+            .unwrap()
+            .contains("the secret prompt")
+    );
+    assert!(attr(&attempt.attributes, "smith.answer").is_some());
+}
+
 /// The metric names and the grouping label names a PromQL expression uses (metric names: our
 /// prefixes, outside `{…}` matchers and `by (…)` / `without (…)` groups).
 fn promql_names(expr: &str) -> (Vec<String>, Vec<String>) {
