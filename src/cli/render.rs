@@ -42,6 +42,8 @@ struct TaskRow {
     state: String,
     attempt: u32,
     since: Instant,
+    /// Set when its attempt ended: the elapsed time stops.
+    took: Option<std::time::Duration>,
     cost: f64,
 }
 
@@ -75,6 +77,7 @@ impl Progress {
             state: "pending".into(),
             attempt: 0,
             since: Instant::now(),
+            took: None,
             cost: 0.0,
         })
     }
@@ -136,6 +139,7 @@ impl Progress {
                 };
                 row.attempt = *attempt;
                 row.since = Instant::now();
+                row.took = None;
                 let how = if *attempt > 1 { "restarted" } else { "started" };
                 let resume = resumed
                     .as_ref()
@@ -178,6 +182,7 @@ impl Progress {
                 let row = self.row(task_id);
                 row.state = reason.clone();
                 row.cost += cost_usd;
+                row.took = Some(row.since.elapsed());
                 let next = if reason == "completed" {
                     String::new()
                 } else if *retryable {
@@ -211,7 +216,11 @@ impl Progress {
                 short(&row.name, 28),
                 short(&row.state, 16),
                 row.attempt,
-                human_secs(row.since.elapsed().as_secs_f64()),
+                human_secs(
+                    row.took
+                        .unwrap_or_else(|| row.since.elapsed())
+                        .as_secs_f64()
+                ),
                 row.cost
             );
         }
