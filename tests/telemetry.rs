@@ -71,6 +71,14 @@ fn scrape(addr: &str) -> String {
         .unwrap_or_default()
 }
 
+/// An endpoint on a port where nothing listens.
+fn closed_endpoint() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = l.local_addr().unwrap();
+    drop(l);
+    format!("http://{a}")
+}
+
 fn by_name<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
     spans.iter().filter(|s| s.name == name).collect()
 }
@@ -374,13 +382,7 @@ async fn a_fan_out_with_a_crash_makes_one_trace_with_the_expected_tree_and_metri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_collector_the_service_works_and_nothing_blocks() {
-    // A port with nothing listening.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let a = l.local_addr().unwrap();
-        drop(l);
-        format!("http://{a}")
-    };
+    let closed = closed_endpoint();
     tokio::task::spawn_blocking(move || {
         let mut d = daemon(&closed);
         d.start();
@@ -414,12 +416,7 @@ async fn without_a_collector_the_service_works_and_nothing_blocks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_protobuf_export_to_a_missing_collector_blocks_nothing_either() {
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let a = l.local_addr().unwrap();
-        drop(l);
-        format!("http://{a}")
-    };
+    let closed = closed_endpoint();
     tokio::task::spawn_blocking(move || {
         let mut d = daemon(&closed);
         d.env

@@ -480,28 +480,6 @@ pub fn list_sessions(conn: &Connection) -> Result<Vec<SessionSummary>, StoreErro
     Ok(rows)
 }
 
-/// Requests of `session` in `statuses`, oldest first (ids only).
-pub fn requests_with_status(
-    conn: &Connection,
-    session: &str,
-    statuses: &[RequestStatus],
-) -> Result<Vec<String>, StoreError> {
-    let list = statuses
-        .iter()
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect::<Vec<_>>()
-        .join(",");
-    let sql =
-        format!("SELECT id FROM requests WHERE session = ?1 AND status IN ({list}) ORDER BY seq");
-    let mut stmt = conn.prepare(&sql).ctx("preparing the status query")?;
-    let rows = stmt
-        .query_map(params![session], |r| r.get(0))
-        .ctx("reading requests by status")?
-        .collect::<Result<_, _>>()
-        .ctx("reading requests by status")?;
-    Ok(rows)
-}
-
 /// Marks requests of `session` (or of every session when `None`) that were queued or running
 /// as `interrupted`, their running tasks too, and closes their unfinished attempts. Returns the
 /// processes those attempts recorded, so that the caller can sweep them.
