@@ -264,6 +264,16 @@ impl Run {
         {
             return Some(aux);
         }
-        self.tasks.iter_mut().find(|t| t.id == id)
+        // Work task ids are `t<position>`: look there first (a large fan-out reports thousands of
+        // events), then fall back to a search.
+        let at = id
+            .strip_prefix('t')
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| n.checked_sub(1))
+            .filter(|&i| self.tasks.get(i).is_some_and(|t| t.id == id));
+        match at {
+            Some(i) => self.tasks.get_mut(i),
+            None => self.tasks.iter_mut().find(|t| t.id == id),
+        }
     }
 }
