@@ -299,34 +299,6 @@ fn metric_reader(
     )
 }
 
-/// Logging only (for tools and tests): stderr, `human` or `json`, `RUST_LOG` over `level`.
-pub fn init_logging(format: &str, level: &str) -> Result<(), TelemetryError> {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(f) if !f.is_empty() => f,
-        _ => level.to_string(),
-    };
-    let env_filter = EnvFilter::try_new(&filter).map_err(|e| TelemetryError::Filter {
-        filter: filter.clone(),
-        reason: e.to_string(),
-    })?;
-    let layer: Box<dyn Layer<_> + Send + Sync> = if format == "json" {
-        tracing_subscriber::fmt::layer()
-            .json()
-            .with_writer(std::io::stderr)
-            .boxed()
-    } else {
-        tracing_subscriber::fmt::layer()
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_writer(std::io::stderr)
-            .boxed()
-    };
-    tracing_subscriber::registry()
-        .with(env_filter)
-        .with(layer)
-        .try_init()
-        .map_err(|e| TelemetryError::Init(e.to_string()))
-}
-
 /// Makes `span` a child of the remote span in `traceparent` (W3C), if it parses.
 pub fn set_remote_parent(span: &tracing::Span, traceparent: &str, tracestate: Option<&str>) {
     let mut carrier = HashMap::new();

@@ -101,10 +101,8 @@ impl Progress {
                 } else {
                     String::new()
                 };
-                self.plain(format!("accepted {request_id} in session {session}{queue}"));
-                if self.live {
-                    eprintln!("accepted {request_id} in session {session}{queue}");
-                }
+                // Shown in both modes: it is printed once, before the live lines start.
+                eprintln!("accepted {request_id} in session {session}{queue}");
             }
             RequestEvent::Started { request_id } => self.plain(format!("started {request_id}")),
             RequestEvent::Planned { tasks } => {

@@ -1387,12 +1387,7 @@ pub fn validate(
     config: &SessionConfig,
 ) -> Result<RequestSpec, SessionError> {
     let invalid = |m: String| Err(SessionError::Invalid(m));
-    if !valid_session_name(&spec.session) {
-        return invalid(format!(
-            "session name {:?} must be 1-64 characters of letters, digits, '.', '_' or '-'",
-            spec.session
-        ));
-    }
+    check_session_name(&spec.session)?;
     spec.prompt = spec.prompt.trim().to_string();
     spec.tasks.retain(|t| !t.trim().is_empty());
     if spec.prompt.is_empty() && spec.tasks.is_empty() {
@@ -1436,11 +1431,18 @@ pub fn validate(
     Ok(spec)
 }
 
-/// Session names: 1-64 of `[A-Za-z0-9._-]`.
-pub fn valid_session_name(name: &str) -> bool {
-    !name.is_empty()
+/// Session names: 1-64 of `[A-Za-z0-9._-]`; anything else is a clear error.
+pub fn check_session_name(name: &str) -> Result<(), SessionError> {
+    let valid = !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(SessionError::Invalid(format!(
+            "session name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-'"
+        )))
+    }
 }

@@ -18,7 +18,7 @@ pub mod run;
 pub mod sessions;
 pub mod status;
 
-pub use actor::{SessionActor, SessionDeps, SessionMsg, valid_session_name, validate};
+pub use actor::{SessionActor, SessionDeps, SessionMsg, check_session_name, validate};
 pub use config::{ContextLimits, Limits, SessionConfig, Supervision};
 pub use error::SessionError;
 pub use request::{RequestEvent, RequestSpec, RequestSummary, TaskSummary};

@@ -11,7 +11,7 @@ use crate::supervisor::{
     SupervisorRef, SupervisorSpec,
 };
 
-use super::actor::{SessionActor, SessionDeps, SessionMsg, valid_session_name};
+use super::actor::{SessionActor, SessionDeps, SessionMsg, check_session_name};
 use super::error::SessionError;
 use super::request::RequestSpec;
 use super::run::EventSink;
@@ -75,11 +75,7 @@ impl Sessions {
 
     /// The Session named `name`, started if it does not run yet.
     pub async fn session(&self, name: &str) -> Result<ActorRef<SessionMsg>, SessionError> {
-        if !valid_session_name(name) {
-            return Err(SessionError::Invalid(format!(
-                "session name {name:?} must be 1-64 characters of letters, digits, '.', '_' or '-'"
-            )));
-        }
+        check_session_name(name)?;
         let unreachable = |reason: String| SessionError::Unreachable {
             session: name.to_string(),
             reason,
