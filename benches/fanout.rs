@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use smith::agent::AgentConfig;
 use smith::session::{RequestEvent, RequestSpec, SessionConfig, SessionDeps, Sessions};
 use smith::store::{RequestStatus, StoreHandle};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
 mod common;
 
@@ -48,7 +48,8 @@ async fn smith_path(n: usize, dir: &Path) -> Duration {
         cwd: dir.to_path_buf(),
         ..RequestSpec::default()
     };
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) =
+        smith::session::event_queue(smith::session::event_queue::EVENT_QUEUE_CAPACITY);
     let t0 = Instant::now();
     sessions.submit(spec, Some(tx)).await.unwrap();
     let summary = loop {

@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::agent::AgentConfig;
-use crate::agent::config::{DEFAULT_CONTINUATION, DEFAULT_ENV_ALLOWLIST};
+use crate::agent::config::{DEFAULT_CONTINUATION, DEFAULT_ENV_ALLOWLIST, MAX_DURATION};
+use crate::protocol::MAX_FRAME_BYTES;
 use crate::session::{ContextLimits, Limits, SessionConfig, Supervision};
 use crate::supervisor::{Backoff, Restart, Strategy};
 
@@ -82,6 +83,15 @@ pub struct ServiceSection {
     /// A client must say hello within this.
     #[serde(with = "duration")]
     pub handshake_timeout: Duration,
+    /// A connection silent this long between requests is closed.
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
+    /// Once a frame began, all of it must arrive within this.
+    #[serde(with = "duration")]
+    pub frame_timeout: Duration,
+    /// A client must take each reply within this, or it is disconnected.
+    #[serde(with = "duration")]
+    pub write_timeout: Duration,
     /// Largest control frame accepted.
     pub max_frame_bytes: usize,
     /// Connections served at once.
@@ -266,6 +276,9 @@ impl Default for ServiceSection {
             log_format: "human".into(),
             log_level: "info".into(),
             handshake_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(300),
+            frame_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
             max_frame_bytes: 16 * 1024 * 1024,
             max_clients: 256,
         }
@@ -455,6 +468,27 @@ impl Config {
         Ok(config)
     }
 
+    /// Every duration key with its value.
+    fn durations(&self) -> [(&'static str, Duration); 14] {
+        let (s, a, v) = (&self.service, &self.agent, &self.supervision);
+        [
+            ("service.shutdown_grace", s.shutdown_grace),
+            ("service.handshake_timeout", s.handshake_timeout),
+            ("service.idle_timeout", s.idle_timeout),
+            ("service.frame_timeout", s.frame_timeout),
+            ("service.write_timeout", s.write_timeout),
+            ("agent.timeout", a.timeout),
+            ("agent.idle_timeout", a.idle_timeout),
+            ("agent.result_grace", a.result_grace),
+            ("agent.interrupt_grace", a.interrupt_grace),
+            ("agent.term_grace", a.term_grace),
+            ("supervision.period", v.period),
+            ("supervision.backoff_min", v.backoff_min),
+            ("supervision.backoff_max", v.backoff_max),
+            ("supervision.backoff_reset_after", v.backoff_reset_after),
+        ]
+    }
+
     fn validate(&self, origins: &BTreeMap<String, String>) -> Result<(), ConfigError> {
         let bad = |key: &str, message: String| ConfigError::Key {
             key: key.to_string(),
@@ -473,11 +507,33 @@ impl Config {
                 ),
             ));
         }
-        if self.service.max_frame_bytes < 4096 {
+        if !(4096..=MAX_FRAME_BYTES).contains(&self.service.max_frame_bytes) {
             return Err(bad(
                 "service.max_frame_bytes",
-                "must be at least 4096".into(),
+                format!("must be between 4096 and {MAX_FRAME_BYTES} (the protocol's ceiling)"),
             ));
+        }
+        for (key, d) in self.durations() {
+            if d > MAX_DURATION {
+                return Err(bad(
+                    key,
+                    format!(
+                        "{} is longer than the longest duration smith accepts ({})",
+                        humantime::format_duration(d),
+                        humantime::format_duration(MAX_DURATION)
+                    ),
+                ));
+            }
+        }
+        for (key, d) in [
+            ("service.handshake_timeout", self.service.handshake_timeout),
+            ("service.idle_timeout", self.service.idle_timeout),
+            ("service.frame_timeout", self.service.frame_timeout),
+            ("service.write_timeout", self.service.write_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(bad(key, "must be longer than zero".into()));
+            }
         }
         if self.service.max_clients == 0 {
             return Err(bad("service.max_clients", "must be at least 1".into()));

@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use smith::protocol::{
-    Accepted, Ask, CancelRequest, Done, ErrorKind, ErrorReply, HealthQuery, HealthReply, Hello,
-    HistoryQuery, HistoryReply, PROTOCOL_VERSION, Request, Response, ResumeRequest, ServiceStatus,
-    SessionList, SessionsQuery, ShowQuery, ShutdownRequest, StatusQuery, Welcome, frame::encode,
-    read_frame,
+    Accepted, Ask, CancelRequest, ClippedText, Done, ErrorKind, ErrorReply, HealthQuery,
+    HealthReply, Hello, HistoryQuery, HistoryReply, MAX_FRAME_BYTES, PROTOCOL_VERSION, ReadLimits,
+    Request, Response, ResumeRequest, ServiceStatus, SessionList, SessionsQuery, ShowQuery,
+    ShowReply, ShutdownRequest, StatusQuery, TextChunk, TextPart, TextQuery, Welcome,
+    frame::encode, read_frame,
 };
 use smith::session::{RequestEvent, RequestSpec, RequestSummary, TaskSummary};
 use smith::store::{
@@ -29,7 +30,9 @@ where
 {
     let bytes = encode(&value).unwrap();
     let mut r = &bytes[..];
-    let back: T = read_frame(&mut r, 1 << 20).await.unwrap();
+    let back: T = read_frame(&mut r, ReadLimits::bytes(1 << 20))
+        .await
+        .unwrap();
     assert_eq!(back, value);
 }
 
@@ -102,6 +105,13 @@ async fn every_request_and_response_round_trips() {
         Request::Sessions(SessionsQuery {}),
         Request::History(HistoryQuery {
             session: "main".into(),
+            before: Some(7),
+            limit: 20,
+        }),
+        Request::Text(TextQuery {
+            request_id: "r-1".into(),
+            part: TextPart::TaskOutput(2),
+            offset: 5,
         }),
         Request::Show(ShowQuery {
             request_id: "r-1".into(),
@@ -201,29 +211,44 @@ async fn every_request_and_response_round_trips() {
         Response::History(HistoryReply {
             session: "main".into(),
             requests: vec![record()],
+            older: true,
+            clipped: vec![ClippedText {
+                request_id: "r-1".into(),
+                part: TextPart::Answer,
+                total_bytes: 9,
+            }],
         }),
-        Response::Show(RequestDetail {
-            request: record(),
-            tasks: vec![TaskRecord {
-                request_id: "r-1".into(),
-                idx: 0,
-                kind: TaskKind::Work,
-                id: "t1".into(),
-                name: "a".into(),
-                instruction: "i".into(),
-                status: TaskStatus::Failed,
-                exit_reason: Some("crashed".into()),
-                attempts: 3,
-                output: None,
-                cost_usd: 0.0,
-                claude_session_id: Some("s".into()),
-            }],
-            attempts: vec![AttemptRecord {
-                request_id: "r-1".into(),
-                pid: Some(9),
-                process_start_time: Some(1),
-                ..AttemptRecord::default()
-            }],
+        Response::Text(TextChunk {
+            part: TextPart::Prompt,
+            offset: 0,
+            total_bytes: 3,
+            text: "abc".into(),
+        }),
+        Response::Show(ShowReply {
+            clipped: vec![],
+            detail: RequestDetail {
+                request: record(),
+                tasks: vec![TaskRecord {
+                    request_id: "r-1".into(),
+                    idx: 0,
+                    kind: TaskKind::Work,
+                    id: "t1".into(),
+                    name: "a".into(),
+                    instruction: "i".into(),
+                    status: TaskStatus::Failed,
+                    exit_reason: Some("crashed".into()),
+                    attempts: 3,
+                    output: None,
+                    cost_usd: 0.0,
+                    claude_session_id: Some("s".into()),
+                }],
+                attempts: vec![AttemptRecord {
+                    request_id: "r-1".into(),
+                    pid: Some(9),
+                    process_start_time: Some(1),
+                    ..AttemptRecord::default()
+                }],
+            },
         }),
         Response::Done(Done {
             message: "ok".into(),
@@ -260,9 +285,14 @@ fn read_response(s: &mut UnixStream) -> Option<Response> {
     let mut framed = len.to_vec();
     framed.extend(payload);
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
-    rt.block_on(async { read_frame(&mut &framed[..], 1 << 24).await.ok() })
+    rt.block_on(async {
+        read_frame(&mut &framed[..], ReadLimits::bytes(MAX_FRAME_BYTES))
+            .await
+            .ok()
+    })
 }
 
 fn closed(s: &mut UnixStream) -> bool {
@@ -343,7 +373,7 @@ fn a_wrong_protocol_version_gets_a_clear_error() {
         Some(Response::Error(e)) => {
             assert_eq!(e.kind, ErrorKind::Version);
             assert!(
-                e.message.contains("protocol version 1") && e.message.contains("9.9.9"),
+                e.message.contains(&format!("protocol version {PROTOCOL_VERSION}")) && e.message.contains("9.9.9"),
                 "{}",
                 e.message
             );

@@ -410,9 +410,10 @@ async fn requests_of_a_session_run_one_at_a_time_in_order() {
     assert_eq!((sa.request_id, sb.request_id), (a, b));
     let history = h
         .store
-        .call(|c| queries::session_requests(c, "main"))
+        .call(|c| queries::session_requests(c, "main", None, 10))
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     assert!(history[0].finished_at.unwrap() <= history[1].started_at.unwrap());
     assert!(
         sb.answer.contains("first"),
@@ -489,7 +490,7 @@ async fn after_an_abrupt_stop_history_survives_the_request_is_interrupted_and_re
     assert_eq!(turns.len(), 1, "history intact");
     let slow_session = detail.tasks[1].claude_session_id.clone();
 
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = smith::session::event_queue(64);
     h.sessions.resume(&id, Some(tx)).await.unwrap();
     let (summary, events) = finish(rx).await;
     assert_eq!(summary.status, RequestStatus::Succeeded, "{summary:#?}");

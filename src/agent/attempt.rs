@@ -90,6 +90,19 @@ enum Phase {
     Killed,
 }
 
+/// `from + d`, or a point a year after `from` when that would overflow (durations are bounded by
+/// configuration, this is the arithmetic's own guard).
+fn after_at(from: Instant, d: Duration) -> Instant {
+    from.checked_add(d)
+        .or_else(|| from.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(from)
+}
+
+/// `now + d`, checked (see [`after_at`]).
+fn after(d: Duration) -> Instant {
+    after_at(Instant::now(), d)
+}
+
 /// What the attempt observed so far.
 struct Observed {
     init_seen: bool,
@@ -157,14 +170,14 @@ pub async fn run_attempt(
         cause: None,
         detail: None,
     };
-    let wall_deadline = started + config.timeout;
-    let mut idle_deadline = Instant::now() + config.idle_timeout;
+    let wall_deadline = after_at(started, config.timeout);
+    let mut idle_deadline = after(config.idle_timeout);
     let mut linger_deadline: Option<Instant> = None;
     let mut phase = Phase::Running;
     let mut phase_deadline: Option<Instant> = None;
     let mut control_open = true;
     let mut stdout_open = true;
-    let far = || Instant::now() + Duration::from_secs(365 * 24 * 3600);
+    let far = || after(Duration::from_secs(365 * 24 * 3600));
 
     let status = loop {
         // A stop decided in this iteration, applied below.
@@ -174,13 +187,13 @@ pub async fn run_attempt(
             line = lines.recv(), if stdout_open => match line {
                 None => stdout_open = false,
                 Some(line) => {
-                    idle_deadline = Instant::now() + config.idle_timeout;
+                    idle_deadline = after(config.idle_timeout);
                     match handle_line(line, &mut seen, &mut on_event) {
                         LineVerdict::Continue => {}
                         LineVerdict::ResultSeen => {
                             // The turn is over: close stdin so the CLI exits, and watch that it does.
                             stdin_tx = None;
-                            linger_deadline.get_or_insert(Instant::now() + config.result_grace);
+                            linger_deadline.get_or_insert(after(config.result_grace));
                         }
                         LineVerdict::ProtocolError(detail) => {
                             seen.detail.get_or_insert(detail);
@@ -215,7 +228,7 @@ pub async fn run_attempt(
                         tracing::debug!(pid, "no exit after interrupt; SIGTERM to the group");
                         group.signal(Signal::SIGTERM);
                         phase = Phase::Terminating;
-                        phase_deadline = Some(Instant::now() + config.term_grace);
+                        phase_deadline = Some(after(config.term_grace));
                     }
                     Phase::Terminating => {
                         tracing::debug!(pid, "no exit after SIGTERM; SIGKILL to the group");
@@ -242,13 +255,13 @@ pub async fn run_attempt(
                 tracing::debug!(pid, ?cause, "interrupting claude");
                 send_line(&mut stdin_tx, interrupt_request(&format!("smith-{pid}")));
                 phase = Phase::Interrupting;
-                phase_deadline = Some(Instant::now() + config.interrupt_grace);
+                phase_deadline = Some(after(config.interrupt_grace));
             } else {
                 tracing::debug!(pid, ?cause, "terminating claude");
                 stdin_tx = None;
                 group.signal(Signal::SIGTERM);
                 phase = Phase::Terminating;
-                phase_deadline = Some(Instant::now() + config.term_grace);
+                phase_deadline = Some(after(config.term_grace));
             }
         }
     };
@@ -256,7 +269,7 @@ pub async fn run_attempt(
     // The leader is reaped; whatever else is left in its group goes now.
     group.signal(Signal::SIGKILL);
     drop(stdin_tx);
-    let drain_until = Instant::now() + DRAIN_AFTER_EXIT;
+    let drain_until = after(DRAIN_AFTER_EXIT);
     while stdout_open {
         tokio::select! {
             line = lines.recv() => match line {

@@ -39,6 +39,10 @@ pub const DEFAULT_ENV_ALLOWLIST: &[&str] = &[
     "DISABLE_ERROR_REPORTING",
 ];
 
+/// The longest duration smith accepts anywhere (config keys and request options): a week. Deadlines
+/// are computed with checked arithmetic besides, so nothing overflows below this bound.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// The message sent instead of the original prompt when a restart resumes the previous attempt's
 /// Claude session.
 pub const DEFAULT_CONTINUATION: &str = "[smith] Your previous attempt at this task stopped before \

@@ -24,7 +24,7 @@ use super::config::AgentConfig;
 use super::gate::AttemptGate;
 use super::outcome::{Outcome, OutcomeReason};
 use super::process_group::ProcessGroup;
-use super::task_attempt::{TaskAttempt, run_task_attempt};
+use super::task_attempt::{TaskAttempt, run_guarded};
 use crate::supervisor::{ChildSpec, ChildStart, Restart, Shutdown};
 
 /// What a task is asked to do (immutable; shared by all its attempts).
@@ -236,7 +236,7 @@ impl Actor for TaskActor {
         };
         let group = ProcessGroup::new();
         let (control_tx, control_rx) = mpsc::unbounded_channel();
-        let runner = tokio::spawn(run_task_attempt(TaskAttempt {
+        let runner = tokio::spawn(run_guarded(TaskAttempt {
             actor: myself.clone(),
             spec: spec.clone(),
             carry: args.carry,

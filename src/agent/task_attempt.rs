@@ -32,8 +32,44 @@ pub(crate) struct TaskAttempt {
     pub group: Arc<ProcessGroup>,
 }
 
+/// Runs one attempt to its end; a panic inside it (a bug) ends the attempt as `crashed`, with
+/// its process group killed, instead of leaving the task `running` forever.
+pub(crate) async fn run_guarded(a: TaskAttempt) {
+    let actor = a.actor.clone();
+    let reporter = a.env.reporter.clone();
+    let task_id = a.spec.id.clone();
+    let attempt = a.attempt;
+    let group = a.group.clone();
+    let crashed = |panic: String| {
+        group.signal(nix::sys::signal::Signal::SIGKILL);
+        let detail = format!("the attempt's runner failed (a bug in smith): {panic}");
+        tracing::error!(task = %task_id, attempt, %detail, "attempt runner panicked");
+        let outcome = Outcome::bare(OutcomeReason::Crashed, detail.clone());
+        let _ = reporter.send(TaskEvent {
+            task_id: task_id.clone(),
+            attempt,
+            kind: TaskEventKind::Finished(Box::new(outcome)),
+        });
+        let _ = actor.cast(TaskMsg::Finished(OutcomeReason::Crashed, detail));
+    };
+    catch_panic(run_task_attempt(a), crashed).await;
+}
+
+/// Runs `fut`; if it panics, hands the panic's message to `on_panic`.
+async fn catch_panic<F: Future<Output = ()>>(fut: F, on_panic: impl FnOnce(String)) {
+    use futures::FutureExt;
+    if let Err(panic) = std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        on_panic(message);
+    }
+}
+
 /// Runs one attempt to its end (see the module doc).
-pub(crate) async fn run_task_attempt(a: TaskAttempt) {
+async fn run_task_attempt(a: TaskAttempt) {
     let TaskAttempt {
         actor,
         spec,
@@ -243,5 +279,20 @@ fn record_outcome(span: &tracing::Span, o: &Outcome, record_content: bool) {
     }
     if o.cost_usd > 0.0 {
         m.cost_usd.add(o.cost_usd, &[]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_runner_is_reported_not_lost() {
+        let mut seen = None;
+        catch_panic(async { panic!("boom") }, |m| seen = Some(m)).await;
+        assert_eq!(seen.as_deref(), Some("boom"));
+        let mut seen = None;
+        catch_panic(async {}, |m| seen = Some(m)).await;
+        assert_eq!(seen, None);
     }
 }

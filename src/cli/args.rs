@@ -34,10 +34,11 @@ pub enum Command {
     Status(JsonArg),
     /// List the sessions.
     Sessions(JsonArg),
-    /// A session's requests, oldest first.
+    /// A session's requests, oldest first, one page at a time (the newest 50 by default).
     History(HistoryArgs),
-    /// One request in full: tasks, attempts, exit reasons, outputs, answer.
-    Show(IdArgs),
+    /// One request: tasks, attempts, exit reasons, outputs, answer (long texts clipped and
+    /// marked unless --full).
+    Show(ShowArgs),
     /// Cancel a queued or running request (its processes are stopped).
     Cancel(IdArgs),
     /// Continue an interrupted request: finished tasks are kept, the others run again.
@@ -115,6 +116,25 @@ pub struct AskArgs {
 pub struct HistoryArgs {
     /// The session.
     pub session: String,
+    /// Only requests before this position (#) in the session: the page before.
+    #[arg(long, value_name = "SEQ")]
+    pub before: Option<i64>,
+    /// Requests per page (default 50, at most 500).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub limit: u32,
+    /// Print JSON (the page's requests as an array).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smith show`.
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The request id (as printed by `smith ask` or `smith history`).
+    pub request_id: String,
+    /// Every text whole (prompt, instructions, outputs, answer), however long.
+    #[arg(long)]
+    pub full: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

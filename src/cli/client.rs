@@ -6,11 +6,14 @@ use std::time::Duration;
 use tokio::net::UnixStream;
 
 use crate::protocol::{
-    ErrorKind, FrameError, Hello, PROTOCOL_VERSION, Request, Response, read_frame, write_frame,
+    ErrorKind, FrameError, Hello, MAX_FRAME_BYTES, PROTOCOL_VERSION, ReadLimits, Request, Response,
+    read_frame, write_frame,
 };
 
-/// Largest frame the client accepts.
-const MAX_FRAME: usize = 64 * 1024 * 1024;
+/// What the client accepts: any frame smithd may send (smithd never sends more).
+fn limits() -> ReadLimits {
+    ReadLimits::bytes(MAX_FRAME_BYTES)
+}
 
 /// What can go wrong talking to smithd.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +75,7 @@ impl Client {
         // smithd may refuse (and close) before it reads the hello: its reason waits to be read.
         let reply = tokio::time::timeout(
             Duration::from_secs(10),
-            read_frame::<_, Response>(&mut stream, MAX_FRAME),
+            read_frame::<_, Response>(&mut stream, limits()),
         )
         .await
         .map_err(|_| unreachable("no answer to the handshake within 10 s".into()))?
@@ -102,7 +105,7 @@ impl Client {
 
     /// Reads the next response; errors from smithd become [`ClientError::Refused`].
     pub async fn recv(&mut self) -> Result<Response, ClientError> {
-        match read_frame::<_, Response>(&mut self.stream, MAX_FRAME).await {
+        match read_frame::<_, Response>(&mut self.stream, limits()).await {
             Ok(Response::Error(e)) => Err(ClientError::Refused {
                 kind: e.kind,
                 message: e.message,

@@ -2,11 +2,12 @@
 //!
 //! - [`args`]: the command line (its doc comments are the help);
 //! - [`client`]: the protocol's client side;
-//! - [`render`]: progress, the status tree, tables.
+//! - [`render`]: progress, the status tree, tables; `texts`: long texts fetched whole.
 
 pub mod args;
 pub mod client;
 pub mod render;
+mod texts;
 pub mod trace;
 
 use std::io::IsTerminal;
@@ -132,7 +133,11 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
             other => Err(unexpected(other)),
         },
         Command::History(a) => match client
-            .call(&Request::History(HistoryQuery { session: a.session }))
+            .call(&Request::History(HistoryQuery {
+                session: a.session.clone(),
+                before: a.before,
+                limit: a.limit,
+            }))
             .await?
         {
             Response::History(h) => {
@@ -140,6 +145,12 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
                     print_json(&h.requests);
                 } else {
                     print!("{}", render::history_table(&h.requests));
+                    if let (true, Some(first)) = (h.older, h.requests.first()) {
+                        println!(
+                            "(older requests: smith history {} --before {})",
+                            a.session, first.seq
+                        );
+                    }
                 }
                 Ok(EXIT_OK)
             }
@@ -151,11 +162,18 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
             }))
             .await?
         {
-            Response::Show(d) => {
-                if a.json {
-                    print_json(&d);
+            Response::Show(reply) => {
+                let (detail, clipped) = if a.full {
+                    (texts::complete(client, reply).await?, Vec::new())
                 } else {
-                    print!("{}", render::request_detail(&d));
+                    (reply.detail, reply.clipped)
+                };
+                if a.json {
+                    let mut value = serde_json::to_value(&detail).expect("a detail serializes");
+                    value["clipped"] = serde_json::to_value(&clipped).expect("serializes");
+                    print_json(&value);
+                } else {
+                    print!("{}", render::request_detail(&detail, &clipped));
                 }
                 Ok(EXIT_OK)
             }

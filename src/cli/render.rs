@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Instant;
 
-use crate::protocol::ServiceStatus;
+use crate::protocol::{ClippedText, ServiceStatus, TextPart};
 use crate::session::{RequestEvent, RequestSummary};
 use crate::store::{RequestDetail, RequestRecord, SessionSummary};
 use crate::supervisor::{ChildState, SupervisorStatus};
@@ -190,6 +190,11 @@ impl Progress {
                 };
                 self.plain(format!(
                     "[{task_id}] attempt {attempt} ended {reason}{next}, ${cost_usd:.4}"
+                ));
+            }
+            RequestEvent::Lagged { dropped } => {
+                self.plain(format!(
+                    "({dropped} progress events skipped: this terminal read too slowly)"
                 ));
             }
             RequestEvent::Finished(_) => {}
@@ -405,8 +410,19 @@ pub fn history_table(requests: &[RequestRecord]) -> String {
     out
 }
 
-/// One request in full.
-pub fn request_detail(d: &RequestDetail) -> String {
+/// The mark of a text the reply carries only in part.
+fn clip_mark(clipped: &[ClippedText], part: TextPart) -> String {
+    match clipped.iter().find(|c| c.part == part) {
+        Some(c) => format!(
+            " […clipped; {} bytes in all: `smith show {} --full`]",
+            c.total_bytes, c.request_id
+        ),
+        None => String::new(),
+    }
+}
+
+/// One request; texts listed in `clipped` are marked.
+pub fn request_detail(d: &RequestDetail, clipped: &[ClippedText]) -> String {
     let r = &d.request;
     let mut out = format!(
         "request {}  session {} #{}\nstatus  {}{}\ncost    ${:.4}\nprompt  {}\n\ntasks:\n",
@@ -419,7 +435,11 @@ pub fn request_detail(d: &RequestDetail) -> String {
             .map(|x| format!(" ({x})"))
             .unwrap_or_default(),
         r.cost_usd,
-        r.prompt.trim()
+        format!(
+            "{}{}",
+            r.prompt.trim(),
+            clip_mark(clipped, TextPart::Prompt)
+        )
     );
     for t in &d.tasks {
         out.push_str(&format!(
@@ -464,14 +484,19 @@ pub fn request_detail(d: &RequestDetail) -> String {
             }
         }
         if let Some(o) = &t.output {
-            out.push_str(&format!("      output: {}\n", short(o, 100)));
+            out.push_str(&format!(
+                "      output: {}{}\n",
+                short(o, 100),
+                clip_mark(clipped, TextPart::TaskOutput(t.idx))
+            ));
         }
     }
     if let Some(a) = &r.answer {
         out.push_str(&format!(
-            "\nanswer ({}):\n{}\n",
+            "\nanswer ({}):\n{}{}\n",
             r.answer_mode.as_deref().unwrap_or("-"),
-            a.trim()
+            a.trim(),
+            clip_mark(clipped, TextPart::Answer)
         ));
     }
     out

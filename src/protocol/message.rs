@@ -8,7 +8,7 @@ use crate::store::{RequestDetail, RequestRecord, SessionSummary};
 use crate::supervisor::SupervisorStatus;
 
 /// Bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The first frame a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +42,8 @@ pub enum Request {
     Health(HealthQuery),
     /// Stop smithd gracefully.
     Shutdown(ShutdownRequest),
+    /// A piece of one long text of a request (what `show` and `history` clipped).
+    Text(TextQuery),
 }
 
 /// `Request::Ask`.
@@ -61,11 +63,76 @@ pub struct StatusQuery {}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionsQuery {}
 
-/// `Request::History`.
+/// `Request::History`: one page, newest last.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryQuery {
     /// Session name.
     pub session: String,
+    /// Only requests before this position in the session (`None`: up to the newest).
+    pub before: Option<i64>,
+    /// Requests in the page (0: the default of [`HISTORY_PAGE`]; at most [`HISTORY_PAGE_MAX`]).
+    pub limit: u32,
+}
+
+/// Requests in a history page unless the client asks for another number.
+pub const HISTORY_PAGE: u32 = 50;
+/// The most requests in one history page.
+pub const HISTORY_PAGE_MAX: u32 = 500;
+/// Bytes of each long text (prompt, answer, spec) in a history page.
+pub const HISTORY_TEXT_BYTES: usize = 1024;
+/// Bytes of each long text in `show` (less when a request has very many tasks).
+pub const SHOW_TEXT_BYTES: usize = 64 * 1024;
+/// Bytes of text in one `Text` reply.
+pub const TEXT_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// One long text of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TextPart {
+    /// The prompt.
+    Prompt,
+    /// The merged answer.
+    Answer,
+    /// The stored request options (JSON).
+    Spec,
+    /// A task's instruction, by its index in the request.
+    TaskInstruction(u32),
+    /// A task's output, by its index in the request.
+    TaskOutput(u32),
+}
+
+/// A text that a reply carries only in part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClippedText {
+    /// The request.
+    pub request_id: String,
+    /// Which text.
+    pub part: TextPart,
+    /// Its whole length in bytes.
+    pub total_bytes: u64,
+}
+
+/// `Request::Text`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextQuery {
+    /// The request.
+    pub request_id: String,
+    /// Which text.
+    pub part: TextPart,
+    /// From this byte on (moved back to a character boundary).
+    pub offset: u64,
+}
+
+/// `Response::Text`: at most [`TEXT_CHUNK_BYTES`] of a text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextChunk {
+    /// Which text.
+    pub part: TextPart,
+    /// Where this piece starts.
+    pub offset: u64,
+    /// The whole length in bytes.
+    pub total_bytes: u64,
+    /// The piece.
+    pub text: String,
 }
 
 /// `Request::Show`.
@@ -118,8 +185,10 @@ pub enum Response {
     Sessions(SessionList),
     /// A session's requests.
     History(HistoryReply),
-    /// One request in full.
-    Show(RequestDetail),
+    /// One request, long texts clipped.
+    Show(ShowReply),
+    /// A piece of a long text.
+    Text(TextChunk),
     /// Done (cancel, shutdown).
     Done(Done),
     /// Health.
@@ -184,8 +253,21 @@ pub struct SessionList {
 pub struct HistoryReply {
     /// Session name.
     pub session: String,
-    /// Its requests, oldest first.
+    /// The page's requests, oldest first.
     pub requests: Vec<RequestRecord>,
+    /// Older requests exist (ask again with `before` = the first one's `seq`).
+    pub older: bool,
+    /// Texts of these requests that the page carries only in part.
+    pub clipped: Vec<ClippedText>,
+}
+
+/// `Response::Show`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShowReply {
+    /// The request, its tasks and attempts.
+    pub detail: RequestDetail,
+    /// Texts it carries only in part (`Request::Text` has them whole).
+    pub clipped: Vec<ClippedText>,
 }
 
 /// `Response::Done`.

@@ -5,5 +5,5 @@
 pub mod frame;
 pub mod message;
 
-pub use frame::{FrameError, read_frame, write_frame};
+pub use frame::{FrameError, MAX_FRAME_BYTES, ReadLimits, read_frame, write_frame};
 pub use message::*;

@@ -8,16 +8,25 @@
 //! └── control   the control server (Unix socket)
 //! ```
 //!
+//! The control server's parts: [`socket`] (its place on disk), [`control`] (listener and accept
+//! loop), `client_slots` (who holds a slot, who gives it up), `connection` (one client: peer,
+//! handshake, bounded reads and writes), `handler` (one request), `bounded_reply` (replies that fit).
+//!
 //! Startup: lock the data directory, migrate the database, sweep processes recorded as running
 //! by a previous instance (pid and start time checked), mark in-flight requests interrupted, then
 //! start the tree and listen. Shutdown (the switch passed to [`run`]): stop accepting, let running
 //! requests finish within `service.shutdown_grace` (a second signal: at once), interrupt the rest
 //! (they stay resumable), stop the tree in reverse order, flush the database, remove the socket.
 
+mod bounded_reply;
+mod client_slots;
+mod connection;
 pub mod control;
+mod handler;
 pub mod lock;
 pub mod shared;
 pub mod shutdown;
+pub mod socket;
 pub mod sweep;
 
 use std::sync::Arc;
@@ -58,7 +67,7 @@ pub enum ServiceError {
     Store(#[from] crate::store::StoreError),
     /// The socket cannot be used.
     #[error(transparent)]
-    Control(#[from] control::ControlError),
+    Control(#[from] socket::ControlError),
     /// The tree did not start.
     #[error("cannot start the service: {0}")]
     Start(String),
@@ -162,7 +171,7 @@ pub async fn run(
         })
     };
     let shared = ServiceShared::new(config, switch);
-    control::prepare_socket(&shared.config.service.socket).await?;
+    socket::prepare_socket(&shared.config.service.socket).await?;
     let spec = SupervisorSpec::new("service")
         .flags(SupervisorFlags {
             strategy: Strategy::RestForOne,

@@ -15,6 +15,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::agent::config::MAX_DURATION;
 use crate::agent::{
     AgentConfig, AttemptEvent, AttemptGate, OutcomeReason, TaskActor, TaskCarry, TaskEnv,
     TaskEvent, TaskEventKind, TaskLabels, TaskMsg, TaskOptions, TaskSpec,
@@ -1416,11 +1417,18 @@ pub fn validate(
     {
         return invalid(format!("budget must be a positive number of USD, got {b}"));
     }
-    if spec.timeout.is_some_and(|t| t.is_zero()) {
-        return invalid("timeout must be longer than zero".into());
-    }
-    if spec.within.is_some_and(|t| t.is_zero()) {
-        return invalid("--within must be longer than zero".into());
+    for (flag, d) in [("--timeout", spec.timeout), ("--within", spec.within)] {
+        match d {
+            Some(d) if d.is_zero() => return invalid(format!("{flag} must be longer than zero")),
+            Some(d) if d > MAX_DURATION => {
+                return invalid(format!(
+                    "{flag} {} is longer than the longest duration smith accepts ({})",
+                    humantime::format_duration(d),
+                    humantime::format_duration(MAX_DURATION)
+                ));
+            }
+            _ => {}
+        }
     }
     if !spec.cwd.is_absolute() {
         return invalid(format!(

@@ -4,6 +4,7 @@
 //! - [`actor`]: the Session actor ([`SessionActor`]);
 //! - [`sessions`]: [`Sessions`], the dynamic supervisor of Session actors by name;
 //! - [`run`]: the state of a running request; [`request`]: what clients send and hear;
+//!   [`event_queue`]: the bounded queue between a run and one listening client;
 //! - [`context`], [`plan`], [`merge`]: pure rules for slices, plans and merged answers;
 //! - [`config`], [`status`], [`error`].
 
@@ -11,6 +12,7 @@ pub mod actor;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod event_queue;
 pub mod merge;
 pub mod plan;
 pub mod request;
@@ -21,7 +23,7 @@ pub mod status;
 pub use actor::{SessionActor, SessionDeps, SessionMsg, check_session_name, validate};
 pub use config::{ContextLimits, Limits, SessionConfig, Supervision};
 pub use error::SessionError;
+pub use event_queue::{EventSink, EventStream, event_queue};
 pub use request::{RequestEvent, RequestSpec, RequestSummary, TaskSummary};
-pub use run::EventSink;
 pub use sessions::Sessions;
 pub use status::{RunStatus, SessionStatus, TaskLine};

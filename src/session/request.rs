@@ -111,6 +111,11 @@ pub enum RequestEvent {
         /// Cost of the attempt.
         cost_usd: f64,
     },
+    /// This client read too slowly: this many progress events were dropped before the next one.
+    Lagged {
+        /// Events dropped.
+        dropped: u64,
+    },
     /// The request is over; the answer is committed.
     Finished(RequestSummary),
 }

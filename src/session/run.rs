@@ -3,16 +3,13 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use crate::agent::{AgentConfig, AttemptGate, Outcome, OutcomeReason, TaskLabels};
 use crate::store::{TaskKind, TaskRecord, TaskStatus};
 use crate::supervisor::{ExitReason, SupervisorRef};
 
 use super::request::{RequestEvent, RequestSpec, TaskSummary};
 
-/// Where request events go (one per listening client).
-pub type EventSink = mpsc::UnboundedSender<RequestEvent>;
+pub use super::event_queue::EventSink;
 
 /// Why a run was stopped from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -116,6 +116,8 @@ impl Sessions {
         spec: RequestSpec,
         events: Option<EventSink>,
     ) -> Result<String, SessionError> {
+        // A request that cannot run never creates a Session.
+        let spec = super::actor::validate(spec, &self.deps.config)?;
         let session = self.session(&spec.session).await?;
         let name = spec.session.clone();
         call(&name, &session, |reply| SessionMsg::Submit {

@@ -358,18 +358,29 @@ fn parse_col<T: std::str::FromStr<Err = String>>(r: &Row<'_>, i: usize) -> rusql
 pub fn session_requests(
     conn: &Connection,
     session: &str,
-) -> Result<Vec<RequestRecord>, StoreError> {
+    before: Option<i64>,
+    limit: u32,
+) -> Result<(Vec<RequestRecord>, bool), StoreError> {
+    // One more than asked tells whether older requests exist.
     let sql = format!(
         "SELECT {REQUEST_COLUMNS} FROM requests r LEFT JOIN merged_answers m ON m.request_id = r.id
-         WHERE r.session = ?1 ORDER BY r.seq"
+         WHERE r.session = ?1 AND r.seq < ?2 ORDER BY r.seq DESC LIMIT ?3"
     );
-    let mut stmt = conn.prepare(&sql).ctx("preparing the session query")?;
-    let rows = stmt
-        .query_map(params![session], request_row)
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .ctx("preparing the session query")?;
+    let mut rows: Vec<RequestRecord> = stmt
+        .query_map(
+            params![session, before.unwrap_or(i64::MAX), i64::from(limit) + 1],
+            request_row,
+        )
         .ctx("reading the session's requests")?
         .collect::<Result<_, _>>()
         .ctx("reading the session's requests")?;
-    Ok(rows)
+    let older = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    rows.reverse();
+    Ok((rows, older))
 }
 
 /// One request with its tasks and attempts.

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smith::agent::AgentConfig;
+use smith::session::event_queue::EVENT_QUEUE_CAPACITY;
 use smith::session::{
-    RequestEvent, RequestSpec, RequestSummary, SessionConfig, SessionDeps, Sessions,
+    EventStream, RequestEvent, RequestSpec, RequestSummary, SessionConfig, SessionDeps, Sessions,
+    event_queue,
 };
 use smith::store::StoreHandle;
 use smith::supervisor::Backoff;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
 use super::agent::stand_in_config;
 
@@ -78,11 +80,8 @@ impl Harness {
     }
 
     /// Submits and returns the receiver of its events.
-    pub async fn submit(
-        &self,
-        spec: RequestSpec,
-    ) -> (String, mpsc::UnboundedReceiver<RequestEvent>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub async fn submit(&self, spec: RequestSpec) -> (String, EventStream) {
+        let (tx, rx) = event_queue(EVENT_QUEUE_CAPACITY);
         let id = self.sessions.submit(spec, Some(tx)).await.expect("submit");
         (id, rx)
     }
@@ -95,9 +94,7 @@ impl Harness {
 }
 
 /// Collects events until `Finished`.
-pub async fn finish(
-    mut rx: mpsc::UnboundedReceiver<RequestEvent>,
-) -> (RequestSummary, Vec<RequestEvent>) {
+pub async fn finish(mut rx: EventStream) -> (RequestSummary, Vec<RequestEvent>) {
     let mut events = Vec::new();
     loop {
         let e = tokio::time::timeout(Duration::from_secs(60), rx.recv())

@@ -1,0 +1,211 @@
+//! One client connection: the peer is checked before anything it sends is read, the handshake
+//! must arrive in time, then requests are read one at a time. Every read is bounded (size, idle
+//! time, a deadline once a frame began), every write has a deadline, and a connection that waits
+//! for its client gives its slot up when another client needs it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+use serde::de::DeserializeOwned;
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
+
+use crate::config::ServiceSection;
+use crate::protocol::frame::encode;
+use crate::protocol::{
+    ErrorKind, ErrorReply, FrameError, Hello, PROTOCOL_VERSION, ReadLimits, Request, Response,
+    Welcome, read_frame,
+};
+
+use super::client_slots::ClientSlot;
+use super::handler::handle;
+use super::shared::ServiceShared;
+
+/// An error reply.
+pub(crate) fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
+    Response::Error(ErrorReply {
+        kind,
+        message: message.into(),
+    })
+}
+
+/// What one read brought.
+enum Read<T> {
+    Frame(T),
+    Evicted,
+    Failed(FrameError),
+}
+
+/// A client connection with its limits and its slot.
+pub(crate) struct Connection {
+    stream: UnixStream,
+    slot: ClientSlot,
+    max_frame: usize,
+    frame_timeout: Duration,
+    write_timeout: Duration,
+}
+
+impl Connection {
+    fn new(stream: UnixStream, slot: ClientSlot, service: &ServiceSection) -> Self {
+        Self {
+            stream,
+            slot,
+            max_frame: service.max_frame_bytes,
+            frame_timeout: service.frame_timeout,
+            write_timeout: service.write_timeout,
+        }
+    }
+
+    /// Writes one reply within the write deadline. A reply too large for any client is replaced
+    /// by an error saying so.
+    pub(crate) async fn send(&mut self, response: &Response) -> Result<(), FrameError> {
+        let bytes = match encode(response) {
+            Ok(b) => b,
+            Err(FrameError::TooLarge { len, max }) => encode(&error(
+                ErrorKind::Internal,
+                format!("the reply ({len} bytes) exceeds the protocol's limit of {max} bytes"),
+            ))?,
+            Err(e) => return Err(e),
+        };
+        self.send_bytes(&bytes).await
+    }
+
+    /// Writes encoded frames within the write deadline.
+    pub(crate) async fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), FrameError> {
+        let within = self.write_timeout;
+        let stream = &mut self.stream;
+        let write = async {
+            stream.write_all(bytes).await?;
+            stream.flush().await
+        };
+        match tokio::time::timeout(within, write).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(FrameError::WriteStalled(within)),
+        }
+    }
+
+    /// Waits for the client's next frame (for `idle` at most); meanwhile the slot may be taken.
+    async fn read<T: DeserializeOwned>(&mut self, idle: Duration) -> Read<T> {
+        let limits = ReadLimits {
+            max_bytes: self.max_frame,
+            idle: Some(idle),
+            frame_timeout: self.frame_timeout,
+        };
+        self.slot.waiting();
+        let read = tokio::select! {
+            biased;
+            _ = self.slot.evicted() => Read::Evicted,
+            r = read_frame(&mut self.stream, limits) => match r {
+                Ok(frame) => Read::Frame(frame),
+                Err(e) => Read::Failed(e),
+            },
+        };
+        self.slot.busy();
+        read
+    }
+
+    /// Says why the connection closes, without waiting long for a client that does not read.
+    async fn close_with(mut self, response: Response) {
+        self.write_timeout = self.write_timeout.min(Duration::from_secs(1));
+        let _ = self.send(&response).await;
+    }
+}
+
+/// Whether the peer may talk to smithd; on refusal, the reason for the client.
+fn check_peer(stream: &UnixStream) -> Result<(), Option<Response>> {
+    let me = nix::unistd::getuid().as_raw();
+    match getsockopt(stream, PeerCredentials) {
+        Ok(cred) if cred.uid() == me => Ok(()),
+        Ok(cred) => {
+            tracing::warn!(
+                peer_uid = cred.uid(),
+                peer_pid = cred.pid(),
+                "refused a client of another user"
+            );
+            Err(Some(error(
+                ErrorKind::Forbidden,
+                format!("smithd serves only uid {me}"),
+            )))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the peer's credentials; closing");
+            Err(None)
+        }
+    }
+}
+
+fn evicted() -> Response {
+    error(
+        ErrorKind::Busy,
+        "closed to make room for another client: this connection was idle and smithd is at service.max_clients",
+    )
+}
+
+/// Serves one connection to its end.
+pub(crate) async fn serve(stream: UnixStream, slot: ClientSlot, shared: Arc<ServiceShared>) {
+    // The peer is verified before anything it sends is read or logged.
+    let refusal = check_peer(&stream);
+    let mut conn = Connection::new(stream, slot, &shared.config.service);
+    if let Err(reason) = refusal {
+        if let Some(reply) = reason {
+            conn.close_with(reply).await;
+        }
+        return;
+    }
+    let handshake = shared.config.service.handshake_timeout;
+    let hello = match conn.read::<Hello>(handshake).await {
+        Read::Frame(hello) => hello,
+        Read::Evicted => return conn.close_with(evicted()).await,
+        Read::Failed(FrameError::Closed) => return,
+        Read::Failed(FrameError::Idle(_)) => {
+            tracing::debug!("no handshake in time; closing");
+            return conn
+                .close_with(error(ErrorKind::BadRequest, "no handshake in time"))
+                .await;
+        }
+        Read::Failed(e) => {
+            tracing::debug!(error = %e, "bad handshake");
+            return conn
+                .close_with(error(ErrorKind::BadRequest, format!("bad handshake: {e}")))
+                .await;
+        }
+    };
+    if hello.protocol_version != PROTOCOL_VERSION {
+        return conn
+            .close_with(error(
+                ErrorKind::Version,
+                format!(
+                    "smithd {} speaks protocol version {PROTOCOL_VERSION}, this client ({}) speaks {}: use matching versions",
+                    env!("CARGO_PKG_VERSION"),
+                    hello.client_version.chars().take(64).collect::<String>(),
+                    hello.protocol_version
+                ),
+            ))
+            .await;
+    }
+    let welcome = Response::Welcome(Welcome {
+        protocol_version: PROTOCOL_VERSION,
+        server_version: env!("CARGO_PKG_VERSION").to_string(),
+    });
+    if conn.send(&welcome).await.is_err() {
+        return;
+    }
+    let idle = shared.config.service.idle_timeout;
+    loop {
+        let request = match conn.read::<Request>(idle).await {
+            Read::Frame(r) => r,
+            Read::Evicted => return conn.close_with(evicted()).await,
+            Read::Failed(FrameError::Closed | FrameError::Idle(_)) => return,
+            Read::Failed(e) => {
+                return conn
+                    .close_with(error(ErrorKind::BadRequest, e.to_string()))
+                    .await;
+            }
+        };
+        if let Err(e) = handle(&mut conn, &shared, request, hello.traceparent.clone()).await {
+            tracing::debug!(error = %e, "connection ended while answering");
+            return;
+        }
+    }
+}

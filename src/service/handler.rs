@@ -1,0 +1,303 @@
+//! Answers one request of a connection: asks and resumes stream their events (through a
+//! bounded queue) until the final summary; queries are answered from the store with replies that
+//! always fit the client (history in pages, long texts clipped and handed out in pieces).
+
+use std::sync::Arc;
+
+use crate::protocol::frame::encode;
+use crate::protocol::{
+    Accepted, Ask, Done, ErrorKind, FrameError, HISTORY_PAGE, HISTORY_PAGE_MAX, HISTORY_TEXT_BYTES,
+    HealthReply, HistoryQuery, HistoryReply, Request, Response, SHOW_TEXT_BYTES, ServiceStatus,
+    SessionList, ShowReply, TextQuery,
+};
+use crate::session::event_queue::EVENT_QUEUE_CAPACITY;
+use crate::session::{EventStream, RequestEvent, SessionError, event_queue};
+use crate::store::{StoreError, queries};
+
+use super::bounded_reply::{clip_detail, clip_request, text_chunk};
+use super::connection::{Connection, error};
+use super::shared::ServiceShared;
+use super::shutdown::{ShutdownLevel, raise};
+
+fn session_error(e: SessionError) -> Response {
+    let kind = match &e {
+        SessionError::Invalid(_) => ErrorKind::BadRequest,
+        SessionError::NotFound(_) => ErrorKind::NotFound,
+        SessionError::WrongState { .. } => ErrorKind::WrongState,
+        SessionError::Store(StoreError::NotFound { .. }) => ErrorKind::NotFound,
+        SessionError::Store(_) | SessionError::Unreachable { .. } => ErrorKind::Internal,
+    };
+    error(kind, e.to_string())
+}
+
+fn store_error(e: StoreError) -> Response {
+    match e {
+        StoreError::NotFound { .. } => error(ErrorKind::NotFound, e.to_string()),
+        other => error(ErrorKind::Internal, other.to_string()),
+    }
+}
+
+fn shutting_down() -> Response {
+    error(
+        ErrorKind::ShuttingDown,
+        "smithd is shutting down; not accepting requests",
+    )
+}
+
+/// Handles one request; `Err` when the connection is gone.
+pub(crate) async fn handle(
+    conn: &mut Connection,
+    shared: &Arc<ServiceShared>,
+    request: Request,
+    traceparent: Option<String>,
+) -> Result<(), FrameError> {
+    let stopping = *shared.shutdown.borrow() != ShutdownLevel::Run;
+    let (Some(sessions), Some(store)) = (shared.sessions(), shared.store()) else {
+        return conn
+            .send(&error(
+                ErrorKind::Internal,
+                "smithd is restarting its parts; try again",
+            ))
+            .await;
+    };
+    match request {
+        Request::Ask(Ask { mut spec, detach }) => {
+            if stopping {
+                return conn.send(&shutting_down()).await;
+            }
+            if spec.traceparent.is_none() {
+                spec.traceparent = traceparent;
+            }
+            let (sink, events) = event_queue(EVENT_QUEUE_CAPACITY);
+            match sessions.submit(spec, Some(sink)).await {
+                Err(e) => conn.send(&session_error(e)).await,
+                Ok(id) if detach => {
+                    conn.send(&Response::Accepted(Accepted { request_id: id }))
+                        .await
+                }
+                Ok(id) => stream_events(conn, events, &id).await,
+            }
+        }
+        Request::Resume(r) => {
+            if stopping {
+                return conn.send(&shutting_down()).await;
+            }
+            let (sink, events) = event_queue(EVENT_QUEUE_CAPACITY);
+            match sessions.resume(&r.request_id, Some(sink)).await {
+                Err(e) => conn.send(&session_error(e)).await,
+                Ok(()) if r.detach => {
+                    conn.send(&Response::Accepted(Accepted {
+                        request_id: r.request_id,
+                    }))
+                    .await
+                }
+                Ok(()) => stream_events(conn, events, &r.request_id).await,
+            }
+        }
+        Request::Cancel(c) => match sessions.cancel(&c.request_id).await {
+            Ok(()) => {
+                conn.send(&Response::Done(Done {
+                    message: format!("cancelling {}", c.request_id),
+                }))
+                .await
+            }
+            Err(e) => conn.send(&session_error(e)).await,
+        },
+        Request::Status(_) => {
+            let root = match shared.root() {
+                Some(r) => r.status().await.ok(),
+                None => None,
+            };
+            let Some(root) = root else {
+                return conn
+                    .send(&error(
+                        ErrorKind::Internal,
+                        "the root supervisor does not answer",
+                    ))
+                    .await;
+            };
+            let status = ServiceStatus {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                pid: std::process::id(),
+                uptime_secs: shared.uptime_secs(),
+                root,
+                sessions_supervisor: sessions.supervisor().status().await.ok(),
+                sessions: sessions.status().await,
+                max_concurrent_tasks: shared.config.limits.max_concurrent_tasks,
+                running_tasks: shared.config.limits.max_concurrent_tasks
+                    - shared.permits.available_permits(),
+            };
+            conn.send(&Response::Status(status)).await
+        }
+        Request::Sessions(_) => match store.call(|c| queries::list_sessions(c)).await {
+            Ok(sessions) => {
+                conn.send(&Response::Sessions(SessionList { sessions }))
+                    .await
+            }
+            Err(e) => conn.send(&store_error(e)).await,
+        },
+        Request::History(h) => history(conn, shared, h).await,
+        Request::Show(s) => {
+            let id = s.request_id.clone();
+            let detail = match store.call(move |c| queries::request_detail(c, &id)).await {
+                Ok(d) => d,
+                Err(e) => return conn.send(&store_error(e)).await,
+            };
+            // Texts are clipped to SHOW_TEXT_BYTES each, less when there are very many.
+            let mut max = SHOW_TEXT_BYTES;
+            loop {
+                let mut detail = detail.clone();
+                let clipped = clip_detail(&mut detail, max);
+                match encode(&Response::Show(ShowReply { detail, clipped })) {
+                    Ok(bytes) => return conn.send_bytes(&bytes).await,
+                    Err(FrameError::TooLarge { .. }) if max > 256 => max /= 4,
+                    Err(e) => return conn.send(&error(ErrorKind::Internal, e.to_string())).await,
+                }
+            }
+        }
+        Request::Text(TextQuery {
+            request_id,
+            part,
+            offset,
+        }) => {
+            let id = request_id.clone();
+            match store.call(move |c| queries::request_detail(c, &id)).await {
+                Ok(detail) => match text_chunk(&detail, part, offset) {
+                    Some(chunk) => conn.send(&Response::Text(chunk)).await,
+                    None => {
+                        conn.send(&error(
+                            ErrorKind::NotFound,
+                            format!("request {request_id} has no text {part:?}"),
+                        ))
+                        .await
+                    }
+                },
+                Err(e) => conn.send(&store_error(e)).await,
+            }
+        }
+        Request::Health(_) => {
+            conn.send(&Response::Health(HealthReply {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                uptime_secs: shared.uptime_secs(),
+                pid: std::process::id(),
+            }))
+            .await
+        }
+        Request::Shutdown(_) => {
+            tracing::info!("shutdown requested by a client");
+            let r = conn
+                .send(&Response::Done(Done {
+                    message: "smithd is shutting down".into(),
+                }))
+                .await;
+            raise(&shared.shutdown, ShutdownLevel::Graceful);
+            r
+        }
+    }
+}
+
+/// One page of a session's history, long texts clipped.
+async fn history(
+    conn: &mut Connection,
+    shared: &Arc<ServiceShared>,
+    h: HistoryQuery,
+) -> Result<(), FrameError> {
+    let Some(store) = shared.store() else {
+        return conn
+            .send(&error(ErrorKind::Internal, "the store is restarting"))
+            .await;
+    };
+    let limit = match h.limit {
+        0 => HISTORY_PAGE,
+        n => n.min(HISTORY_PAGE_MAX),
+    };
+    let name = h.session.clone();
+    let page = store
+        .call(move |c| queries::session_requests(c, &name, h.before, limit))
+        .await;
+    match page {
+        Ok((requests, _)) if requests.is_empty() && h.before.is_none() => {
+            conn.send(&error(
+                ErrorKind::NotFound,
+                format!("session {} has no requests", h.session),
+            ))
+            .await
+        }
+        Ok((mut requests, older)) => {
+            let mut clipped = Vec::new();
+            for r in &mut requests {
+                clip_request(r, HISTORY_TEXT_BYTES, &mut clipped);
+            }
+            conn.send(&Response::History(HistoryReply {
+                session: h.session,
+                requests,
+                older,
+                clipped,
+            }))
+            .await
+        }
+        Err(e) => conn.send(&store_error(e)).await,
+    }
+}
+
+/// Forwards a request's events until it finishes. A client that goes away (or stops reading
+/// past the write deadline) stops the forwarding, not the request.
+async fn stream_events(
+    conn: &mut Connection,
+    mut events: EventStream,
+    request_id: &str,
+) -> Result<(), FrameError> {
+    // Events that are already waiting go out in one write: under a large fan-out this saves a
+    // system call (and a client wake-up) per event.
+    let mut batch: Vec<u8> = Vec::new();
+    while let Some(first) = events.recv().await {
+        let mut next = Some(first);
+        while let Some(event) = next.take() {
+            if let RequestEvent::Finished(summary) = event {
+                batch.extend(final_frame(summary)?);
+                return conn.send_bytes(&batch).await;
+            }
+            batch.extend(encode(&Response::Event(event))?);
+            if batch.len() < 64 * 1024 {
+                next = events.try_recv();
+            }
+        }
+        conn.send_bytes(&batch).await?;
+        batch.clear();
+    }
+    conn.send(&error(
+        ErrorKind::Internal,
+        format!("the session stopped while {request_id} ran; it is interrupted: `smith resume {request_id}` continues it"),
+    ))
+    .await
+}
+
+/// The summary as a frame; if it cannot fit, its texts are cut (the whole answer stays in the
+/// store: `smith show --full`).
+fn final_frame(mut summary: crate::session::RequestSummary) -> Result<Vec<u8>, FrameError> {
+    let mut max = SHOW_TEXT_BYTES * 64;
+    loop {
+        match encode(&Response::Finished(summary.clone())) {
+            Err(FrameError::TooLarge { .. }) if max > 256 => {
+                let cut = |s: &mut String| {
+                    if s.len() > max {
+                        let mut at = max;
+                        while !s.is_char_boundary(at) {
+                            at -= 1;
+                        }
+                        s.truncate(at);
+                        s.push_str("\n[cut to fit the reply: `smith show --full` has it all]");
+                    }
+                };
+                cut(&mut summary.answer);
+                for t in &mut summary.tasks {
+                    if let Some(o) = t.output.as_mut() {
+                        cut(o);
+                    }
+                }
+                max /= 4;
+            }
+            other => return other,
+        }
+    }
+}
