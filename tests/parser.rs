@@ -204,3 +204,68 @@ async fn every_fixture_replayed_through_an_attempt_gets_its_outcome_class() {
         }
     }
 }
+
+/// Mutations of every captured line (bytes flipped, cut, duplicated, numbers made huge, nesting
+/// made deep, strings made long): the parser returns an event or an error, never panics.
+#[test]
+fn mutated_cli_lines_never_panic_the_parser() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude-cli-2.1.332");
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        lines.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(String::from),
+        );
+    }
+    assert!(lines.len() > 50, "{} fixture lines", lines.len());
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut parsed = 0;
+    for round in 0..6_000 {
+        let line = lines[(next() as usize) % lines.len()].clone();
+        let mut bytes = line.into_bytes();
+        match round % 6 {
+            0 => {
+                for _ in 0..=(next() % 4) {
+                    let at = (next() as usize) % bytes.len();
+                    bytes[at] = next() as u8;
+                }
+            }
+            1 => bytes.truncate((next() as usize) % bytes.len()),
+            2 => {
+                // A number far beyond any integer type.
+                let at = (next() as usize) % bytes.len();
+                bytes.splice(at..at, b"1".repeat(400 + (next() % 40) as usize));
+            }
+            3 => {
+                // Deep nesting where a value may stand.
+                let depth = 10_000;
+                let at = bytes.iter().position(|&b| b == b':').map_or(0, |p| p + 1);
+                let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+                bytes.splice(at..at, deep.into_bytes());
+            }
+            4 => {
+                let at = (next() as usize) % bytes.len();
+                let copy = bytes[at..].to_vec();
+                bytes.extend(copy);
+            }
+            _ => {
+                let at = bytes.iter().position(|&b| b == b'"').map_or(0, |p| p + 1);
+                bytes.splice(at..at, "é".repeat(50_000).into_bytes());
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        if StreamEvent::parse(&text).is_ok() {
+            parsed += 1;
+        }
+    }
+    // Some mutations still parse (unknown fields are kept and ignored), most do not.
+    assert!(parsed > 0 && parsed < 6_000, "{parsed}");
+}

@@ -373,7 +373,9 @@ fn a_wrong_protocol_version_gets_a_clear_error() {
         Some(Response::Error(e)) => {
             assert_eq!(e.kind, ErrorKind::Version);
             assert!(
-                e.message.contains(&format!("protocol version {PROTOCOL_VERSION}")) && e.message.contains("9.9.9"),
+                e.message
+                    .contains(&format!("protocol version {PROTOCOL_VERSION}"))
+                    && e.message.contains("9.9.9"),
                 "{}",
                 e.message
             );

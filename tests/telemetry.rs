@@ -15,6 +15,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::Value;
 use support::daemon::{Daemon, stderr, stdout};
 use support::otlp::{Receiver, attr, hex};
+use support::prometheus::{prometheus_addr, scrape};
 
 /// A daemon exporting to `endpoint`, quickly, with a Prometheus endpoint on a free port.
 fn daemon(endpoint: &str) -> Daemon {
@@ -42,33 +43,6 @@ fn smith_traced(d: &Daemon, endpoint: &str, args: &[&str]) -> std::process::Outp
         .current_dir(d.work())
         .output()
         .unwrap()
-}
-
-fn prometheus_addr(d: &Daemon) -> String {
-    let log = d.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("serving Prometheus metrics"))
-        .unwrap_or_else(|| panic!("no Prometheus endpoint in the log:\n{log}"));
-    line.split("addr=")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-fn scrape(addr: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default()
 }
 
 /// An endpoint on a port where nothing listens.

@@ -425,7 +425,7 @@ fn clip_mark(clipped: &[ClippedText], part: TextPart) -> String {
 pub fn request_detail(d: &RequestDetail, clipped: &[ClippedText]) -> String {
     let r = &d.request;
     let mut out = format!(
-        "request {}  session {} #{}\nstatus  {}{}\ncost    ${:.4}\nprompt  {}\n\ntasks:\n",
+        "request {}  session {} #{}\nstatus  {}{}\ncost    ${:.4}\nprompt  {}{}\n\ntasks:\n",
         r.id,
         r.session,
         r.seq,
@@ -435,11 +435,8 @@ pub fn request_detail(d: &RequestDetail, clipped: &[ClippedText]) -> String {
             .map(|x| format!(" ({x})"))
             .unwrap_or_default(),
         r.cost_usd,
-        format!(
-            "{}{}",
-            r.prompt.trim(),
-            clip_mark(clipped, TextPart::Prompt)
-        )
+        r.prompt.trim(),
+        clip_mark(clipped, TextPart::Prompt)
     );
     for t in &d.tasks {
         out.push_str(&format!(

@@ -85,7 +85,7 @@ pub fn clip_detail(detail: &mut RequestDetail, max: usize) -> Vec<ClippedText> {
 }
 
 /// The whole text `part` of a request, if it has one.
-fn whole<'a>(detail: &'a RequestDetail, part: TextPart) -> Option<&'a str> {
+fn whole(detail: &RequestDetail, part: TextPart) -> Option<&str> {
     let task = |idx: u32| detail.tasks.iter().find(|t| t.idx == idx);
     match part {
         TextPart::Prompt => Some(&detail.request.prompt),

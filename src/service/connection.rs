@@ -113,7 +113,7 @@ impl Connection {
 }
 
 /// Whether the peer may talk to smithd; on refusal, the reason for the client.
-fn check_peer(stream: &UnixStream) -> Result<(), Option<Response>> {
+fn check_peer(stream: &UnixStream) -> Result<(), Option<Box<Response>>> {
     let me = nix::unistd::getuid().as_raw();
     match getsockopt(stream, PeerCredentials) {
         Ok(cred) if cred.uid() == me => Ok(()),
@@ -123,10 +123,10 @@ fn check_peer(stream: &UnixStream) -> Result<(), Option<Response>> {
                 peer_pid = cred.pid(),
                 "refused a client of another user"
             );
-            Err(Some(error(
+            Err(Some(Box::new(error(
                 ErrorKind::Forbidden,
                 format!("smithd serves only uid {me}"),
-            )))
+            ))))
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the peer's credentials; closing");
@@ -149,7 +149,7 @@ pub(crate) async fn serve(stream: UnixStream, slot: ClientSlot, shared: Arc<Serv
     let mut conn = Connection::new(stream, slot, &shared.config.service);
     if let Err(reason) = refusal {
         if let Some(reply) = reason {
-            conn.close_with(reply).await;
+            conn.close_with(*reply).await;
         }
         return;
     }

@@ -195,7 +195,11 @@ mod tests {
             got.push(e);
         }
         assert_eq!(got[0], RequestEvent::Lagged { dropped: 99 });
-        assert_eq!(got[1], progress(3), "lifecycle displaced the oldest progress");
+        assert_eq!(
+            got[1],
+            progress(3),
+            "lifecycle displaced the oldest progress"
+        );
         assert_eq!(&got[2..5], &[started(0), started(1), started(2)]);
         assert_eq!(got[5], finished());
         assert_eq!(got.len(), 6);

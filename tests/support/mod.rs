@@ -7,8 +7,10 @@ pub mod agent;
 pub mod daemon;
 pub mod fake_api;
 pub mod otlp;
+pub mod prometheus;
 pub mod real_cli;
 pub mod session;
+pub mod wire;
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,0 +1,476 @@
+//! The control plane under a hostile local client: frames that announce absurd lengths, thousands
+//! of generated and mutated frames, frames that stall half-way, clients that never speak or stop
+//! reading, replies larger than a client accepts, a huge `--timeout`, a socket path that holds
+//! something else — smithd never aborts, never stalls for others, and answers `health` afterwards.
+
+mod support;
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use smith::protocol::frame::{decode, encode};
+use smith::protocol::{
+    Ask, CancelRequest, ErrorKind, HealthQuery, HistoryQuery, Request, Response, ShowQuery,
+    StatusQuery, TextPart, TextQuery,
+};
+use smith::session::RequestSpec;
+use support::daemon::{Daemon, stderr, stdout};
+use support::wire::{closed, connect, handshaken, hello_frame, read_response, send};
+
+fn started(extra: &str) -> Daemon {
+    let mut d = Daemon::new(extra);
+    d.start();
+    d
+}
+
+fn still_serving(d: &Daemon) {
+    let out = d.smith(&["health"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "smithd stopped serving: {}",
+        stderr(&out)
+    );
+}
+
+/// A frame holding a u32 (1) then a string whose length is announced as `len` (a u64 varint).
+fn string_bomb(len: u64) -> Vec<u8> {
+    let mut payload = vec![1u8, 253];
+    payload.extend_from_slice(&len.to_be_bytes());
+    let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
+    frame.extend(payload);
+    frame
+}
+
+#[test]
+fn a_hello_that_announces_a_terabyte_is_refused_and_smithd_lives() {
+    let d = started("");
+    for len in [1u64 << 40, 1 << 63, u64::MAX] {
+        let mut s = connect(&d.socket());
+        s.write_all(&string_bomb(len)).unwrap();
+        match read_response(&mut s) {
+            Some(Response::Error(e)) => {
+                assert_eq!(e.kind, ErrorKind::BadRequest, "{}", e.message);
+                assert!(e.message.contains("bad handshake"), "{}", e.message);
+            }
+            other => panic!("{len}: {other:?}"),
+        }
+        assert!(closed(&mut s));
+        // Also after the handshake, inside a request (a History's session name).
+        let mut s = handshaken(&d.socket());
+        let mut payload = vec![3u8, 253];
+        payload.extend_from_slice(&len.to_be_bytes());
+        let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
+        frame.extend(payload);
+        s.write_all(&frame).unwrap();
+        assert!(
+            matches!(read_response(&mut s), Some(Response::Error(e)) if e.kind == ErrorKind::BadRequest)
+        );
+    }
+    still_serving(&d);
+}
+
+/// xorshift64*: deterministic, so a failure names its seed.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Valid requests to mutate (none that would start work or stop smithd).
+fn seeds() -> Vec<Vec<u8>> {
+    let ask = Request::Ask(Ask {
+        spec: RequestSpec {
+            session: "fuzz".into(),
+            prompt: "p".into(),
+            tasks: vec!["a".into(), "b".into()],
+            timeout: Some(Duration::from_secs(5)),
+            ..RequestSpec::default()
+        },
+        detach: true,
+    });
+    [
+        ask,
+        Request::Status(StatusQuery {}),
+        Request::Health(HealthQuery {}),
+        Request::History(HistoryQuery {
+            session: "fuzz".into(),
+            before: Some(3),
+            limit: 2,
+        }),
+        Request::Show(ShowQuery {
+            request_id: "r-1".into(),
+        }),
+        Request::Cancel(CancelRequest {
+            request_id: "r-1".into(),
+        }),
+        Request::Text(TextQuery {
+            request_id: "r-1".into(),
+            part: TextPart::TaskOutput(1),
+            offset: 0,
+        }),
+    ]
+    .iter()
+    .map(|r| encode(r).unwrap()[4..].to_vec())
+    .collect()
+}
+
+/// One mutated payload: random bytes, flipped bytes, a huge varint planted at an offset, cut or
+/// extended.
+fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
+    let mut p = seeds[rng.below(seeds.len())].clone();
+    match rng.below(5) {
+        0 => {
+            let n = rng.below(64);
+            p = (0..n).map(|_| rng.next() as u8).collect();
+        }
+        1 => {
+            for _ in 0..=rng.below(4) {
+                let at = rng.below(p.len());
+                p[at] = rng.next() as u8;
+            }
+        }
+        2 => {
+            let at = rng.below(p.len() + 1);
+            let marker = [251u8, 252, 253, 254][rng.below(4)];
+            let mut bomb = vec![marker];
+            bomb.extend(std::iter::repeat_n(0xff, 16));
+            p.splice(at..at, bomb);
+        }
+        3 => {
+            let at = rng.below(p.len() + 1);
+            p.truncate(at);
+        }
+        _ => {
+            let n = rng.below(32);
+            p.extend((0..n).map(|_| rng.next() as u8));
+        }
+    }
+    p
+}
+
+/// Requests a mutation may turn into that are not the point here (they would start work or
+/// stop smithd).
+fn harmful(payload: &[u8]) -> bool {
+    matches!(
+        decode::<Request>(payload),
+        Ok(Request::Ask(_) | Request::Resume(_) | Request::Shutdown(_))
+    )
+}
+
+#[test]
+fn thousands_of_generated_and_mutated_frames_never_kill_smithd() {
+    let d = started("");
+    let pid = d.pid();
+    let seeds = seeds();
+    let mut rng = Rng(0x5eed_0f5a_1d00);
+    let mut sent = 0;
+    let started = Instant::now();
+    while sent < 3000 {
+        let payload = mutate(&mut rng, &seeds);
+        if harmful(&payload) {
+            continue;
+        }
+        let mut s = connect(&d.socket());
+        let mut frame = Vec::new();
+        // Half of them after a good handshake, half as the handshake itself.
+        if sent % 2 == 0 {
+            frame.extend(hello_frame());
+        }
+        // Sometimes the length prefix lies (over-long, or a frame cut short).
+        let announced = match rng.below(8) {
+            0 => payload.len() + 1 + rng.below(1 << 20),
+            1 => rng.next() as u32 as usize,
+            _ => payload.len(),
+        };
+        frame.extend((announced as u32).to_be_bytes());
+        frame.extend(&payload);
+        let _ = s.write_all(&frame);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        // Read whatever comes (an error, a welcome, a reply) until smithd closes.
+        while read_response(&mut s).is_some() {}
+        sent += 1;
+    }
+    assert!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok(),
+        "smithd died:\n{}",
+        d.log()
+    );
+    still_serving(&d);
+    eprintln!("{sent} frames in {:?}", started.elapsed());
+}
+
+#[test]
+fn a_frame_that_begins_and_stalls_is_closed_at_the_frame_deadline() {
+    // The default frame_timeout (10s) would work too; a short one keeps the test fast.
+    let mut d = Daemon::new("");
+    d.env
+        .push(("SMITH_SERVICE__FRAME_TIMEOUT".into(), "300ms".into()));
+    d.start();
+    let mut s = handshaken(&d.socket());
+    // Announce 1 MiB, send a little, stall (the idle limit is 5 minutes).
+    s.write_all(&(1u32 << 20).to_be_bytes()).unwrap();
+    s.write_all(&[0u8; 100]).unwrap();
+    let t0 = Instant::now();
+    match read_response(&mut s) {
+        Some(Response::Error(e)) => {
+            assert!(e.message.contains("did not complete"), "{}", e.message)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(closed(&mut s));
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    still_serving(&d);
+}
+
+#[test]
+fn idle_clients_give_their_slots_to_health_and_status() {
+    let mut d = Daemon::new("");
+    d.env
+        .push(("SMITH_SERVICE__MAX_CLIENTS".into(), "4".into()));
+    d.start();
+    // Fill every slot: two silent after the handshake, two that never say hello.
+    let mut idle: Vec<_> = (0..2).map(|_| handshaken(&d.socket())).collect();
+    idle.extend((0..2).map(|_| connect(&d.socket())));
+    for _ in 0..3 {
+        still_serving(&d);
+        assert_eq!(d.smith(&["status"]).status.code(), Some(0));
+    }
+    // The idle ones were told why they were closed: to make room (or, for those that never said
+    // hello, the handshake deadline if it came first).
+    let mut made_room = 0;
+    for mut s in idle {
+        match read_response(&mut s) {
+            Some(Response::Error(e)) if e.kind == ErrorKind::Busy => {
+                assert!(e.message.contains("idle"), "{}", e.message);
+                made_room += 1;
+            }
+            Some(Response::Error(e)) => {
+                assert!(e.message.contains("no handshake"), "{}", e.message)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        made_room >= 2,
+        "only {made_room} idle connections were closed for room"
+    );
+}
+
+#[test]
+fn a_client_that_stops_reading_loses_its_connection_not_smithd_its_slots() {
+    let mut d = Daemon::new("");
+    d.env
+        .push(("SMITH_SERVICE__MAX_CLIENTS".into(), "2".into()));
+    d.env
+        .push(("SMITH_SERVICE__WRITE_TIMEOUT".into(), "300ms".into()));
+    d.start();
+    // A request with a large answer (the stand-in echoes its prompt).
+    let big = "x".repeat(3 << 20);
+    let out = d.smith(&["ask", "--session", "big", &big[..100]]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut bigs = Vec::new();
+    for _ in 0..2 {
+        let mut s = handshaken(&d.socket());
+        send(
+            &mut s,
+            &Request::Ask(Ask {
+                spec: RequestSpec {
+                    session: "big".into(),
+                    prompt: big.clone(),
+                    cwd: d.work(),
+                    ..RequestSpec::default()
+                },
+                detach: false,
+            }),
+        );
+        bigs.push(s);
+    }
+    // Neither reads its multi-megabyte reply: each is disconnected at the write deadline, and
+    // the slots come back.
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        if d.smith(&["health"]).status.success() && d.log().matches("connection ended").count() >= 2
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        d.log().matches("connection ended").count() >= 2,
+        "the stalled clients were not disconnected:\n{}",
+        d.log()
+    );
+    still_serving(&d);
+    // Their requests finished anyway (the client went away, not the request).
+    let history = stdout(&d.smith(&["history", "big"]));
+    assert_eq!(history.matches("succeeded").count(), 3, "{history}");
+}
+
+#[test]
+fn history_comes_in_pages_and_show_clips_long_texts_with_a_way_to_the_whole() {
+    let d = started("");
+    for n in 0..3 {
+        let out = d.smith(&["ask", "--session", "pages", &format!("question {n}")]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let page = stdout(&d.smith(&["history", "pages", "--limit", "2"]));
+    assert!(
+        page.contains("question 1") && page.contains("question 2"),
+        "{page}"
+    );
+    assert!(!page.contains("question 0"), "{page}");
+    assert!(page.contains("--before 2"), "{page}");
+    let older = stdout(&d.smith(&["history", "pages", "--limit", "2", "--before", "2"]));
+    assert!(
+        older.contains("question 0") && !older.contains("question 1"),
+        "{older}"
+    );
+
+    // An answer of 100 KB: clipped and marked in `show`, whole with --full.
+    let long = format!("start {} end", "y".repeat(100_000));
+    let out = d.smith(&["ask", "--session", "long", "--json", &long]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = stdout(&d.smith(&["show", &id]));
+    assert!(
+        shown.contains("clipped") && shown.contains("--full"),
+        "{}",
+        &shown[..500]
+    );
+    // Prompt and answer, 100 KB each, are shown clipped to 64 KiB each.
+    assert!(shown.len() < 2 * 66_000, "{}", shown.len());
+    let full = stdout(&d.smith(&["show", &id, "--full", "--json"]));
+    let full: serde_json::Value = serde_json::from_str(&full).unwrap();
+    let answer = full["request"]["answer"].as_str().unwrap();
+    assert!(
+        answer.contains(&long),
+        "the whole answer ({} bytes)",
+        answer.len()
+    );
+    assert_eq!(full["clipped"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn a_timeout_beyond_any_sensible_bound_is_refused_and_creates_no_session() {
+    let d = started("");
+    for _ in 0..5 {
+        let out = d.smith(&[
+            "ask",
+            "--session",
+            "absurd",
+            "--timeout",
+            "30000000years",
+            "hi",
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(
+            err.contains("--timeout") && err.contains("longest duration"),
+            "{err}"
+        );
+        let out = d.smith(&["ask", "--session", "bad name!", "hi"]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    }
+    let status = stdout(&d.smith(&["status", "--json"]));
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(
+        status["sessions"].as_array().unwrap().len(),
+        0,
+        "{status:#}"
+    );
+    assert_eq!(
+        status["sessions_supervisor"]["children"]
+            .as_array()
+            .map(Vec::len),
+        Some(0),
+        "{status:#}"
+    );
+}
+
+#[test]
+fn only_a_dead_socket_is_removed_and_a_shared_directory_is_never_chmod_ed() {
+    // A regular file at the socket path stays, and smithd says why it cannot start.
+    let mut d = Daemon::new("");
+    std::fs::create_dir_all(d.socket().parent().unwrap()).unwrap();
+    std::fs::set_permissions(
+        d.socket().parent().unwrap(),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    std::fs::write(d.socket(), "precious").unwrap();
+    let status = start_expecting_failure(&mut d);
+    assert!(status.contains("not a socket"), "{status}");
+    assert_eq!(std::fs::read_to_string(d.socket()).unwrap(), "precious");
+
+    // A directory others may write to is refused, and left as it was.
+    let mut d = Daemon::new("");
+    let dir = d.socket().parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let status = start_expecting_failure(&mut d);
+    assert!(status.contains("writable by others"), "{status}");
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o777);
+
+    // A stale socket (nobody answers) is removed and smithd starts.
+    let mut d = Daemon::new("");
+    std::fs::create_dir_all(d.socket().parent().unwrap()).unwrap();
+    std::fs::set_permissions(
+        d.socket().parent().unwrap(),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    drop(std::os::unix::net::UnixListener::bind(d.socket()).unwrap());
+    d.start();
+    still_serving(&d);
+}
+
+#[test]
+fn a_socket_directory_of_another_user_is_refused() {
+    let mut d = Daemon::new("");
+    let dir = d.socket().parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let me = nix::unistd::getuid().as_raw();
+    let other = if me == 0 { 65534 } else { 0 };
+    if me == 0 {
+        std::os::unix::fs::chown(&dir, Some(other), None).unwrap();
+    } else {
+        // Not root: a directory we do not own is one root owns.
+        d.env.push((
+            "SMITH_SERVICE__SOCKET".into(),
+            "/usr/share/smith-test.sock".into(),
+        ));
+    }
+    let status = start_expecting_failure(&mut d);
+    assert!(
+        status.contains(&format!("belongs to uid {other}")),
+        "{status}"
+    );
+}
+
+/// Starts smithd where it must refuse to start; returns its log.
+fn start_expecting_failure(d: &mut Daemon) -> String {
+    let out = std::process::Command::new(support::daemon::smithd_bin())
+        .arg("--config")
+        .arg(d.config_path())
+        .env_remove("RUST_LOG")
+        .envs(d.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "smithd started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
