@@ -147,6 +147,8 @@ pub struct AgentSection {
     pub resume_on_restart: bool,
     /// The message a resumed attempt gets.
     pub continuation: String,
+    /// Octal umask of workers and their tools (absent: the umask smithd was started with).
+    pub umask: Option<String>,
 }
 
 /// `[limits]`.
@@ -235,10 +237,23 @@ pub struct Config {
     pub telemetry: TelemetrySection,
 }
 
-fn home() -> PathBuf {
+/// `$HOME`, if set (and not empty).
+fn home_var() -> Option<PathBuf> {
     std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// `$HOME`, or `/` for paths that need a base (never for `agent.roots`).
+fn home() -> PathBuf {
+    home_var().unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// An octal umask like "022" or "0077".
+pub fn parse_umask(s: &str) -> Option<u32> {
+    u32::from_str_radix(s.trim(), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
 }
 
 /// `$XDG_DATA_HOME/smith`, else `~/.local/share/smith`.
@@ -302,7 +317,7 @@ impl Default for AgentSection {
                 .map(|s| s.to_string())
                 .collect(),
             env: BTreeMap::new(),
-            roots: vec![home()],
+            roots: home_var().into_iter().collect(),
             timeout: a.timeout,
             idle_timeout: a.idle_timeout,
             result_grace: a.result_grace,
@@ -312,6 +327,7 @@ impl Default for AgentSection {
             stderr_tail_bytes: a.stderr_tail_bytes,
             resume_on_restart: true,
             continuation: DEFAULT_CONTINUATION.into(),
+            umask: None,
         }
     }
 }
@@ -591,9 +607,19 @@ impl Config {
             return Err(bad("agent.max_line_bytes", "must be at least 1024".into()));
         }
         if self.agent.roots.is_empty() {
+            let why = if home_var().is_none() {
+                "HOME is not set, so there is no default (it would be your home directory): name the directories tasks may run in"
+            } else {
+                "needs at least one directory tasks may run in"
+            };
+            return Err(bad("agent.roots", why.into()));
+        }
+        if let Some(mask) = &self.agent.umask
+            && parse_umask(mask).is_none()
+        {
             return Err(bad(
-                "agent.roots",
-                "needs at least one directory tasks may run in".into(),
+                "agent.umask",
+                format!("{mask:?} must be an octal umask between 000 and 777, like \"022\""),
             ));
         }
         if !matches!(
@@ -646,7 +672,14 @@ impl Config {
             stderr_tail_bytes: a.stderr_tail_bytes,
             resume_on_restart: a.resume_on_restart,
             continuation: a.continuation.clone(),
+            umask: a.umask.as_deref().and_then(parse_umask),
+            runtime_dir: Some(self.worker_runtime_dir()),
         }
+    }
+
+    /// `XDG_RUNTIME_DIR` of every worker: `<data_dir>/worker-run`, apart from smithd's socket.
+    pub fn worker_runtime_dir(&self) -> PathBuf {
+        self.service.data_dir.join("worker-run")
     }
 
     /// The environment that turns on Claude Code's own telemetry (`telemetry.claude_code_telemetry`),

@@ -38,6 +38,11 @@ async fn the_child_environment_is_rebuilt_from_the_allowlist() {
         },
         session: SessionArg::fresh(),
         message: "[[env]]".into(),
+        tag: Some(smith::agent::attempt_tag::AttemptTag::new(
+            &format!("r-{}", uuid::Uuid::new_v4().simple()),
+            "t1",
+            1,
+        )),
     };
     let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let outcome = run_attempt(spec, |_| {}, rx, ProcessGroup::new()).await;
@@ -57,5 +62,9 @@ async fn the_child_environment_is_rebuilt_from_the_allowlist() {
     assert_eq!(
         env["TRACEPARENT"],
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
+    assert!(
+        env["SMITH_ATTEMPT"].ends_with("/t1/1"),
+        "every worker carries its attempt tag: {env:?}"
     );
 }

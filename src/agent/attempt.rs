@@ -16,12 +16,15 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
+use super::attempt_tag::{self, AttemptTag, TAG_VAR};
 use super::command::{SessionArg, TaskOptions, build_args, build_env, check_cwd};
 use super::config::AgentConfig;
 use super::event::{ApiRetry, ResultEvent, StreamEvent, interrupt_request, user_message};
 use super::line_reader::{Line, LineReader};
 use super::outcome::{ExitStatus, Outcome, OutcomeReason, StopCause, classify};
-use super::process_group::{GroupGuard, ProcessGroup, process_start_time};
+use super::proc_info::process_start_time;
+use super::process_group::{GroupGuard, ProcessGroup};
+use super::reaper;
 use super::stderr_tail::StderrTail;
 
 /// How long to wait for the rest of stdout and stderr once the process exited (a leaked
@@ -39,6 +42,8 @@ pub struct AttemptSpec {
     pub session: SessionArg,
     /// The user message (the prompt, or the continuation message on resume).
     pub message: String,
+    /// The attempt's tag (`SMITH_ATTEMPT`); every process carrying it is stopped at the end.
+    pub tag: Option<AttemptTag>,
 }
 
 /// Progress of an attempt, reported as it happens.
@@ -138,7 +143,25 @@ pub async fn run_attempt(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = match command.spawn() {
+    if let Some(tag) = &spec.tag {
+        command.env(TAG_VAR, tag.as_str());
+    }
+    if let Some(dir) = &config.runtime_dir {
+        command.env("XDG_RUNTIME_DIR", dir);
+    }
+    if let Some(mask) = config.umask {
+        let mask = mask as libc::mode_t;
+        // SAFETY: runs in the forked child before exec; umask(2) is async-signal-safe, touches no
+        // memory and cannot fail.
+        unsafe {
+            command.pre_exec(move || {
+                libc::umask(mask);
+                Ok(())
+            });
+        }
+    }
+    let spawned = reaper::spawn_leader(|| command.spawn(), |c| c.id());
+    let mut child = match spawned {
         Ok(child) => child,
         Err(err) => {
             let detail = format!("cannot start {}: {err}", config.program.display());
@@ -146,11 +169,13 @@ pub async fn run_attempt(
         }
     };
     let pid = child.id().expect("a child that was just spawned has a pid");
+    let _leader = reaper::LeaderGuard(pid);
     group.set(pid);
     let _guard = GroupGuard(group.clone());
+    let leader_start = process_start_time(pid);
     on_event(AttemptEvent::Spawned {
         pid,
-        start_time: process_start_time(pid),
+        start_time: leader_start,
     });
     tracing::debug!(pid, program = %config.program.display(), session = spec.session.id(), "claude process spawned");
 
@@ -266,8 +291,12 @@ pub async fn run_attempt(
         }
     };
 
-    // The leader is reaped; whatever else is left in its group goes now.
+    // The leader is reaped; whatever else is left in its group goes now, then every process that
+    // carries the attempt's tag (tools start commands in sessions of their own).
     group.signal(Signal::SIGKILL);
+    if let Some(tag) = &spec.tag {
+        attempt_tag::stop_tagged(tag.as_str(), leader_start, config.term_grace).await;
+    }
     drop(stdin_tx);
     let drain_until = after(DRAIN_AFTER_EXIT);
     while stdout_open {

@@ -92,6 +92,11 @@ pub struct AgentConfig {
     pub resume_on_restart: bool,
     /// The continuation message.
     pub continuation: String,
+    /// The umask workers start with (`None`: smithd's own).
+    pub umask: Option<u32>,
+    /// `XDG_RUNTIME_DIR` of workers: a directory of their own, not the one holding smithd's
+    /// socket (`None`: inherited through the allowlist).
+    pub runtime_dir: Option<PathBuf>,
 }
 
 impl Default for AgentConfig {
@@ -120,6 +125,8 @@ impl Default for AgentConfig {
             stderr_tail_bytes: 16 * 1024,
             resume_on_restart: true,
             continuation: DEFAULT_CONTINUATION.to_string(),
+            umask: None,
+            runtime_dir: None,
         }
     }
 }

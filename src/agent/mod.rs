@@ -1,18 +1,22 @@
 //! The Claude process: command line, environment and working directory; stream-json events;
-//! containment (own process group, scrubbed environment, Drop guard); watchdogs; the stop
+//! containment (own process group, attempt tag, subreaper, scrubbed environment, Drop guard);
+//! watchdogs; the stop
 //! sequence; outcome classification; and the task actor that owns one process per attempt.
 //!
 //! - [`config`]: how smith runs `claude` ([`AgentConfig`]);
 //! - [`command`]: argument vector, environment, working-directory check;
 //! - [`event`]: typed stream-json events; [`line_reader`]: bounded stdout lines;
 //!   [`stderr_tail`]: bounded stderr;
-//! - [`process_group`]: the group, its kill-on-drop guard, process start times;
+//! - [`process_group`]: the group and its kill-on-drop guard; [`proc_info`]: what /proc says;
+//! - [`attempt_tag`]: `SMITH_ATTEMPT`, finding and stopping every process of an attempt;
+//!   [`reaper`]: smithd as child subreaper, reaping adopted orphans by pid;
 //! - [`attempt`]: one attempt from spawn to reaped exit ([`run_attempt`]);
 //! - [`outcome`]: outcome classes and what an attempt leaves behind;
 //! - [`gate`]: a request's hold over its attempts (budget left, closed on cancel or budget);
 //! - [`task`]: the task actor ([`TaskActor`]).
 
 pub mod attempt;
+pub mod attempt_tag;
 pub mod command;
 pub mod config;
 pub mod error;
@@ -20,7 +24,9 @@ pub mod event;
 pub mod gate;
 pub mod line_reader;
 pub mod outcome;
+pub mod proc_info;
 pub mod process_group;
+pub mod reaper;
 pub mod stderr_tail;
 pub mod task;
 pub mod task_attempt;

@@ -67,26 +67,9 @@ impl Drop for GroupGuard {
     }
 }
 
-/// The start time of process `pid` in clock ticks since boot (`/proc/<pid>/stat` field 22), used
-/// to recognise the same process later (pids are reused).
-pub fn process_start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn start_time_of_this_process_is_stable() {
-        let pid = std::process::id();
-        let a = process_start_time(pid).expect("own start time");
-        assert_eq!(Some(a), process_start_time(pid));
-        assert!(process_start_time(u32::MAX - 1).is_none());
-    }
 
     #[test]
     fn no_group_no_signal() {

@@ -19,6 +19,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use super::attempt::{AttemptEvent, Control};
+use super::attempt_tag::{self, AttemptTag};
 use super::command::{SessionArg, TaskOptions};
 use super::config::AgentConfig;
 use super::gate::AttemptGate;
@@ -165,6 +166,7 @@ pub struct TaskActor;
 /// State of a running task actor. Dropping it kills the process group and stops the attempt.
 pub struct TaskState {
     attempt: u32,
+    tag: AttemptTag,
     control: mpsc::UnboundedSender<Control>,
     runner: JoinHandle<()>,
     group: Arc<ProcessGroup>,
@@ -175,7 +177,12 @@ impl Drop for TaskState {
     fn drop(&mut self) {
         // ractor skips post_stop on panic or kill: this is the cleanup that always runs.
         self.group.signal(nix::sys::signal::Signal::SIGKILL);
+        let finished = self.runner.is_finished();
         self.runner.abort();
+        // A runner that finished stopped its tagged processes itself; one cut short did not.
+        if !finished {
+            attempt_tag::kill_now(&attempt_tag::find(|t| t == self.tag.as_str(), None));
+        }
     }
 }
 
@@ -235,6 +242,7 @@ impl Actor for TaskActor {
             }
         };
         let group = ProcessGroup::new();
+        let tag = AttemptTag::new(&args.env.labels.request_id, &spec.id, attempt);
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let runner = tokio::spawn(run_guarded(TaskAttempt {
             actor: myself.clone(),
@@ -246,9 +254,11 @@ impl Actor for TaskActor {
             message,
             control: control_rx,
             group: group.clone(),
+            tag: tag.clone(),
         }));
         Ok(TaskState {
             attempt,
+            tag,
             control: control_tx,
             runner,
             group,

@@ -12,6 +12,7 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::attempt::{AttemptEvent, AttemptSpec, Control, run_attempt};
+use super::attempt_tag::AttemptTag;
 use super::command::SessionArg;
 use super::outcome::{Outcome, OutcomeReason};
 use super::process_group::ProcessGroup;
@@ -30,6 +31,7 @@ pub(crate) struct TaskAttempt {
     pub message: String,
     pub control: mpsc::UnboundedReceiver<Control>,
     pub group: Arc<ProcessGroup>,
+    pub tag: AttemptTag,
 }
 
 /// Runs one attempt to its end; a panic inside it (a bug) ends the attempt as `crashed`, with
@@ -80,6 +82,7 @@ async fn run_task_attempt(a: TaskAttempt) {
         message,
         control,
         group,
+        tag,
     } = a;
     let TaskEnv {
         reporter,
@@ -178,6 +181,7 @@ async fn run_task_attempt(a: TaskAttempt) {
         task,
         session,
         message,
+        tag: Some(tag),
     };
     let mut spawned = false;
     let outcome = run_attempt(

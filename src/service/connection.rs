@@ -11,6 +11,8 @@ use serde::de::DeserializeOwned;
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
+use crate::agent::attempt_tag::TAG_VAR;
+use crate::agent::proc_info;
 use crate::config::ServiceSection;
 use crate::protocol::frame::encode;
 use crate::protocol::{
@@ -116,7 +118,16 @@ impl Connection {
 fn check_peer(stream: &UnixStream) -> Result<(), Option<Box<Response>>> {
     let me = nix::unistd::getuid().as_raw();
     match getsockopt(stream, PeerCredentials) {
-        Ok(cred) if cred.uid() == me => Ok(()),
+        Ok(cred) if cred.uid() == me => match worker_ancestry(cred.pid() as u32) {
+            None => Ok(()),
+            Some(why) => {
+                tracing::warn!(peer_pid = cred.pid(), %why, "refused a client started by a worker");
+                Err(Some(Box::new(error(
+                    ErrorKind::Forbidden,
+                    "smithd takes no requests from its own workers or what they start",
+                ))))
+            }
+        },
         Ok(cred) => {
             tracing::warn!(
                 peer_uid = cred.uid(),
@@ -133,6 +144,22 @@ fn check_peer(stream: &UnixStream) -> Result<(), Option<Box<Response>>> {
             Err(None)
         }
     }
+}
+
+/// Why `pid` counts as a worker's process, if it does: it or an ancestor carries an attempt tag,
+/// or its ancestry reaches smithd itself (workers, and the orphans smithd adopts as a subreaper).
+fn worker_ancestry(pid: u32) -> Option<String> {
+    let me = std::process::id();
+    std::iter::once(pid)
+        .chain(proc_info::ancestors(pid))
+        .find_map(|p| {
+            if p == me {
+                Some("its ancestry reaches smithd".to_string())
+            } else {
+                proc_info::environ_var(p, TAG_VAR)
+                    .map(|tag| format!("pid {p} carries {TAG_VAR}={tag}"))
+            }
+        })
 }
 
 fn evicted() -> Response {

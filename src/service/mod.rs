@@ -29,12 +29,16 @@ pub mod shutdown;
 pub mod socket;
 pub mod sweep;
 
+use std::collections::HashMap;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorCell};
 use tokio::sync::watch;
 
+use crate::agent::{attempt_tag, reaper};
 use crate::config::Config;
 use crate::session::{SessionDeps, Sessions};
 use crate::store::{StoreHandle, open_database, queries};
@@ -128,6 +132,38 @@ fn control_spec(shared: Arc<ServiceShared>) -> ChildSpec {
     .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
 }
 
+/// Creates `dir` 0700 (parents as needed) or makes the existing one 0700: only smithd's own
+/// directories (data, workers' runtime) go through here, never a shared one.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot inspect it: {e}"))?;
+    let shared = meta.mode() & 0o1000 != 0 || meta.uid() != nix::unistd::getuid().as_raw();
+    if shared {
+        return Err(format!(
+            "{} is not smithd's own directory (another owner, or sticky like /tmp): choose one for smithd alone",
+            dir.display()
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        tracing::info!(dir = %dir.display(), "making smithd's directory private (0700)");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot make {} private (0700): {e}", dir.display()))?;
+    }
+    // Databases written before smithd set its umask may be readable by others.
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let private = entry.metadata().is_ok_and(|m| m.mode() & 0o077 == 0);
+        if entry.file_name().to_string_lossy().starts_with("smith.db") && !private {
+            let _ = std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600));
+        }
+    }
+    Ok(())
+}
+
 /// Runs smithd until `shutdown` says stop (or a client asks). Returns when everything is stopped.
 pub async fn run(
     config: Config,
@@ -138,26 +174,42 @@ pub async fn run(
         path: data_dir.clone(),
         reason,
     };
-    std::fs::create_dir_all(&data_dir).map_err(|e| dir_err(e.to_string()))?;
+    // smithd's own files hold prompts and answers: the data directory is its own, 0700 (files are
+    // created under the umask the binary sets, 077).
+    private_dir(&data_dir).map_err(dir_err)?;
     let lock = InstanceLock::acquire(&data_dir)?;
 
     // Recovery before anything runs: migrate, sweep orphans, interrupt what was in flight.
     let db = config.database();
-    let orphans = tokio::task::spawn_blocking(move || {
+    let (in_flight, orphans) = tokio::task::spawn_blocking(move || {
         let mut conn = open_database(&db)?;
-        queries::interrupt_in_flight(&mut conn, None)
+        let in_flight: HashMap<String, i64> =
+            queries::in_flight_requests(&conn)?.into_iter().collect();
+        Ok::<_, crate::store::StoreError>((
+            in_flight,
+            queries::interrupt_in_flight(&mut conn, None)?,
+        ))
     })
     .await
     .map_err(|e| ServiceError::Start(e.to_string()))??;
-    if !orphans.is_empty() {
-        let report = sweep::sweep_orphans(&orphans).await;
+    if !orphans.is_empty() || !in_flight.is_empty() {
+        let grace = config.agent.term_grace;
+        let report = sweep::sweep_orphans(&orphans, &in_flight, grace).await;
         tracing::warn!(
             killed = report.killed.len(),
             gone = report.gone,
             reused = report.reused,
+            tagged = report.tagged,
             "swept processes recorded by a previous smithd"
         );
     }
+    // Tools may start processes that leave the worker's session and group: as a subreaper
+    // smithd adopts them when their parent exits (and reaps them by pid).
+    if let Err(e) = reaper::become_subreaper() {
+        tracing::warn!(error = %e, "cannot become a child subreaper; processes that leave a worker are found by their tag only");
+    }
+    let reaping = tokio::spawn(reaper::reap_adopted_forever());
+    private_dir(&config.worker_runtime_dir()).map_err(dir_err)?;
 
     // The shutdown switch is shared so that a client's `shutdown` request can flip it too.
     let (switch, mut level) = shutdown::channel();
@@ -205,6 +257,11 @@ pub async fn run(
     }
     stop(&shared, &root, &mut level).await;
     let _ = tokio::time::timeout(Duration::from_secs(30), root_done).await;
+    // Whatever carries a tag of this smithd has outlived its attempt: it goes too.
+    let grace = shared.config.agent.term_grace;
+    let left = attempt_tag::find(attempt_tag::is_ours, None);
+    attempt_tag::stop(&left, grace).await;
+    reaping.abort();
     forward.abort();
     let _ = std::fs::remove_file(&shared.config.service.socket);
     drop(lock);

@@ -554,6 +554,19 @@ pub fn interrupt_in_flight(
     Ok(candidates)
 }
 
+/// Requests queued or running (the ones a restart interrupts), with when they were created.
+pub fn in_flight_requests(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT id, created_at FROM requests WHERE status IN ('queued', 'running')")
+        .ctx("preparing the in-flight query")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .ctx("reading in-flight requests")?
+        .collect::<Result<_, _>>()
+        .ctx("reading in-flight requests")?;
+    Ok(rows)
+}
+
 /// Marks a request `cancelled` before it ever ran (it was still queued).
 pub fn cancel_queued(conn: &Connection, id: &str) -> Result<(), StoreError> {
     exec(

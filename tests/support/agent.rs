@@ -84,6 +84,11 @@ pub async fn run_with(
         },
         session,
         message: message.to_string(),
+        tag: Some(smith::agent::attempt_tag::AttemptTag::new(
+            &format!("r-{}", uuid::Uuid::new_v4().simple()),
+            "t1",
+            1,
+        )),
     };
     let outcome = run_attempt(
         spec,

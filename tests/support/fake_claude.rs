@@ -24,6 +24,7 @@
 //! | `[[cost:USD]]` | report `total_cost_usd` USD |
 //! | `[[env]]` | answer with its environment as a JSON object |
 //! | `[[args]]` | answer with its arguments as a JSON array |
+//! | `[[sh:COMMAND]]` | run `sh -c COMMAND` like a Bash tool call (in a session of its own, as the CLI does), wait, answer with its output and exit status |
 //! | `[[stderr:TEXT]]` | write TEXT to stderr |
 //! | `[[replay:PATH]]` | print the lines of PATH (a captured CLI output) instead, then exit |
 //! | `[[exit:CODE]]` | with replay: the exit code (default 0) |
@@ -80,6 +81,30 @@ fn parse_directives(text: &str) -> (Vec<(String, String)>, String) {
     }
     rest.push_str(s);
     (directives, rest.trim().to_string())
+}
+
+/// Runs `command` as the CLI runs a Bash tool call: `sh -c` in a new session (so it leaves this
+/// process group), stdin closed; returns `EXIT <code>` and its output.
+fn run_tool_command(command: &str) -> String {
+    use std::os::unix::process::CommandExt;
+    let mut sh = std::process::Command::new("sh");
+    sh.args(["-c", command]).stdin(std::process::Stdio::null());
+    // SAFETY: setsid(2) in the forked child before exec is async-signal-safe and touches no memory.
+    unsafe {
+        sh.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    match sh.output() {
+        Ok(out) => format!(
+            "EXIT {}\n{}{}",
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => format!("cannot run sh: {e}"),
+    }
 }
 
 fn emit(v: Value) {
@@ -361,7 +386,9 @@ fn main() {
 
     let mut exit_code = 0;
     if !aborted {
-        let answer = if script.has("env") {
+        let answer = if let Some(command) = script.arg("sh") {
+            run_tool_command(command)
+        } else if script.has("env") {
             serde_json::to_string(&std::env::vars().collect::<std::collections::BTreeMap<_, _>>())
                 .unwrap()
         } else if script.has("args") {
