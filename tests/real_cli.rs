@@ -274,22 +274,14 @@ fn smithd_with_the_real_cli_restarts_a_task_that_met_an_api_500_and_merges_all_t
     let mut d = support::daemon::Daemon::new(
         "[supervision]\nbackoff_min = \"100ms\"\nbackoff_max = \"200ms\"\n",
     );
-    let config = support::real_cli::real_cli_config(&cli, &d.work(), &api.url());
-    let mut env = String::new();
-    for (k, v) in &config.env {
-        // No retries inside the CLI: one 500 ends the attempt, and smith restarts it.
-        let v = if k == "CLAUDE_CODE_MAX_RETRIES" {
-            "0"
-        } else {
-            v.as_str()
-        };
-        env.push_str(&format!("{k} = {v:?}\n"));
-    }
-    d.write_config(&format!(
-        "[agent]\nprogram = {:?}\nroots = [{:?}]\n\n[agent.env]\n{env}",
-        cli.display().to_string(),
-        d.work().display().to_string()
-    ));
+    // No retries inside the CLI: one 500 ends the attempt, and smith restarts it.
+    support::real_cli::configure_daemon(
+        &d,
+        &cli,
+        &api.url(),
+        "",
+        &[("CLAUDE_CODE_MAX_RETRIES", "0")],
+    );
     d.start();
     let out = d.smith(&[
         "ask",

@@ -24,7 +24,7 @@
 //! | `[[cost:USD]]` | report `total_cost_usd` USD |
 //! | `[[env]]` | answer with its environment as a JSON object |
 //! | `[[args]]` | answer with its arguments as a JSON array |
-//! | `[[sh:COMMAND]]` | run `sh -c COMMAND` like a Bash tool call (in a session of its own, as the CLI does), wait, answer with its output and exit status |
+//! | `[[sh:COMMAND]]` | right after init, run `sh -c COMMAND` like the CLI's Bash tool (in a session of its own), wait; answer with its exit status and output |
 //! | `[[stderr:TEXT]]` | write TEXT to stderr |
 //! | `[[replay:PATH]]` | print the lines of PATH (a captured CLI output) instead, then exit |
 //! | `[[exit:CODE]]` | with replay: the exit code (default 0) |
@@ -294,6 +294,8 @@ fn main() {
         emit(assistant(&session, &format!("GRANDCHILD {pid}")));
     }
 
+    let tool_output = script.arg("sh").map(run_tool_command);
+
     if script.has("hang") {
         loop {
             std::thread::sleep(Duration::from_secs(3600));
@@ -386,8 +388,8 @@ fn main() {
 
     let mut exit_code = 0;
     if !aborted {
-        let answer = if let Some(command) = script.arg("sh") {
-            run_tool_command(command)
+        let answer = if let Some(output) = &tool_output {
+            output.clone()
         } else if script.has("env") {
             serde_json::to_string(&std::env::vars().collect::<std::collections::BTreeMap<_, _>>())
                 .unwrap()

@@ -4,6 +4,7 @@
 
 pub mod actors;
 pub mod agent;
+pub mod background;
 pub mod daemon;
 pub mod fake_api;
 pub mod otlp;
@@ -30,5 +31,19 @@ where
             return false;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Polls `find` (blocking) until it returns something or `timeout` passes.
+pub fn eventually_sync<T>(timeout: Duration, mut find: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = find() {
+            return Some(v);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -102,3 +102,27 @@ pub fn real_cli_config(cli: &Path, root: &Path, api_url: &str) -> AgentConfig {
         ..AgentConfig::default()
     }
 }
+
+/// Configures `d` to run the real CLI against the fake API at `api_url`, with `agent_extra`
+/// lines added to `[agent]` and `env_extra` to `[agent.env]`.
+pub fn configure_daemon(
+    d: &super::daemon::Daemon,
+    cli: &Path,
+    api_url: &str,
+    agent_extra: &str,
+    env_extra: &[(&str, &str)],
+) {
+    let mut vars = real_cli_config(cli, &d.work(), api_url).env;
+    for (k, v) in env_extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    let mut env = String::new();
+    for (k, v) in &vars {
+        env.push_str(&format!("{k} = {v:?}\n"));
+    }
+    d.write_config(&format!(
+        "[agent]\nprogram = {:?}\nroots = [{:?}]\ninterrupt_grace = \"2s\"\nterm_grace = \"1s\"\n{agent_extra}\n\n[agent.env]\n{env}",
+        cli.display().to_string(),
+        d.work().display().to_string()
+    ));
+}
