@@ -6,18 +6,17 @@
 //! awaits it inside a handler). Dropping its future kills the process group.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use super::attempt_tag::{self, AttemptTag, TAG_VAR};
-use super::command::{SessionArg, TaskOptions, build_args, build_env, check_cwd};
+use super::attempt_tag::{self, AttemptTag};
+use super::command::{SessionArg, TaskOptions, build_command, check_cwd};
 use super::config::AgentConfig;
 use super::event::{ApiRetry, ResultEvent, StreamEvent, interrupt_request, user_message};
 use super::line_reader::{Line, LineReader};
@@ -132,36 +131,8 @@ pub async fn run_attempt(
         Ok(cwd) => cwd,
         Err(err) => return Outcome::bare(OutcomeReason::SpawnFailed, err.to_string()),
     };
-    let mut command = Command::new(&config.program);
-    command
-        .args(build_args(&config, &spec.task, &spec.session))
-        .env_clear()
-        .envs(build_env(&config, &spec.task, std::env::vars()))
-        .current_dir(&cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(tag) = &spec.tag {
-        command.env(TAG_VAR, tag.as_str());
-    }
-    if let Some(dir) = &config.runtime_dir {
-        command.env("XDG_RUNTIME_DIR", dir);
-    }
-    if let Some(mask) = config.umask {
-        let mask = mask as libc::mode_t;
-        // SAFETY: runs in the forked child before exec; umask(2) is async-signal-safe, touches no
-        // memory and cannot fail.
-        unsafe {
-            command.pre_exec(move || {
-                libc::umask(mask);
-                Ok(())
-            });
-        }
-    }
-    let spawned = reaper::spawn_leader(|| command.spawn(), |c| c.id());
-    let mut child = match spawned {
+    let mut command = build_command(&config, &spec.task, &spec.session, &cwd, spec.tag.as_ref());
+    let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
             let detail = format!("cannot start {}: {err}", config.program.display());
@@ -169,7 +140,7 @@ pub async fn run_attempt(
         }
     };
     let pid = child.id().expect("a child that was just spawned has a pid");
-    let _leader = reaper::LeaderGuard(pid);
+    let _leader = reaper::LeaderGuard::register(pid);
     group.set(pid);
     let _guard = GroupGuard(group.clone());
     let leader_start = process_start_time(pid);

@@ -59,11 +59,15 @@ pub struct Tagged {
 }
 
 /// Live (not zombie) processes whose tag satisfies `want`, started at or after `since` (clock
-/// ticks since boot), this process excluded.
+/// ticks since boot), this process excluded. Scans all of /proc.
 pub fn find(want: impl Fn(&str) -> bool, since: Option<u64>) -> Vec<Tagged> {
+    among(proc_info::all_pids(), want, since)
+}
+
+/// [`find`] among `pids` only.
+fn among(pids: Vec<u32>, want: impl Fn(&str) -> bool, since: Option<u64>) -> Vec<Tagged> {
     let me = std::process::id();
-    proc_info::all_pids()
-        .into_iter()
+    pids.into_iter()
         .filter(|&pid| pid != me)
         .filter_map(proc_info::stat)
         .filter(|s| !s.is_zombie() && since.is_none_or(|t| s.start_time >= t))
@@ -74,13 +78,32 @@ pub fn find(want: impl Fn(&str) -> bool, since: Option<u64>) -> Vec<Tagged> {
         .collect()
 }
 
-/// Stops every process carrying `tag` that started with or after the attempt's process
-/// (`since`, clock ticks since boot), the usual sequence with `grace`. Looks again after each
-/// round (one may have forked while it was stopped), a few rounds at most. Returns how many.
+/// The processes carrying `tag` once the attempt's own process has exited. With smithd a
+/// subreaper, every process that outlived it descends from an orphan smithd adopted (its parent
+/// chain, broken where a process died, was re-attached to smithd), so only those trees are looked
+/// at — none, usually. Otherwise, all of /proc.
+fn left_behind(tag: &str, since: Option<u64>) -> Vec<Tagged> {
+    if reaper::is_subreaper()
+        && let Some(adopted) = reaper::adopted()
+    {
+        if adopted.is_empty() {
+            return Vec::new();
+        }
+        if let Some(tree) = proc_info::descendants(adopted) {
+            return among(tree, |t| t == tag, since);
+        }
+    }
+    find(|t| t == tag, since)
+}
+
+/// Once the attempt's own process has exited: stops every process carrying `tag` that started
+/// with or after it (`since`, clock ticks since boot), the usual sequence with `grace`. Looks
+/// again after each round (one may have forked while it was stopped), a few rounds at most.
+/// Returns how many.
 pub async fn stop_tagged(tag: &str, since: Option<u64>, grace: Duration) -> usize {
     let mut stopped = 0;
     for _ in 0..5 {
-        let left = find(|t| t == tag, since);
+        let left = left_behind(tag, since);
         if left.is_empty() {
             break;
         }

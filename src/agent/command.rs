@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::attempt_tag::{AttemptTag, TAG_VAR};
 use super::config::AgentConfig;
 use super::error::AgentError;
 
@@ -144,6 +145,48 @@ pub fn build_env(
     env.extend(config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env.extend(task.env.iter().cloned());
     env
+}
+
+/// The whole command of one attempt: arguments, the rebuilt environment with the attempt's tag
+/// and the workers' runtime directory, working directory, piped stdio, a process group of its
+/// own, killed on drop, and the workers' umask when one is configured.
+pub fn build_command(
+    config: &AgentConfig,
+    task: &TaskOptions,
+    session: &SessionArg,
+    cwd: &Path,
+    tag: Option<&AttemptTag>,
+) -> tokio::process::Command {
+    use std::process::Stdio;
+    let mut command = tokio::process::Command::new(&config.program);
+    command
+        .args(build_args(config, task, session))
+        .env_clear()
+        .envs(build_env(config, task, std::env::vars()))
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(tag) = tag {
+        command.env(TAG_VAR, tag.as_str());
+    }
+    if let Some(dir) = &config.runtime_dir {
+        command.env("XDG_RUNTIME_DIR", dir);
+    }
+    if let Some(mask) = config.umask {
+        let mask = mask as libc::mode_t;
+        // SAFETY: runs in the forked child before exec; umask(2) is async-signal-safe, touches no
+        // memory and cannot fail. (It makes std fork instead of posix_spawn: only when configured.)
+        unsafe {
+            command.pre_exec(move || {
+                libc::umask(mask);
+                Ok(())
+            });
+        }
+    }
+    command
 }
 
 /// Resolves `cwd` and checks that it lies inside one of `roots` (both canonicalized, so `..`

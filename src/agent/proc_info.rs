@@ -104,22 +104,49 @@ pub fn environ_var(pid: u32, name: &str) -> Option<String> {
     })
 }
 
-/// The direct children of this process (every thread's `children` list).
-pub fn own_children() -> Vec<u32> {
+/// The direct children of `pid` (every thread's `children` list); `None` when the kernel does
+/// not provide those lists (CONFIG_PROC_CHILDREN) or the process is gone.
+pub fn children_of(pid: u32) -> Option<Vec<u32>> {
     let mut out = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task")
-        .into_iter()
-        .flatten()
+    let mut any = false;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
         .flatten()
     {
         if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+            any = true;
             out.extend(
                 list.split_whitespace()
                     .filter_map(|p| p.parse::<u32>().ok()),
             );
         }
     }
-    out
+    any.then_some(out)
+}
+
+/// The direct children of this process.
+pub fn own_children() -> Option<Vec<u32>> {
+    children_of(std::process::id())
+}
+
+/// `roots` and all their descendants (through the `children` lists); `None` when the kernel
+/// does not provide those lists.
+pub fn descendants(roots: Vec<u32>) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    let mut todo = roots;
+    while let Some(pid) = todo.pop() {
+        if out.len() > 100_000 {
+            break;
+        }
+        out.push(pid);
+        // A process that is gone has no children left to list.
+        if let Some(children) = children_of(pid) {
+            todo.extend(children);
+        } else if std::fs::metadata(format!("/proc/{pid}")).is_ok() {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]

@@ -176,11 +176,12 @@ pub struct TaskState {
 impl Drop for TaskState {
     fn drop(&mut self) {
         // ractor skips post_stop on panic or kill: this is the cleanup that always runs.
+        // The group is forgotten once the attempt has stopped everything it started, tagged
+        // processes included; an attempt cut short before that leaves the sweep to us.
+        let cut_short = self.group.pgid().is_some();
         self.group.signal(nix::sys::signal::Signal::SIGKILL);
-        let finished = self.runner.is_finished();
         self.runner.abort();
-        // A runner that finished stopped its tagged processes itself; one cut short did not.
-        if !finished {
+        if cut_short {
             attempt_tag::kill_now(&attempt_tag::find(|t| t == self.tag.as_str(), None));
         }
     }

@@ -37,14 +37,6 @@ fn main() -> ExitCode {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
     }
-    // smithd's own files (database, socket) are private; workers and their tools get the umask
-    // smithd was started with (or agent.umask), so files they create in a repository are as usual.
-    let inherited = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-    let mut config = config;
-    config
-        .agent
-        .umask
-        .get_or_insert_with(|| format!("{:03o}", inherited.bits()));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
