@@ -161,6 +161,14 @@ pub struct LimitsSection {
     pub max_tasks_per_request: usize,
     /// Default budget per request in USD (0: unlimited).
     pub max_budget_usd: f64,
+    /// Bytes of a request's prompt and tasks together.
+    pub max_request_bytes: usize,
+    /// Requests waiting in one session.
+    pub max_queued_requests: usize,
+    /// Bytes kept of one task's answer.
+    pub max_task_output_bytes: usize,
+    /// Bytes of a merged answer.
+    pub max_answer_bytes: usize,
 }
 
 /// `[supervision]`.
@@ -338,6 +346,10 @@ impl Default for LimitsSection {
         Self {
             max_concurrent_tasks: l.max_concurrent_tasks,
             max_tasks_per_request: l.max_tasks_per_request,
+            max_request_bytes: l.max_request_bytes,
+            max_queued_requests: l.max_queued_requests,
+            max_task_output_bytes: l.max_task_output_bytes,
+            max_answer_bytes: l.max_answer_bytes,
             max_budget_usd: 0.0,
         }
     }
@@ -560,6 +572,41 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
+        for (key, v, min) in [
+            (
+                "limits.max_request_bytes",
+                self.limits.max_request_bytes,
+                1024,
+            ),
+            (
+                "limits.max_queued_requests",
+                self.limits.max_queued_requests,
+                1,
+            ),
+            (
+                "limits.max_task_output_bytes",
+                self.limits.max_task_output_bytes,
+                1024,
+            ),
+            (
+                "limits.max_answer_bytes",
+                self.limits.max_answer_bytes,
+                1024,
+            ),
+        ] {
+            if v < min {
+                return Err(bad(key, format!("must be at least {min}")));
+            }
+        }
+        if self.limits.max_request_bytes > self.service.max_frame_bytes {
+            return Err(bad(
+                "limits.max_request_bytes",
+                format!(
+                    "{} is larger than service.max_frame_bytes ({}): such a request could not even be sent",
+                    self.limits.max_request_bytes, self.service.max_frame_bytes
+                ),
+            ));
+        }
         if self.limits.max_tasks_per_request == 0 {
             return Err(bad(
                 "limits.max_tasks_per_request",
@@ -714,6 +761,10 @@ impl Config {
                 max_tasks_per_request: self.limits.max_tasks_per_request,
                 max_budget_usd: (self.limits.max_budget_usd > 0.0)
                     .then_some(self.limits.max_budget_usd),
+                max_request_bytes: self.limits.max_request_bytes,
+                max_queued_requests: self.limits.max_queued_requests,
+                max_task_output_bytes: self.limits.max_task_output_bytes,
+                max_answer_bytes: self.limits.max_answer_bytes,
             },
             supervision: Supervision {
                 strategy: s.strategy,

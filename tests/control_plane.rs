@@ -275,7 +275,7 @@ fn a_client_that_stops_reading_loses_its_connection_not_smithd_its_slots() {
         .push(("SMITH_SERVICE__WRITE_TIMEOUT".into(), "300ms".into()));
     d.start();
     // A request with a large answer (the stand-in echoes its prompt).
-    let big = "x".repeat(3 << 20);
+    let big = "x".repeat(3 << 19);
     let out = d.smith(&["ask", "--session", "big", &big[..100]]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mut bigs = Vec::new();

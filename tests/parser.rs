@@ -269,3 +269,20 @@ fn mutated_cli_lines_never_panic_the_parser() {
     // Some mutations still parse (unknown fields are kept and ignored), most do not.
     assert!(parsed > 0 && parsed < 6_000, "{parsed}");
 }
+
+/// The CLI reports `input_tokens` without the cache parts; the whole input counts them.
+#[test]
+fn the_whole_input_includes_cache_reads_and_writes() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/derived/success_with_cache_tokens.jsonl");
+    let events: Vec<StreamEvent> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| StreamEvent::parse(l).unwrap())
+        .collect();
+    let usage = results(&events)[0].usage.clone().unwrap();
+    assert_eq!(usage.input_tokens, 3);
+    assert_eq!(usage.cache_read_input_tokens, 24_000);
+    assert_eq!(usage.cache_creation_input_tokens, 1_200);
+    assert_eq!(usage.total_input(), 25_203);
+}

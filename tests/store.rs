@@ -94,6 +94,42 @@ fn a_version_1_database_is_migrated_with_its_data() {
 }
 
 #[test]
+fn a_version_2_database_counts_cache_tokens_in_its_input_after_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        schema::migrate_to(&mut conn, &path, 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO sessions VALUES ('main', 1);
+             INSERT INTO requests (id, session, seq, prompt, spec_json, status, cost_usd, created_at)
+               VALUES ('r1', 'main', 1, 'q', '{}', 'succeeded', 0.5, 10);
+             INSERT INTO tasks (request_id, idx, id, name, instruction, status)
+               VALUES ('r1', 0, 't1', 'request', 'q', 'succeeded');
+             INSERT INTO attempts (request_id, task_idx, attempt, started_at, input_tokens,
+                                   output_tokens, cache_read_tokens, cache_creation_tokens)
+               VALUES ('r1', 0, 1, 10, 3, 7, 24000, 1200),
+                      ('r1', 0, 2, 11, 5, 7, NULL, NULL),
+                      ('r1', 0, 3, 12, NULL, NULL, NULL, NULL);",
+        )
+        .unwrap();
+    }
+    let conn = open_database(&path).unwrap();
+    let attempts = queries::request_detail(&conn, "r1").unwrap().attempts;
+    let input: Vec<Option<u64>> = attempts.iter().map(|a| a.input_tokens).collect();
+    assert_eq!(
+        input,
+        [Some(25_203), Some(5), None],
+        "the whole input, cache parts included"
+    );
+    assert_eq!(
+        attempts[0].cache_read_tokens,
+        Some(24_000),
+        "the parts stay apart"
+    );
+}
+
+#[test]
 fn a_newer_database_is_refused_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("future.db");

@@ -40,6 +40,6 @@ pub use gate::AttemptGate;
 pub use outcome::{ExitStatus, Outcome, OutcomeReason, StopCause};
 pub use process_group::ProcessGroup;
 pub use task::{
-    TaskActor, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskLabels, TaskMsg, TaskReporter,
-    TaskSpec,
+    AttemptRecorder, AttemptStart, TaskActor, TaskCarry, TaskEnv, TaskEvent, TaskEventKind,
+    TaskLabels, TaskMsg, TaskReporter, TaskSpec,
 };

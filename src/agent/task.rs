@@ -114,6 +114,8 @@ pub enum TaskMsg {
 pub struct TaskEnv {
     /// Where reports go.
     pub reporter: TaskReporter,
+    /// Records each attempt durably before its process starts (`None`: nothing to record).
+    pub recorder: Option<AttemptRecorder>,
     /// The global cap on live processes.
     pub permits: Option<Arc<Semaphore>>,
     /// The request's gate (budget, cancel): closed → no new attempt starts.
@@ -129,6 +131,7 @@ impl TaskEnv {
     pub fn new(reporter: TaskReporter) -> Self {
         Self {
             reporter,
+            recorder: None,
             permits: None,
             gate: None,
             span: tracing::Span::none(),
@@ -136,6 +139,25 @@ impl TaskEnv {
         }
     }
 }
+
+/// An attempt about to start, as it is recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptStart {
+    /// Task id.
+    pub task_id: String,
+    /// 1-based attempt.
+    pub attempt: u32,
+    /// The Claude session it resumes, if any.
+    pub resumed: Option<String>,
+    /// The Claude session it runs in.
+    pub claude_session_id: String,
+}
+
+/// Records an attempt and returns once the record is committed; an error keeps the attempt's
+/// process from starting (nothing runs that the store does not know of).
+pub type AttemptRecorder = Arc<
+    dyn Fn(AttemptStart) -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync,
+>;
 
 /// The request an attempt works for, as its span says.
 #[derive(Debug, Clone, Default)]

@@ -16,7 +16,7 @@ use super::attempt_tag::AttemptTag;
 use super::command::SessionArg;
 use super::outcome::{Outcome, OutcomeReason};
 use super::process_group::ProcessGroup;
-use super::task::{TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskMsg, TaskSpec};
+use super::task::{AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskMsg, TaskSpec};
 use crate::telemetry::metrics::{self, metrics};
 use crate::telemetry::semconv::*;
 
@@ -86,6 +86,7 @@ async fn run_task_attempt(a: TaskAttempt) {
     } = a;
     let TaskEnv {
         reporter,
+        recorder,
         permits,
         gate,
         span: parent,
@@ -184,37 +185,57 @@ async fn run_task_attempt(a: TaskAttempt) {
         tag: Some(tag),
     };
     let mut spawned = false;
-    let outcome = run_attempt(
-        attempt_spec,
-        |event| match event {
-            AttemptEvent::Spawned { pid, start_time } => {
-                span.record(PROCESS_PID, pid as i64);
-                m.tasks_active.add(1, &[]);
-                spawned = true;
-                report(TaskEventKind::Started {
-                    pid,
-                    start_time,
-                    resumed: resumed.clone(),
-                    claude_session_id: session_id.clone(),
-                })
-            }
-            AttemptEvent::Init {
-                ref claude_session_id,
-                ref model,
-            } => {
-                if let Some(model) = model {
-                    span.record(GEN_AI_RESPONSE_MODEL, model.as_str());
-                }
-                carry.lock().expect("task carry lock").claude_session_id =
-                    Some(claude_session_id.clone());
-                report(TaskEventKind::Attempt(event));
-            }
-            other => report(TaskEventKind::Attempt(other)),
-        },
-        control,
-        group,
-    )
-    .await;
+    let recorded = match &recorder {
+        Some(record) => {
+            record(AttemptStart {
+                task_id: spec.id.clone(),
+                attempt,
+                resumed: resumed.clone(),
+                claude_session_id: session_id.clone(),
+            })
+            .await
+        }
+        None => Ok(()),
+    };
+    let outcome = match recorded {
+        Err(e) => Outcome::bare(
+            OutcomeReason::SpawnFailed,
+            format!("the attempt could not be recorded, so it was not started: {e}"),
+        ),
+        Ok(()) => {
+            run_attempt(
+                attempt_spec,
+                |event| match event {
+                    AttemptEvent::Spawned { pid, start_time } => {
+                        span.record(PROCESS_PID, pid as i64);
+                        m.tasks_active.add(1, &[]);
+                        spawned = true;
+                        report(TaskEventKind::Started {
+                            pid,
+                            start_time,
+                            resumed: resumed.clone(),
+                            claude_session_id: session_id.clone(),
+                        })
+                    }
+                    AttemptEvent::Init {
+                        ref claude_session_id,
+                        ref model,
+                    } => {
+                        if let Some(model) = model {
+                            span.record(GEN_AI_RESPONSE_MODEL, model.as_str());
+                        }
+                        carry.lock().expect("task carry lock").claude_session_id =
+                            Some(claude_session_id.clone());
+                        report(TaskEventKind::Attempt(event));
+                    }
+                    other => report(TaskEventKind::Attempt(other)),
+                },
+                control,
+                group,
+            )
+            .await
+        }
+    };
     if spawned {
         m.tasks_active.add(-1, &[]);
     }
@@ -250,7 +271,8 @@ fn record_outcome(span: &tracing::Span, o: &Outcome, record_content: bool) {
     let m = metrics();
     let reason = o.reason.as_str();
     span.record(SMITH_EXIT_REASON, o.reason.to_string().as_str());
-    span.record(GEN_AI_USAGE_INPUT_TOKENS, o.usage.input_tokens as i64);
+    // The whole input (cache parts included), per the GenAI conventions; the parts are below.
+    span.record(GEN_AI_USAGE_INPUT_TOKENS, o.usage.total_input() as i64);
     span.record(GEN_AI_USAGE_OUTPUT_TOKENS, o.usage.output_tokens as i64);
     span.record(
         GEN_AI_USAGE_CACHE_READ,
@@ -275,9 +297,9 @@ fn record_outcome(span: &tracing::Span, o: &Outcome, record_content: bool) {
     m.task_attempts.add(1, &metrics::reason(reason));
     m.task_duration
         .record(o.duration.as_secs_f64(), &metrics::reason(reason));
-    if o.usage.input_tokens > 0 || o.usage.output_tokens > 0 {
+    if o.usage.total_input() > 0 || o.usage.output_tokens > 0 {
         m.token_usage
-            .record(o.usage.input_tokens, &metrics::token_type("input"));
+            .record(o.usage.total_input(), &metrics::token_type("input"));
         m.token_usage
             .record(o.usage.output_tokens, &metrics::token_type("output"));
     }

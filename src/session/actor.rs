@@ -17,8 +17,9 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::agent::config::MAX_DURATION;
 use crate::agent::{
-    AgentConfig, AttemptEvent, AttemptGate, OutcomeReason, TaskActor, TaskCarry, TaskEnv,
-    TaskEvent, TaskEventKind, TaskLabels, TaskMsg, TaskOptions, TaskSpec,
+    AgentConfig, AttemptEvent, AttemptGate, AttemptRecorder, AttemptStart, OutcomeReason,
+    TaskActor, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskLabels, TaskMsg, TaskOptions,
+    TaskSpec,
 };
 use crate::store::queries::{self, NewRequest, RequestEnd};
 use crate::store::records::now_ms;
@@ -253,12 +254,24 @@ impl SessionState {
         events: Option<EventSink>,
     ) -> Result<String, SessionError> {
         let spec = validate(spec, &self.deps.config)?;
+        let limit = self.deps.config.limits.max_queued_requests;
+        if self.queue.len() >= limit {
+            return Err(SessionError::QueueFull {
+                session: self.name.clone(),
+                limit,
+            });
+        }
         let id = format!("r-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        // The prompt is stored once, in its own column; the options without it.
+        let options = RequestSpec {
+            prompt: String::new(),
+            ..spec.clone()
+        };
         let new = NewRequest {
             id: id.clone(),
             session: self.name.clone(),
             prompt: spec.prompt.clone(),
-            spec_json: serde_json::to_string(&spec).expect("a request spec serializes"),
+            spec_json: serde_json::to_string(&options).expect("a request spec serializes"),
         };
         self.deps
             .store
@@ -310,8 +323,12 @@ impl SessionState {
                 why: "only an interrupted request can be resumed",
             });
         }
-        let spec: RequestSpec = serde_json::from_str(&request.spec_json)
+        let mut spec: RequestSpec = serde_json::from_str(&request.spec_json)
             .map_err(|e| SessionError::Invalid(format!("stored request cannot be read: {e}")))?;
+        // Requests stored before the prompt moved out of the options still carry it there.
+        if spec.prompt.is_empty() {
+            spec.prompt = request.prompt.clone();
+        }
         let work: Vec<TaskRecord> = detail
             .tasks
             .into_iter()
@@ -710,8 +727,17 @@ impl SessionState {
             }
         };
         phase.span = parent.clone();
+        let idx_of: std::collections::HashMap<String, u32> = units
+            .iter()
+            .filter_map(|u| run.task_mut(&u.id).map(|t| (u.id.clone(), t.idx)))
+            .collect();
         let env = TaskEnv {
             reporter: tx,
+            recorder: Some(attempt_recorder(
+                self.deps.store.clone(),
+                run.request_id.clone(),
+                idx_of,
+            )),
             permits: Some(self.deps.permits.clone()),
             gate: Some(run.gate.clone()),
             span: parent,
@@ -870,7 +896,12 @@ impl SessionState {
                     task.claude_session_id = Some(id.clone());
                 }
                 if outcome.reason == OutcomeReason::Completed {
-                    task.best_output = Some(outcome.result.clone().unwrap_or_default());
+                    let output = outcome.result.clone().unwrap_or_default();
+                    task.best_output = Some(cut_to(
+                        output,
+                        self.deps.config.limits.max_task_output_bytes,
+                        "limits.max_task_output_bytes",
+                    ));
                     task.status = TaskStatus::Succeeded;
                 } else if !outcome.retryable {
                     task.status = TaskStatus::Failed;
@@ -886,7 +917,7 @@ impl SessionState {
                     exit_signal: outcome.exit.and_then(|e| e.signal),
                     stderr_tail: Some(outcome.stderr_tail.clone()).filter(|s| !s.is_empty()),
                     claude_session_id: outcome.claude_session_id.clone(),
-                    input_tokens: Some(outcome.usage.input_tokens),
+                    input_tokens: Some(outcome.usage.total_input()),
                     output_tokens: Some(outcome.usage.output_tokens),
                     cache_read_tokens: Some(outcome.usage.cache_read_input_tokens),
                     cache_creation_tokens: Some(outcome.usage.cache_creation_input_tokens),
@@ -1074,6 +1105,11 @@ impl SessionState {
             }
             None => (deterministic, "deterministic", false),
         };
+        let answer = cut_to(
+            answer,
+            self.deps.config.limits.max_answer_bytes,
+            "limits.max_answer_bytes",
+        );
         let status = match run.stop {
             Some(StopKind::Cancelled) => RequestStatus::Cancelled,
             Some(StopKind::Interrupted) => RequestStatus::Interrupted,
@@ -1127,14 +1163,33 @@ impl SessionState {
             answer: keep_answer.then(|| (answer.clone(), mode.to_string(), None::<String>)),
             tasks: records,
         };
-        if let Err(e) = self
+        // Nothing is answered that was not committed: if the end cannot be written, the client
+        // hears why, the context does not move, and the request stays resumable.
+        let committed = self
             .deps
             .store
             .call(move |c| queries::finish_request(c, &end))
-            .await
-        {
-            tracing::error!(session = %self.name, request = %run.request_id, error = %e, "cannot commit the end of a request");
-        }
+            .await;
+        let (status, reason, answer, keep_answer) = match committed {
+            Ok(()) => (status, reason, answer, keep_answer),
+            Err(e) => {
+                tracing::error!(session = %self.name, request = %run.request_id, error = %e, "cannot commit the end of a request; it is left interrupted");
+                let rid = run.request_id.clone();
+                if let Err(again) = self
+                    .deps
+                    .store
+                    .call(move |c| queries::mark_interrupted(c, &rid))
+                    .await
+                {
+                    tracing::error!(request = %run.request_id, error = %again, "cannot mark the request interrupted either; the next start of smithd will");
+                }
+                let why = format!(
+                    "its end could not be committed ({e}), so it is not answered; it is left interrupted: once the database works again, `smith resume {}` finishes it",
+                    run.request_id
+                );
+                (RequestStatus::Interrupted, Some(why), String::new(), false)
+            }
+        };
         if matches!(status, RequestStatus::Succeeded | RequestStatus::Degraded) {
             let seq = self.history.last().map_or(1, |t| t.seq + 1);
             let turn = Turn {
@@ -1283,11 +1338,7 @@ fn explicit_tasks(spec: &RequestSpec) -> Vec<TaskRun> {
         .iter()
         .enumerate()
         .map(|(i, text)| {
-            let name: String = text
-                .split_whitespace()
-                .take(6)
-                .collect::<Vec<_>>()
-                .join(" ");
+            let name = task_name(text);
             TaskRun::new(
                 i as u32,
                 TaskKind::Work,
@@ -1382,6 +1433,65 @@ async fn budget_stop(run: &mut Run) {
     }
 }
 
+/// Records each attempt of a phase (and waits for the commit) before its process starts.
+fn attempt_recorder(
+    store: crate::store::StoreHandle,
+    request_id: String,
+    idx_of: std::collections::HashMap<String, u32>,
+) -> AttemptRecorder {
+    Arc::new(move |a: AttemptStart| {
+        let store = store.clone();
+        let record = idx_of.get(&a.task_id).map(|&task_idx| AttemptRecord {
+            request_id: request_id.clone(),
+            task_idx,
+            attempt: a.attempt,
+            started_at: now_ms(),
+            resumed_from: a.resumed,
+            claude_session_id: Some(a.claude_session_id),
+            ..AttemptRecord::default()
+        });
+        Box::pin(async move {
+            let Some(record) = record else {
+                return Ok(());
+            };
+            store
+                .call(move |c| queries::start_attempt(c, &record))
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
+}
+
+/// A task's short name: the first words of its instruction, at most 60 characters.
+fn task_name(instruction: &str) -> String {
+    let words = instruction
+        .split_whitespace()
+        .take(6)
+        .collect::<Vec<_>>()
+        .join(" ");
+    match words.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &words[..at]),
+        None => words,
+    }
+}
+
+/// `text` cut to at most `max` bytes (at a character boundary) with a note saying so.
+fn cut_to(mut text: String, max: usize, key: &str) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let total = text.len();
+    let mut at = max;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    text.truncate(at);
+    text.push_str(&format!(
+        "\n\n[smith: cut at {at} of {total} bytes ({key})]"
+    ));
+    text
+}
+
 /// Applies defaults and checks a request.
 pub fn validate(
     mut spec: RequestSpec,
@@ -1399,6 +1509,13 @@ pub fn validate(
     }
     if spec.plan && !spec.tasks.is_empty() {
         return invalid("--plan and --task exclude each other: the planner makes the tasks".into());
+    }
+    let bytes = spec.prompt.len() + spec.tasks.iter().map(String::len).sum::<usize>();
+    let max_bytes = config.limits.max_request_bytes;
+    if bytes > max_bytes {
+        return invalid(format!(
+            "the request has {bytes} bytes of prompt and tasks, more than limits.max_request_bytes ({max_bytes}): put long material in a file under the working directory and point the request at it"
+        ));
     }
     let max = config.limits.max_tasks_per_request;
     if spec.tasks.len() > max {

@@ -13,6 +13,14 @@ pub struct Limits {
     pub max_tasks_per_request: usize,
     /// Default budget of a request in USD (`None`: unlimited).
     pub max_budget_usd: Option<f64>,
+    /// Bytes of a request's prompt and tasks together.
+    pub max_request_bytes: usize,
+    /// Requests waiting in one session (besides the one running).
+    pub max_queued_requests: usize,
+    /// Bytes kept of one task's answer (longer ones are cut and marked).
+    pub max_task_output_bytes: usize,
+    /// Bytes of a merged answer (longer ones are cut and marked).
+    pub max_answer_bytes: usize,
 }
 
 impl Default for Limits {
@@ -21,6 +29,10 @@ impl Default for Limits {
             max_concurrent_tasks: 8,
             max_tasks_per_request: 16,
             max_budget_usd: None,
+            max_request_bytes: 2 * 1024 * 1024,
+            max_queued_requests: 32,
+            max_task_output_bytes: 1024 * 1024,
+            max_answer_bytes: 4 * 1024 * 1024,
         }
     }
 }

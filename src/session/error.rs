@@ -21,6 +21,16 @@ pub enum SessionError {
         /// What cannot be done.
         why: &'static str,
     },
+    /// The session already has as many requests waiting as it may.
+    #[error(
+        "session {session} already has {limit} requests waiting (limits.max_queued_requests): wait for some to finish, or cancel some"
+    )]
+    QueueFull {
+        /// Session name.
+        session: String,
+        /// The limit.
+        limit: usize,
+    },
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

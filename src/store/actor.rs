@@ -18,8 +18,14 @@ use super::schema;
 
 /// What runs after the batch's commit: delivers a job's result, or the commit's failure.
 type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
-/// A job: runs on the connection inside the batch's transaction, returns its reply.
-type Job = Box<dyn FnOnce(&mut Connection) -> Reply + Send>;
+/// A job: runs on the connection inside the batch's transaction (or, given `None`, learns that
+/// no transaction could begin and touches nothing), returns its reply.
+type Job = Box<dyn FnOnce(Option<&mut Connection>) -> Reply + Send>;
+
+/// How long a statement waits for a lock another process holds, per try.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// Tries to begin a batch's transaction before its jobs are failed.
+const BEGIN_TRIES: u32 = 3;
 
 /// Messages of the store actor.
 pub enum StoreMsg {
@@ -99,19 +105,36 @@ fn run_jobs(mut conn: Connection, rx: std_mpsc::Receiver<Job>, path: &Path) {
                 break;
             }
         }
-        let begun = conn.execute_batch("BEGIN IMMEDIATE");
-        let replies: Vec<Reply> = batch.into_iter().map(|job| job(&mut conn)).collect();
-        let failure = begun
-            .and_then(|_| conn.execute_batch("COMMIT"))
-            .err()
-            .map(|source| {
-                let _ = conn.execute_batch("ROLLBACK");
-                tracing::error!(path = %path.display(), error = %source, "database commit failed");
-                StoreError::Query {
-                    action: "committing",
-                    source,
-                }
-            });
+        // Another process may hold the database (busy_timeout waits for it, per try); a batch that
+        // cannot begin is not run at all, and every job hears why.
+        let mut begun = conn.execute_batch("BEGIN IMMEDIATE");
+        for _ in 1..BEGIN_TRIES {
+            if begun.is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            begun = conn.execute_batch("BEGIN IMMEDIATE");
+        }
+        if let Err(source) = begun {
+            tracing::error!(path = %path.display(), error = %source, jobs = batch.len(), "cannot begin a transaction; the batch is not written");
+            let failure = StoreError::Query {
+                action: "beginning a transaction",
+                source,
+            };
+            for job in batch {
+                job(None)(Some(&failure));
+            }
+            continue;
+        }
+        let replies: Vec<Reply> = batch.into_iter().map(|job| job(Some(&mut conn))).collect();
+        let failure = conn.execute_batch("COMMIT").err().map(|source| {
+            let _ = conn.execute_batch("ROLLBACK");
+            tracing::error!(path = %path.display(), error = %source, "database commit failed");
+            StoreError::Query {
+                action: "committing",
+                source,
+            }
+        });
         for reply in replies {
             reply(failure.as_ref());
         }
@@ -153,8 +176,7 @@ pub fn open_database(path: &Path) -> Result<Connection, StoreError> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(open)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(open)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open)?;
     // Reading the version is the first real access: a file that is not a database fails here.
     schema::version(&conn, path)?;
     conn.pragma_update(None, "journal_mode", "WAL")
@@ -222,8 +244,13 @@ impl StoreHandle {
         F: FnOnce(&mut Connection) -> Result<(), StoreError> + Send + 'static,
     {
         let job: Job = Box::new(move |conn| {
-            if let Err(e) = f(conn) {
-                tracing::error!(error = %e, action, "database write failed");
+            match conn {
+                Some(conn) => {
+                    if let Err(e) = f(conn) {
+                        tracing::error!(error = %e, action, "database write failed");
+                    }
+                }
+                None => tracing::error!(action, "database write lost: no transaction could begin"),
             }
             Box::new(|_| {})
         });
@@ -240,7 +267,12 @@ impl StoreHandle {
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let result = f(conn);
+            let result = match conn {
+                Some(conn) => f(conn),
+                None => Err(StoreError::Unavailable(
+                    "the database is locked or failing".into(),
+                )),
+            };
             Box::new(move |commit_failure: Option<&StoreError>| {
                 let result = match commit_failure {
                     Some(e) => Err(StoreError::Unavailable(e.to_string())),

@@ -567,6 +567,19 @@ pub fn in_flight_requests(conn: &Connection) -> Result<Vec<(String, i64)>, Store
     Ok(rows)
 }
 
+/// Marks a request `interrupted` (resumable) whose end could not be recorded.
+pub fn mark_interrupted(conn: &Connection, id: &str) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "UPDATE requests SET status = 'interrupted',
+                reason = 'its end could not be committed', finished_at = ?2
+         WHERE id = ?1 AND status IN ('queued', 'running')",
+        params![id, now_ms()],
+        "marking a request interrupted",
+    )?;
+    Ok(())
+}
+
 /// Marks a request `cancelled` before it ever ran (it was still queued).
 pub fn cancel_queued(conn: &Connection, id: &str) -> Result<(), StoreError> {
     exec(

@@ -184,13 +184,14 @@ pub struct AttemptRecord {
     pub stderr_tail: Option<String>,
     /// Claude session id.
     pub claude_session_id: Option<String>,
-    /// Tokens.
+    /// The whole input in tokens: uncached input plus cache reads plus cache writes (since
+    /// schema v3; older rows were migrated to the same meaning).
     pub input_tokens: Option<u64>,
-    /// Tokens.
+    /// Output tokens.
     pub output_tokens: Option<u64>,
-    /// Tokens.
+    /// Of the input, tokens read from the prompt cache.
     pub cache_read_tokens: Option<u64>,
-    /// Tokens.
+    /// Of the input, tokens written to the prompt cache.
     pub cache_creation_tokens: Option<u64>,
     /// Cost of this process.
     pub cost_usd: Option<f64>,

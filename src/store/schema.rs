@@ -87,6 +87,15 @@ pub const MIGRATIONS: &[&str] = &[
         FROM requests WHERE answer IS NOT NULL;
     ALTER TABLE requests DROP COLUMN answer;
     "#,
+    // v3: input_tokens is the whole input (GenAI conventions): uncached input plus cache reads
+    // plus cache writes, which are also kept apart. Rows written before held only the uncached
+    // part; they are brought to the same meaning.
+    r#"
+    UPDATE attempts
+       SET input_tokens = input_tokens + COALESCE(cache_read_tokens, 0)
+                                       + COALESCE(cache_creation_tokens, 0)
+     WHERE input_tokens IS NOT NULL;
+    "#,
 ];
 
 /// The newest schema version this build knows.
