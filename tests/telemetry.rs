@@ -231,9 +231,10 @@ async fn a_fan_out_with_a_crash_makes_one_trace_with_the_expected_tree_and_metri
         .find(|s| attr(&s.attributes, "smith.attempt").as_deref() == Some("2"))
         .unwrap();
     assert_ne!(ok.status.as_ref().map(|s| s.code), Some(2));
+    // The whole input: the stand-in reports 120 uncached tokens and 40 read from the cache.
     assert_eq!(
         attr(&ok.attributes, "gen_ai.usage.input_tokens").as_deref(),
-        Some("120")
+        Some("160")
     );
     assert_eq!(
         attr(&ok.attributes, "gen_ai.usage.output_tokens").as_deref(),
@@ -323,6 +324,23 @@ async fn a_fan_out_with_a_crash_makes_one_trace_with_the_expected_tree_and_metri
         }
         out
     };
+    // gen_ai.client.token.usage counts the whole input too: 3 completed attempts × 160.
+    let input_sum: f64 = metrics
+        .iter()
+        .rev()
+        .find(|m| m.name == "gen_ai.client.token.usage")
+        .and_then(|m| match &m.data {
+            Some(Data::Histogram(h)) => Some(
+                h.data_points
+                    .iter()
+                    .filter(|p| attr(&p.attributes, "gen_ai.token.type").as_deref() == Some("input"))
+                    .map(|p| p.sum.unwrap_or(0.0))
+                    .sum(),
+            ),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert_eq!(input_sum, 480.0);
     let attempts_by = sum_by("smith.task.attempts", "smith.exit_reason");
     assert_eq!(attempts_by.get("completed"), Some(&3.0), "{attempts_by:?}");
     assert_eq!(attempts_by.get("crashed"), Some(&1.0), "{attempts_by:?}");
