@@ -199,6 +199,31 @@ pub struct SupervisionSection {
     pub session_max_restarts: u32,
 }
 
+/// `[store]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// Finished requests older than this are pruned ("0s": any age).
+    #[serde(with = "duration")]
+    pub retention_age: Duration,
+    /// Of each session only the newest this many requests are kept (0: any number).
+    pub retention_requests: u64,
+    /// How often pruning runs (besides at startup and `smith prune`).
+    #[serde(with = "duration")]
+    pub prune_every: Duration,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            // "3months" (a month being 30.44 days, as durations are written here).
+            retention_age: Duration::from_secs(3 * 2_630_016),
+            retention_requests: 1000,
+            prune_every: Duration::from_secs(3600),
+        }
+    }
+}
+
 /// `[context]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -241,6 +266,8 @@ pub struct Config {
     pub supervision: SupervisionSection,
     /// `[context]`.
     pub context: ContextSection,
+    /// `[store]`.
+    pub store: StoreSection,
     /// `[telemetry]`.
     pub telemetry: TelemetrySection,
 }
@@ -497,7 +524,7 @@ impl Config {
     }
 
     /// Every duration key with its value.
-    fn durations(&self) -> [(&'static str, Duration); 14] {
+    fn durations(&self) -> [(&'static str, Duration); 15] {
         let (s, a, v) = (&self.service, &self.agent, &self.supervision);
         [
             ("service.shutdown_grace", s.shutdown_grace),
@@ -514,6 +541,7 @@ impl Config {
             ("supervision.backoff_min", v.backoff_min),
             ("supervision.backoff_max", v.backoff_max),
             ("supervision.backoff_reset_after", v.backoff_reset_after),
+            ("store.prune_every", self.store.prune_every),
         ]
     }
 
@@ -607,6 +635,24 @@ impl Config {
                 ),
             ));
         }
+        if self.store.prune_every.is_zero() {
+            return Err(bad("store.prune_every", "must be longer than zero".into()));
+        }
+        if self.store.retention_age > Duration::from_secs(100 * 365 * 24 * 3600) {
+            return Err(bad(
+                "store.retention_age",
+                "is longer than 100 years; \"0s\" keeps requests of any age".into(),
+            ));
+        }
+        let turns = self.context.turns as u64;
+        if self.store.retention_requests != 0 && self.store.retention_requests < turns {
+            return Err(bad(
+                "store.retention_requests",
+                format!(
+                    "keeps fewer requests than context.turns ({turns}) needs; use at least that many (or 0: any number)"
+                ),
+            ));
+        }
         if self.limits.max_tasks_per_request == 0 {
             return Err(bad(
                 "limits.max_tasks_per_request",
@@ -687,6 +733,16 @@ impl Config {
     /// The effective configuration as TOML.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("the config serializes")
+    }
+
+    /// The database file.
+    /// What retention keeps.
+    pub fn retention(&self) -> crate::store::Retention {
+        let s = &self.store;
+        crate::store::Retention {
+            max_age: (!s.retention_age.is_zero()).then_some(s.retention_age),
+            max_requests_per_session: (s.retention_requests > 0).then_some(s.retention_requests),
+        }
     }
 
     /// The database file.

@@ -108,6 +108,7 @@ async fn every_request_and_response_round_trips() {
             before: Some(7),
             limit: 20,
         }),
+        Request::Prune(smith::protocol::PruneRequest {}),
         Request::Text(TextQuery {
             request_id: "r-1".into(),
             part: TextPart::TaskOutput(2),
@@ -217,6 +218,10 @@ async fn every_request_and_response_round_trips() {
                 part: TextPart::Answer,
                 total_bytes: 9,
             }],
+        }),
+        Response::Pruned(smith::store::PruneReport {
+            requests: 3,
+            bytes_freed: 4096,
         }),
         Response::Text(TextChunk {
             part: TextPart::Prompt,

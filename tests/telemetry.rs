@@ -333,7 +333,9 @@ async fn a_fan_out_with_a_crash_makes_one_trace_with_the_expected_tree_and_metri
             Some(Data::Histogram(h)) => Some(
                 h.data_points
                     .iter()
-                    .filter(|p| attr(&p.attributes, "gen_ai.token.type").as_deref() == Some("input"))
+                    .filter(|p| {
+                        attr(&p.attributes, "gen_ai.token.type").as_deref() == Some("input")
+                    })
                     .map(|p| p.sum.unwrap_or(0.0))
                     .sum(),
             ),

@@ -47,6 +47,9 @@ pub enum Command {
     Health(JsonArg),
     /// Stop smithd gracefully (running requests get service.shutdown_grace to finish).
     Shutdown(JsonArg),
+    /// Apply the retention now (store.retention_age, store.retention_requests): delete finished
+    /// requests it does not keep and give the database's freed space back.
+    Prune(JsonArg),
     /// Print shell completions.
     Completions {
         /// The shell.

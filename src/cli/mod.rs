@@ -16,8 +16,8 @@ use std::time::Duration;
 use clap::CommandFactory;
 
 use crate::protocol::{
-    Ask, CancelRequest, HealthQuery, HistoryQuery, Request, Response, ResumeRequest, SessionsQuery,
-    ShowQuery, ShutdownRequest, StatusQuery,
+    Ask, CancelRequest, HealthQuery, HistoryQuery, PruneRequest, Request, Response, ResumeRequest,
+    SessionsQuery, ShowQuery, ShutdownRequest, StatusQuery,
 };
 use crate::session::{RequestEvent, RequestSpec, RequestSummary};
 use crate::store::RequestStatus;
@@ -219,6 +219,21 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
                     print_json(&serde_json::json!({"message": d.message}));
                 } else {
                     eprintln!("{}", d.message);
+                }
+                Ok(EXIT_OK)
+            }
+            other => Err(unexpected(other)),
+        },
+        Command::Prune(a) => match client.call(&Request::Prune(PruneRequest {})).await? {
+            Response::Pruned(r) => {
+                if a.json {
+                    print_json(&r);
+                } else {
+                    println!(
+                        "pruned {} requests; {} KiB given back",
+                        r.requests,
+                        r.bytes_freed / 1024
+                    );
                 }
                 Ok(EXIT_OK)
             }

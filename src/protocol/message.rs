@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::session::{RequestEvent, RequestSpec, RequestSummary, SessionStatus};
-use crate::store::{RequestDetail, RequestRecord, SessionSummary};
+use crate::store::{PruneReport, RequestDetail, RequestRecord, SessionSummary};
 use crate::supervisor::SupervisorStatus;
 
 /// Bumped on every incompatible change.
@@ -44,7 +44,13 @@ pub enum Request {
     Shutdown(ShutdownRequest),
     /// A piece of one long text of a request (what `show` and `history` clipped).
     Text(TextQuery),
+    /// Apply the retention now (`store.retention_*`) and give the space back.
+    Prune(PruneRequest),
 }
+
+/// `Request::Prune`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PruneRequest {}
 
 /// `Request::Ask`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,6 +195,8 @@ pub enum Response {
     Show(ShowReply),
     /// A piece of a long text.
     Text(TextChunk),
+    /// What a prune did.
+    Pruned(PruneReport),
     /// Done (cancel, shutdown).
     Done(Done),
     /// Health.

@@ -12,7 +12,8 @@ use crate::protocol::{
 };
 use crate::session::event_queue::EVENT_QUEUE_CAPACITY;
 use crate::session::{EventStream, RequestEvent, SessionError, event_queue};
-use crate::store::{StoreError, queries};
+use crate::store::records::now_ms;
+use crate::store::{StoreError, queries, retention};
 
 use super::bounded_reply::{clip_detail, clip_request, text_chunk};
 use super::connection::{Connection, error};
@@ -173,6 +174,23 @@ pub(crate) async fn handle(
                         .await
                     }
                 },
+                Err(e) => conn.send(&store_error(e)).await,
+            }
+        }
+        Request::Prune(_) => {
+            let retention = shared.config.retention();
+            match store
+                .call(move |c| retention::prune(c, &retention, now_ms()))
+                .await
+            {
+                Ok(report) => {
+                    tracing::info!(
+                        requests = report.requests,
+                        bytes_freed = report.bytes_freed,
+                        "pruned on request"
+                    );
+                    conn.send(&Response::Pruned(report)).await
+                }
                 Err(e) => conn.send(&store_error(e)).await,
             }
         }

@@ -132,6 +132,33 @@ fn control_spec(shared: Arc<ServiceShared>) -> ChildSpec {
     .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
 }
 
+/// Applies the retention every `store.prune_every` (a schedule, not a poll: nothing else tells
+/// when requests become old).
+async fn prune_periodically(shared: Arc<ServiceShared>) {
+    let every = shared.config.store.prune_every;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(store) = shared.store() else {
+            continue;
+        };
+        let retention = shared.config.retention();
+        match store
+            .call(move |c| {
+                crate::store::retention::prune(c, &retention, crate::store::records::now_ms())
+            })
+            .await
+        {
+            Ok(r) if r.requests > 0 => {
+                tracing::info!(requests = r.requests, bytes_freed = r.bytes_freed, "pruned")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning failed; trying again later"),
+        }
+    }
+}
+
 /// Creates `dir` 0700 (parents as needed) or makes the existing one 0700: only smithd's own
 /// directories (data, workers' runtime) go through here, never a shared one.
 fn private_dir(dir: &Path) -> Result<(), String> {
@@ -181,8 +208,18 @@ pub async fn run(
 
     // Recovery before anything runs: migrate, sweep orphans, interrupt what was in flight.
     let db = config.database();
+    let retention = config.retention();
     let (in_flight, orphans) = tokio::task::spawn_blocking(move || {
         let mut conn = open_database(&db)?;
+        let pruned =
+            crate::store::retention::prune(&conn, &retention, crate::store::records::now_ms())?;
+        if pruned.requests > 0 {
+            tracing::info!(
+                requests = pruned.requests,
+                bytes_freed = pruned.bytes_freed,
+                "pruned at startup"
+            );
+        }
         let in_flight: HashMap<String, i64> =
             queries::in_flight_requests(&conn)?.into_iter().collect();
         Ok::<_, crate::store::StoreError>((
@@ -244,6 +281,7 @@ pub async fn run(
         .await
         .map_err(|e| ServiceError::Start(e.to_string()))?;
     shared.set_root(root.clone());
+    let pruning = tokio::spawn(prune_periodically(shared.clone()));
     tracing::info!(pid = std::process::id(), data_dir = %data_dir.display(),
         socket = %shared.config.service.socket.display(), version = env!("CARGO_PKG_VERSION"), "smithd started");
 
@@ -262,6 +300,7 @@ pub async fn run(
     let left = attempt_tag::find(attempt_tag::is_ours, None);
     attempt_tag::stop(&left, grace).await;
     reaping.abort();
+    pruning.abort();
     forward.abort();
     let _ = std::fs::remove_file(&shared.config.service.socket);
     drop(lock);

@@ -179,6 +179,10 @@ pub fn open_database(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open)?;
     // Reading the version is the first real access: a file that is not a database fails here.
     schema::version(&conn, path)?;
+    // Before any table exists, a new database takes incremental vacuum for free.
+    if schema::version(&conn, path)? == 0 {
+        super::retention::ensure_incremental_vacuum(&conn)?;
+    }
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(corrupt)?;
     // WAL with synchronous=NORMAL survives a crash of smithd (kill -9) without losing a commit;
@@ -189,6 +193,12 @@ pub fn open_database(path: &Path) -> Result<Connection, StoreError> {
         .map_err(corrupt)?;
     conn.set_prepared_statement_cache_capacity(64);
     schema::migrate(&mut conn, path)?;
+    // After the migration, which refuses a newer database: that one is never modified.
+    if super::retention::ensure_incremental_vacuum(&conn)? {
+        tracing::info!(path = %path.display(), "database switched to incremental vacuum");
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(corrupt)?;
+    }
     Ok(conn)
 }
 

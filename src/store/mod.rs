@@ -3,6 +3,7 @@
 //! - [`schema`]: the versioned schema and its migrations;
 //! - [`queries`]: one function per state change or read, each one transaction;
 //! - [`records`]: the records as the rest of smith sees them;
+//! - [`retention`]: pruning what is not kept, and giving the space back;
 //! - [`actor`]: the Store actor that owns the connection, and [`StoreHandle`] to talk to it.
 //!
 //! The database runs in WAL mode with foreign keys on. Every state change is committed before the
@@ -12,6 +13,7 @@ pub mod actor;
 pub mod error;
 pub mod queries;
 pub mod records;
+pub mod retention;
 pub mod schema;
 
 pub use actor::{StoreHandle, open_database};
@@ -20,3 +22,4 @@ pub use records::{
     AttemptRecord, OrphanCandidate, RequestDetail, RequestRecord, RequestStatus, SessionSummary,
     TaskKind, TaskRecord, TaskStatus, Turn,
 };
+pub use retention::{PruneReport, Retention};

@@ -1,0 +1,90 @@
+//! Retention: finished requests older than an age, or beyond the newest N of their session, are
+//! deleted with their tasks, attempts and answers, and the pages they held are given back to the
+//! file system (the database runs with `auto_vacuum = INCREMENTAL`). Queued and running requests
+//! are never pruned.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+
+use super::error::{QueryContext, StoreError};
+
+/// What to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// Finished requests older than this go (`None`: any age).
+    pub max_age: Option<Duration>,
+    /// Of each session, only the newest this many requests stay (`None`: any number).
+    pub max_requests_per_session: Option<u64>,
+}
+
+/// What a prune did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PruneReport {
+    /// Requests deleted (with their tasks, attempts and answers).
+    pub requests: u64,
+    /// Bytes given back to the file system.
+    pub bytes_freed: u64,
+}
+
+fn pragma_i64(conn: &Connection, name: &str) -> Result<i64, StoreError> {
+    conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+        .ctx("reading the database's size")
+}
+
+/// Deletes what `retention` does not keep (as of `now_ms`), then gives the freed pages back.
+pub fn prune(
+    conn: &Connection,
+    retention: &Retention,
+    now_ms: i64,
+) -> Result<PruneReport, StoreError> {
+    let cutoff = retention
+        .max_age
+        .map(|age| now_ms.saturating_sub(age.as_millis().min(i64::MAX as u128) as i64));
+    let keep = retention
+        .max_requests_per_session
+        .map(|n| n.min(i64::MAX as u64) as i64);
+    let requests = conn
+        .execute(
+            "DELETE FROM requests
+              WHERE status NOT IN ('queued', 'running')
+                AND ((?1 IS NOT NULL AND COALESCE(finished_at, created_at) < ?1)
+                  OR (?2 IS NOT NULL AND seq <= (SELECT r.seq FROM requests r
+                                                  WHERE r.session = requests.session
+                                                  ORDER BY r.seq DESC LIMIT 1 OFFSET ?2)))",
+            params![cutoff, keep],
+        )
+        .ctx("pruning requests")? as u64;
+    let page = pragma_i64(conn, "page_size")?;
+    let before = pragma_i64(conn, "page_count")?;
+    // Stepped to completion: each step of this pragma frees one page.
+    let mut vacuum = conn
+        .prepare("PRAGMA incremental_vacuum")
+        .ctx("giving freed pages back")?;
+    let mut steps = vacuum.query([]).ctx("giving freed pages back")?;
+    while steps.next().ctx("giving freed pages back")?.is_some() {}
+    let after = pragma_i64(conn, "page_count")?;
+    Ok(PruneReport {
+        requests,
+        bytes_freed: ((before - after).max(0) * page) as u64,
+    })
+}
+
+/// Makes sure the database gives freed pages back on request (`auto_vacuum = INCREMENTAL`). A new
+/// database takes the setting before its first table; one created before needs a full `VACUUM`
+/// to switch, which SQLite does only outside WAL mode: that runs once, here, outside any
+/// transaction, and leaves the journal mode to the caller.
+pub fn ensure_incremental_vacuum(conn: &Connection) -> Result<bool, StoreError> {
+    if pragma_i64(conn, "auto_vacuum")? == 2 {
+        return Ok(false);
+    }
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")
+        .ctx("asking for incremental vacuum")?;
+    if pragma_i64(conn, "page_count")? == 0 {
+        return Ok(false);
+    }
+    conn.execute_batch("PRAGMA journal_mode = DELETE; VACUUM;")
+        .ctx("switching the database to incremental vacuum")?;
+    Ok(true)
+}
