@@ -560,6 +560,38 @@ async fn memory() {
         "MiB",
         "<= 64 MiB, flat across rounds",
     );
+    // Amplification: the largest request the default limits take (a 2 MiB prompt and tasks)
+    // fanned out to 16 workers that each answer with their whole slice, three times.
+    let mut amp_peak = 0;
+    for r in 0..3 {
+        let socket = d.socket();
+        let mut spec = d.spec(
+            &format!("{r} {}", "p".repeat(2 * 1024 * 1024 - 4096)),
+            (0..16).map(|i| format!("part {i}")).collect(),
+        );
+        spec.session = "amplified".into();
+        let h = tokio::spawn(async move { ask(&socket, spec).await });
+        while !h.is_finished() {
+            amp_peak = amp_peak.max(d.rss_kib());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        h.await.unwrap();
+    }
+    // smithd gives the memory back a second after the last summary went out.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = d.rss_kib();
+    println!(
+        "{:<28} peak {:.1} MiB during three 2 MiB x 16-task requests",
+        "7 amplification",
+        amp_peak as f64 / 1024.0
+    );
+    report(
+        "7 RSS after amplification",
+        after as f64 / 1024.0,
+        idle as f64 / 1024.0,
+        "MiB",
+        "<= 64 MiB",
+    );
 }
 
 fn parser() {

@@ -1231,10 +1231,18 @@ impl SessionState {
             tasks: run.tasks.iter().map(TaskRun::summary).collect(),
         };
         run.emit(RequestEvent::Finished(summary));
-        if total >= 64 {
-            // A big request frees many large buffers (slices, outputs, the answer); give the memory
-            // back to the OS instead of letting the allocator keep its high-water mark.
+        let slice_bytes = run.spec.prompt.len().saturating_mul(total.max(1));
+        drop(run);
+        if total >= 64 || slice_bytes >= 8 << 20 {
+            // A big request (many tasks, or a long prompt copied into every slice) frees many
+            // large buffers (slices, outputs, the answer); give the memory back to the OS instead
+            // of letting the allocator keep its high-water mark — now, and once more after the
+            // client has taken its copy of the summary.
             release_free_memory();
+            tokio::spawn(async {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                release_free_memory();
+            });
         }
         // The Session holds only what a slice can use: the last `turns` turns.
         let keep = self.deps.config.context.turns.max(1);
