@@ -294,6 +294,14 @@ fn a_client_that_stops_reading_loses_its_connection_not_smithd_its_slots() {
             }),
         );
         bigs.push(s);
+        // Let smithd take the whole request before another client comes (a connection still
+        // sending its frame is one that may be closed to make room).
+        let t0 = Instant::now();
+        while d.log().matches("request accepted").count() < 1 + bigs.len()
+            && t0.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     // Neither reads its multi-megabyte reply: each is disconnected at the write deadline, and
     // the slots come back.
