@@ -44,7 +44,7 @@ async fn smith_path(n: usize, dir: &Path) -> Duration {
     let spec = RequestSpec {
         session: "bench".into(),
         prompt: "fan out".into(),
-        tasks: (0..n).map(|i| format!("task {i}")).collect(),
+        tasks: (0..n).map(|i| format!("task {i}").into()).collect(),
         cwd: dir.to_path_buf(),
         ..RequestSpec::default()
     };

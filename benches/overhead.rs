@@ -95,7 +95,7 @@ impl Daemon {
         RequestSpec {
             session: "bench".into(),
             prompt: prompt.into(),
-            tasks,
+            tasks: tasks.into_iter().map(Into::into).collect(),
             cwd: self.work(),
             ..RequestSpec::default()
         }

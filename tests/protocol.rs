@@ -52,6 +52,8 @@ fn summary() -> RequestSummary {
             exit_reason: Some("completed".into()),
             cost_usd: 0.5,
             output: Some("A".into()),
+            detail: None,
+            hint: None,
         }],
     }
 }
@@ -174,7 +176,10 @@ async fn every_request_and_response_round_trips() {
             reason: "api_error(529)".into(),
             retryable: true,
             cost_usd: 0.1,
+            detail: Some("API Error: 529".into()),
+            hint: None,
         },
+        RequestEvent::Lagged { dropped: 7 },
         RequestEvent::Finished(summary()),
     ];
     let mut responses: Vec<Response> = events.into_iter().map(Response::Event).collect();
@@ -262,6 +267,7 @@ async fn every_request_and_response_round_trips() {
             version: "0.1.0".into(),
             uptime_secs: 1.0,
             pid: 2,
+            warnings: vec!["agent.program \"claude\" is not found".into()],
         }),
     ]);
     for r in responses {

@@ -189,6 +189,21 @@ pub fn build_command(
     command
 }
 
+/// Where `program` would be found: itself when it names a path, else the first executable file of
+/// that name in `path` (a PATH value). `None` when there is none.
+pub fn find_program(program: &Path, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.components().count() > 1 {
+        return runnable(program).then(|| program.to_path_buf());
+    }
+    std::env::split_paths(path?)
+        .map(|dir| dir.join(program))
+        .find(|candidate| runnable(candidate))
+}
+
 /// Resolves `cwd` and checks that it lies inside one of `roots` (both canonicalized, so `..`
 /// and symlinks cannot escape).
 pub fn check_cwd(roots: &[PathBuf], cwd: &Path) -> Result<PathBuf, AgentError> {

@@ -13,6 +13,7 @@
 //! - [`attempt`]: one attempt from spawn to reaped exit ([`run_attempt`]);
 //! - [`outcome`]: outcome classes and what an attempt leaves behind;
 //! - [`gate`]: a request's hold over its attempts (budget left, closed on cancel or budget);
+//! - [`hint`]: what a person should do about a failed attempt;
 //! - [`task`]: the task actor ([`TaskActor`]).
 
 pub mod attempt;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod gate;
+pub mod hint;
 pub mod line_reader;
 pub mod outcome;
 pub mod proc_info;

@@ -55,6 +55,33 @@ impl OutcomeReason {
         }
     }
 
+    /// The class as stored and shown (its [`Display`](fmt::Display) form) read back.
+    pub fn from_class(class: &str) -> Option<Self> {
+        if let Some(status) = class
+            .strip_prefix("api_error(")
+            .and_then(|s| s.strip_suffix(')'))
+        {
+            return status
+                .parse()
+                .ok()
+                .map(|s| OutcomeReason::ApiError(Some(s)));
+        }
+        [
+            OutcomeReason::Completed,
+            OutcomeReason::ApiError(None),
+            OutcomeReason::MaxTurns,
+            OutcomeReason::BudgetExceeded,
+            OutcomeReason::Timeout,
+            OutcomeReason::Hung,
+            OutcomeReason::Crashed,
+            OutcomeReason::ProtocolError,
+            OutcomeReason::SpawnFailed,
+            OutcomeReason::Cancelled,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == class)
+    }
+
     /// The low-cardinality label (`api_error` without the status).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -277,6 +304,19 @@ mod tests {
         let r = result("error_during_execution", true, None, "aborted_streaming");
         assert_eq!(classify(Some(&r), None), OutcomeReason::Crashed);
         assert_eq!(classify(None, None), OutcomeReason::Crashed);
+    }
+
+    #[test]
+    fn the_stored_class_reads_back() {
+        for r in [
+            OutcomeReason::ApiError(Some(401)),
+            OutcomeReason::ApiError(None),
+            OutcomeReason::SpawnFailed,
+            OutcomeReason::Completed,
+        ] {
+            assert_eq!(OutcomeReason::from_class(&r.to_string()), Some(r));
+        }
+        assert_eq!(OutcomeReason::from_class("nonsense"), None);
     }
 
     #[test]

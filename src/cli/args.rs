@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Ask a session something; fan it out to tasks; print the merged answer.
-    Ask(AskArgs),
+    Ask(Box<AskArgs>),
     /// The live supervision tree: sessions, running requests, tasks with pids and restarts.
     Status(JsonArg),
     /// List the sessions.
@@ -68,7 +68,8 @@ pub struct JsonArg {
 /// `smith ask`.
 #[derive(Args, Debug)]
 pub struct AskArgs {
-    /// What to ask (with --task, the overall request; may be omitted).
+    /// What to ask (with --task, the overall request; may be omitted). `-` reads it from stdin,
+    /// as does no prompt at all when stdin is not a terminal: `cat spec.md | smith ask`.
     pub prompt: Option<String>,
     /// The session (created on first use).
     #[arg(long, short, default_value = "main")]
@@ -76,8 +77,15 @@ pub struct AskArgs {
     /// A task, run by its own worker (repeat for a fan-out; order is kept in the answer).
     #[arg(long = "task", short = 't', value_name = "TEXT")]
     pub tasks: Vec<String>,
+    /// Tasks from a file (`-`: stdin), after any --task: one per non-empty line, or a JSON/YAML
+    /// list of strings or of {name, instruction}.
+    #[arg(long, value_name = "FILE")]
+    pub tasks_file: Option<PathBuf>,
+    /// The prompt and tasks once read (stdin and files are read before connecting).
+    #[arg(skip)]
+    pub inputs: Option<(String, Vec<crate::session::TaskInput>)>,
     /// Let a planner worker split the request into tasks.
-    #[arg(long, conflicts_with = "tasks")]
+    #[arg(long, conflicts_with_all = ["tasks", "tasks_file"])]
     pub plan: bool,
     /// Let one more worker write the answer from all results.
     #[arg(long)]

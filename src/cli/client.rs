@@ -37,6 +37,9 @@ pub enum ClientError {
     /// The conversation broke.
     #[error("talking to smithd failed: {0}")]
     Protocol(String),
+    /// What the user gave cannot be sent.
+    #[error("{0}")]
+    Input(String),
 }
 
 impl From<FrameError> for ClientError {

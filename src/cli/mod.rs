@@ -1,11 +1,12 @@
 //! `smith`, the thin control CLI: parse, connect, render.
 //!
 //! - [`args`]: the command line (its doc comments are the help);
-//! - [`client`]: the protocol's client side;
+//! - [`client`]: the protocol's client side; `inputs`: the prompt and tasks of `smith ask`;
 //! - [`render`]: progress, the status tree, tables; `texts`: long texts fetched whole.
 
 pub mod args;
 pub mod client;
+mod inputs;
 pub mod render;
 mod texts;
 pub mod trace;
@@ -45,6 +46,20 @@ pub async fn run(cli: Cli) -> u8 {
             clap_complete::generate(shell, &mut Cli::command(), "smith", &mut std::io::stdout());
             return EXIT_OK;
         }
+        Command::Ask(mut args) => {
+            // The inputs are read before connecting: a slow pipe must not hold a connection.
+            match inputs::ask_inputs(
+                args.prompt.take(),
+                std::mem::take(&mut args.tasks),
+                args.tasks_file.as_deref(),
+            ) {
+                Ok(inputs) => {
+                    args.inputs = Some(inputs);
+                    dispatch(&socket, Command::Ask(args)).await
+                }
+                Err(e) => Err(ClientError::Input(e.to_string())),
+            }
+        }
         command => dispatch(&socket, command).await,
     };
     match result {
@@ -53,6 +68,7 @@ pub async fn run(cli: Cli) -> u8 {
             eprintln!("smith: {e}");
             match e {
                 ClientError::Unreachable { .. } => EXIT_UNREACHABLE,
+                ClientError::Input(_) => EXIT_USAGE,
                 _ => EXIT_FAILED,
             }
         }
@@ -89,7 +105,7 @@ async fn dispatch(socket: &std::path::Path, command: Command) -> Result<u8, Clie
     let traceparent = trace.as_ref().map(|t| t.traceparent.clone());
     let mut client = Client::connect(socket, traceparent.clone()).await?;
     let result = match command {
-        Command::Ask(args) => ask(&mut client, args, traceparent).await,
+        Command::Ask(args) => ask(&mut client, *args, traceparent).await,
         Command::Resume(args) => {
             client
                 .send(&Request::Resume(ResumeRequest {
@@ -208,6 +224,9 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
                         h.pid,
                         render::human_secs(h.uptime_secs)
                     );
+                    for w in &h.warnings {
+                        println!("warning: {w}");
+                    }
                 }
                 Ok(EXIT_OK)
             }
@@ -254,10 +273,11 @@ async fn ask(
             ClientError::Protocol(format!("cannot read the current directory: {e}"))
         })?,
     };
+    let (prompt, tasks) = args.inputs.unwrap_or_default();
     let spec = RequestSpec {
         session: args.session,
-        prompt: args.prompt.unwrap_or_default(),
-        tasks: args.tasks,
+        prompt,
+        tasks,
         plan: args.plan,
         synthesize: args.synthesize,
         strategy: args.strategy,

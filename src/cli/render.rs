@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Instant;
 
+use crate::agent::{OutcomeReason, hint};
 use crate::protocol::{ClippedText, ServiceStatus, TextPart};
 use crate::session::{RequestEvent, RequestSummary};
 use crate::store::{RequestDetail, RequestRecord, SessionSummary};
@@ -176,6 +177,8 @@ impl Progress {
                 reason,
                 retryable,
                 cost_usd,
+                detail,
+                hint,
             } => {
                 let row = self.row(task_id);
                 row.state = reason.clone();
@@ -188,9 +191,16 @@ impl Progress {
                 } else {
                     " (not retried)".into()
                 };
+                let why = detail
+                    .as_ref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default();
                 self.plain(format!(
-                    "[{task_id}] attempt {attempt} ended {reason}{next}, ${cost_usd:.4}"
+                    "[{task_id}] attempt {attempt} ended {reason}{next}, ${cost_usd:.4}{why}"
                 ));
+                if let Some(hint) = hint {
+                    self.plain(format!("[{task_id}]   hint: {hint}"));
+                }
             }
             RequestEvent::Lagged { dropped } => {
                 self.plain(format!(
@@ -473,6 +483,11 @@ pub fn request_detail(d: &RequestDetail, clipped: &[ClippedText]) -> String {
                     .map(|s| format!("  ({})", short(s, 80)))
                     .unwrap_or_default()
             ));
+            let class = a.exit_reason.as_deref().and_then(OutcomeReason::from_class);
+            if let Some(hint) = class.and_then(|c| hint::hint(c, a.detail.as_deref().unwrap_or("")))
+            {
+                out.push_str(&format!("        hint: {hint}\n"));
+            }
             if let Some(tail) = a.stderr_tail.as_ref().filter(|t| !t.trim().is_empty()) {
                 out.push_str(&format!(
                     "        stderr: {}\n",

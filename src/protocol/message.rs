@@ -294,6 +294,8 @@ pub struct HealthReply {
     pub uptime_secs: f64,
     /// Its pid.
     pub pid: u32,
+    /// Problems found at start that will make requests fail.
+    pub warnings: Vec<String>,
 }
 
 /// `Response::Status`: the live supervision tree.

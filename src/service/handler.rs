@@ -199,6 +199,7 @@ pub(crate) async fn handle(
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 uptime_secs: shared.uptime_secs(),
                 pid: std::process::id(),
+                warnings: shared.warnings.clone(),
             }))
             .await
         }

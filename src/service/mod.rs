@@ -260,6 +260,9 @@ pub async fn run(
         })
     };
     let shared = ServiceShared::new(config, switch);
+    for warning in &shared.warnings {
+        tracing::warn!("{warning}");
+    }
     socket::prepare_socket(&shared.config.service.socket).await?;
     let spec = SupervisorSpec::new("service")
         .flags(SupervisorFlags {

@@ -23,9 +23,34 @@ pub struct ServiceShared {
     pub permits: Arc<Semaphore>,
     /// Flip to stop the service (a `shutdown` request does).
     pub shutdown: watch::Sender<ShutdownLevel>,
+    /// Problems found at start that will make requests fail (shown by `smith health`).
+    pub warnings: Vec<String>,
     store: RwLock<Option<StoreHandle>>,
     sessions: RwLock<Option<Sessions>>,
     root: RwLock<Option<SupervisorRef>>,
+}
+
+/// What the configuration promises that the machine cannot keep: a `claude` that is not there.
+fn startup_warnings(config: &Config) -> Vec<String> {
+    let program = &config.agent.program;
+    let path = config
+        .agent
+        .env
+        .get("PATH")
+        .map(std::ffi::OsString::from)
+        .or_else(|| std::env::var_os("PATH"));
+    match crate::agent::command::find_program(program, path.as_deref()) {
+        Some(_) => Vec::new(),
+        None => vec![format!(
+            "agent.program {:?} is not found{}: every worker would fail to start; install Claude Code (npm install -g @anthropic-ai/claude-code) or set agent.program to the claude executable",
+            program.display().to_string(),
+            if program.components().count() > 1 {
+                ""
+            } else {
+                " on PATH"
+            }
+        )],
+    }
 }
 
 impl ServiceShared {
@@ -33,6 +58,7 @@ impl ServiceShared {
     pub fn new(config: Config, shutdown: watch::Sender<ShutdownLevel>) -> Arc<Self> {
         Arc::new(Self {
             permits: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
+            warnings: startup_warnings(&config),
             config,
             started: Instant::now(),
             shutdown,

@@ -16,6 +16,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::agent::config::MAX_DURATION;
+use crate::agent::hint;
 use crate::agent::{
     AgentConfig, AttemptEvent, AttemptGate, AttemptRecorder, AttemptStart, OutcomeReason,
     TaskActor, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskLabels, TaskMsg, TaskOptions,
@@ -323,8 +324,7 @@ impl SessionState {
                 why: "only an interrupted request can be resumed",
             });
         }
-        let mut spec: RequestSpec = serde_json::from_str(&request.spec_json)
-            .map_err(|e| SessionError::Invalid(format!("stored request cannot be read: {e}")))?;
+        let mut spec = stored_spec(&request.spec_json)?;
         // Requests stored before the prompt moved out of the options still carry it there.
         if spec.prompt.is_empty() {
             spec.prompt = request.prompt.clone();
@@ -926,12 +926,21 @@ impl SessionState {
                     ..AttemptRecord::default()
                 };
                 let task_record = task.record(&request_id);
+                let failed = outcome.reason != OutcomeReason::Completed;
+                let why = outcome.detail.as_deref().unwrap_or_default();
                 let event = RequestEvent::TaskFinished {
                     task_id: task.id.clone(),
                     attempt,
                     reason: outcome.reason.to_string(),
                     retryable: outcome.retryable,
                     cost_usd: outcome.cost_usd,
+                    detail: failed
+                        .then(|| hint::first_line(why))
+                        .filter(|d| !d.is_empty()),
+                    hint: failed
+                        .then(|| hint::hint(outcome.reason, why))
+                        .flatten()
+                        .map(str::to_string),
                 };
                 task.last = Some(outcome);
                 store.send("recording the end of an attempt", move |c| {
@@ -1345,14 +1354,14 @@ fn explicit_tasks(spec: &RequestSpec) -> Vec<TaskRun> {
     spec.tasks
         .iter()
         .enumerate()
-        .map(|(i, text)| {
-            let name = task_name(text);
+        .map(|(i, task)| {
+            let name = task_name(task.name.as_deref().unwrap_or(&task.instruction));
             TaskRun::new(
                 i as u32,
                 TaskKind::Work,
                 format!("t{}", i + 1),
                 name,
-                text.clone(),
+                task.instruction.clone(),
             )
         })
         .collect()
@@ -1470,6 +1479,21 @@ fn attempt_recorder(
     })
 }
 
+/// A request's stored options. Requests stored before tasks had names hold them as plain strings.
+fn stored_spec(json: &str) -> Result<RequestSpec, SessionError> {
+    let unreadable =
+        |e: serde_json::Error| SessionError::Invalid(format!("stored request cannot be read: {e}"));
+    let mut value: serde_json::Value = serde_json::from_str(json).map_err(unreadable)?;
+    if let Some(tasks) = value.get_mut("tasks").and_then(|t| t.as_array_mut()) {
+        for t in tasks.iter_mut() {
+            if let Some(text) = t.as_str() {
+                *t = serde_json::json!({ "name": null, "instruction": text });
+            }
+        }
+    }
+    serde_json::from_value(value).map_err(unreadable)
+}
+
 /// A task's short name: the first words of its instruction, at most 60 characters.
 fn task_name(instruction: &str) -> String {
     let words = instruction
@@ -1508,17 +1532,27 @@ pub fn validate(
     let invalid = |m: String| Err(SessionError::Invalid(m));
     check_session_name(&spec.session)?;
     spec.prompt = spec.prompt.trim().to_string();
-    spec.tasks.retain(|t| !t.trim().is_empty());
+    spec.tasks.retain(|t| !t.instruction.trim().is_empty());
     if spec.prompt.is_empty() && spec.tasks.is_empty() {
         return invalid("a request needs a prompt or at least one task".into());
     }
     if spec.prompt.is_empty() {
-        spec.prompt = spec.tasks.join("\n");
+        spec.prompt = spec
+            .tasks
+            .iter()
+            .map(|t| t.instruction.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
     }
     if spec.plan && !spec.tasks.is_empty() {
         return invalid("--plan and --task exclude each other: the planner makes the tasks".into());
     }
-    let bytes = spec.prompt.len() + spec.tasks.iter().map(String::len).sum::<usize>();
+    let bytes = spec.prompt.len()
+        + spec
+            .tasks
+            .iter()
+            .map(|t| t.instruction.len() + t.name.as_ref().map_or(0, String::len))
+            .sum::<usize>();
     let max_bytes = config.limits.max_request_bytes;
     if bytes > max_bytes {
         return invalid(format!(

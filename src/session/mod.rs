@@ -24,6 +24,6 @@ pub use actor::{SessionActor, SessionDeps, SessionMsg, check_session_name, valid
 pub use config::{ContextLimits, Limits, SessionConfig, Supervision};
 pub use error::SessionError;
 pub use event_queue::{EventSink, EventStream, event_queue};
-pub use request::{RequestEvent, RequestSpec, RequestSummary, TaskSummary};
+pub use request::{RequestEvent, RequestSpec, RequestSummary, TaskInput, TaskSummary};
 pub use sessions::Sessions;
 pub use status::{RunStatus, SessionStatus, TaskLine};

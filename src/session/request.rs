@@ -9,6 +9,31 @@ use serde::{Deserialize, Serialize};
 use crate::store::{RequestStatus, TaskStatus};
 use crate::supervisor::{Restart, Strategy};
 
+/// One explicit task: what its worker is to do, and optionally a short name (else the first
+/// words of the instruction).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TaskInput {
+    /// Short name (shown in progress and as the answer's section title).
+    pub name: Option<String>,
+    /// What the worker is to do.
+    pub instruction: String,
+}
+
+impl From<&str> for TaskInput {
+    fn from(instruction: &str) -> Self {
+        instruction.to_string().into()
+    }
+}
+
+impl From<String> for TaskInput {
+    fn from(instruction: String) -> Self {
+        Self {
+            name: None,
+            instruction,
+        }
+    }
+}
+
 /// A request as the client sends it. Unset fields take the configured defaults.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RequestSpec {
@@ -17,7 +42,7 @@ pub struct RequestSpec {
     /// What the user asks.
     pub prompt: String,
     /// Explicit tasks, in order (exclusive with `plan`).
-    pub tasks: Vec<String>,
+    pub tasks: Vec<TaskInput>,
     /// Let a planner task split the request into tasks.
     pub plan: bool,
     /// Let one more task write the answer from all results.
@@ -110,6 +135,10 @@ pub enum RequestEvent {
         retryable: bool,
         /// Cost of the attempt.
         cost_usd: f64,
+        /// The first line of why it failed (none when it completed).
+        detail: Option<String>,
+        /// What a person can do about it, where smith knows.
+        hint: Option<String>,
     },
     /// This client read too slowly: this many progress events were dropped before the next one.
     Lagged {
@@ -137,6 +166,10 @@ pub struct TaskSummary {
     pub cost_usd: f64,
     /// Its result text.
     pub output: Option<String>,
+    /// The first line of why its last attempt failed.
+    pub detail: Option<String>,
+    /// What a person can do about it, where smith knows.
+    pub hint: Option<String>,
 }
 
 /// A request at its end.

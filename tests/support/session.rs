@@ -73,7 +73,7 @@ impl Harness {
         RequestSpec {
             session: "main".into(),
             prompt: prompt.into(),
-            tasks: tasks.iter().map(|t| t.to_string()).collect(),
+            tasks: tasks.iter().map(|t| (*t).into()).collect(),
             cwd: self.cwd(),
             ..RequestSpec::default()
         }
