@@ -324,11 +324,7 @@ fn typed<T: serde::de::DeserializeOwned>(value: &Value) -> Option<T> {
 }
 
 fn excerpt(line: &str) -> String {
-    let mut end = line.len().min(120);
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    line[..end].to_string()
+    line[..line.floor_char_boundary(120)].to_string()
 }
 
 /// The stream-json user message carrying `text` (one line, without the newline).

@@ -5,15 +5,6 @@
 use crate::protocol::{ClippedText, TEXT_CHUNK_BYTES, TextChunk, TextPart};
 use crate::store::{RequestDetail, RequestRecord};
 
-/// The largest char boundary of `s` at or below `at`.
-fn floor_boundary(s: &str, at: usize) -> usize {
-    let mut at = at.min(s.len());
-    while !s.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
-}
-
 /// Cuts `text` to at most `max` bytes; notes the cut in `clipped`.
 fn clip(
     text: &mut String,
@@ -28,7 +19,7 @@ fn clip(
             part,
             total_bytes: text.len() as u64,
         });
-        text.truncate(floor_boundary(text, max));
+        text.truncate(text.floor_char_boundary(max));
     }
 }
 
@@ -66,7 +57,7 @@ pub fn clip_detail(detail: &mut RequestDetail, max: usize) -> Vec<ClippedText> {
             TextPart::TaskInstruction(idx),
             &mut clipped,
         );
-        let name_end = floor_boundary(&t.name, max);
+        let name_end = t.name.floor_char_boundary(max);
         t.name.truncate(name_end);
         clip_opt(
             &mut t.output,
@@ -78,7 +69,7 @@ pub fn clip_detail(detail: &mut RequestDetail, max: usize) -> Vec<ClippedText> {
     }
     for a in &mut detail.attempts {
         for text in [&mut a.detail, &mut a.stderr_tail].into_iter().flatten() {
-            text.truncate(floor_boundary(text, max));
+            text.truncate(text.floor_char_boundary(max));
         }
     }
     clipped
@@ -100,8 +91,8 @@ fn whole(detail: &RequestDetail, part: TextPart) -> Option<&str> {
 /// `None` when the request has no such text.
 pub fn text_chunk(detail: &RequestDetail, part: TextPart, offset: u64) -> Option<TextChunk> {
     let text = whole(detail, part)?;
-    let start = floor_boundary(text, usize::try_from(offset).unwrap_or(usize::MAX));
-    let end = floor_boundary(text, start.saturating_add(TEXT_CHUNK_BYTES));
+    let start = text.floor_char_boundary(usize::try_from(offset).unwrap_or(usize::MAX));
+    let end = text.floor_char_boundary(start.saturating_add(TEXT_CHUNK_BYTES));
     // A single character longer than a chunk cannot happen (at most 4 bytes), so end > start
     // unless the text is done.
     Some(TextChunk {

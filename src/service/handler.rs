@@ -301,11 +301,7 @@ fn final_frame(mut summary: crate::session::RequestSummary) -> Result<Vec<u8>, F
             Err(FrameError::TooLarge { .. }) if max > 256 => {
                 let cut = |s: &mut String| {
                     if s.len() > max {
-                        let mut at = max;
-                        while !s.is_char_boundary(at) {
-                            at -= 1;
-                        }
-                        s.truncate(at);
+                        s.truncate(s.floor_char_boundary(max));
                         s.push_str("\n[cut to fit the reply: `smith show --full` has it all]");
                     }
                 };

@@ -1513,10 +1513,7 @@ fn cut_to(mut text: String, max: usize, key: &str) -> String {
         return text;
     }
     let total = text.len();
-    let mut at = max;
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
+    let at = text.floor_char_boundary(max);
     text.truncate(at);
     text.push_str(&format!(
         "\n\n[smith: cut at {at} of {total} bytes ({key})]"
