@@ -1,7 +1,7 @@
 //! What a person should do about a failed attempt: the one source of hints that `smith ask`,
 //! `smith show` (and the REPL later) print under a failure's reason.
 
-use super::outcome::OutcomeReason;
+use super::outcome::{Outcome, OutcomeReason};
 
 /// The first line of a failure's detail, at most 300 characters.
 pub fn first_line(detail: &str) -> String {
@@ -10,6 +10,17 @@ pub fn first_line(detail: &str) -> String {
         Some((at, _)) => format!("{}…", &line[..at]),
         None => line.to_string(),
     }
+}
+
+/// For an attempt that did not complete: the first line of why, and a hint where one helps
+/// (nothing for one that completed).
+pub fn explain(outcome: &Outcome) -> (Option<String>, Option<String>) {
+    if outcome.reason == OutcomeReason::Completed {
+        return (None, None);
+    }
+    let why = outcome.detail.as_deref().unwrap_or_default();
+    let detail = Some(first_line(why)).filter(|d| !d.is_empty());
+    (detail, hint(outcome.reason, why).map(str::to_string))
 }
 
 /// A hint for an attempt that ended with `reason` and `detail`, where one helps.

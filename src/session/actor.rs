@@ -926,21 +926,15 @@ impl SessionState {
                     ..AttemptRecord::default()
                 };
                 let task_record = task.record(&request_id);
-                let failed = outcome.reason != OutcomeReason::Completed;
-                let why = outcome.detail.as_deref().unwrap_or_default();
+                let (detail, hint) = hint::explain(&outcome);
                 let event = RequestEvent::TaskFinished {
                     task_id: task.id.clone(),
                     attempt,
                     reason: outcome.reason.to_string(),
                     retryable: outcome.retryable,
                     cost_usd: outcome.cost_usd,
-                    detail: failed
-                        .then(|| hint::first_line(why))
-                        .filter(|d| !d.is_empty()),
-                    hint: failed
-                        .then(|| hint::hint(outcome.reason, why))
-                        .flatten()
-                        .map(str::to_string),
+                    detail,
+                    hint,
                 };
                 task.last = Some(outcome);
                 store.send("recording the end of an attempt", move |c| {

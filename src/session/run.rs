@@ -145,6 +145,10 @@ impl TaskRun {
 
     /// The summary for clients.
     pub fn summary(&self) -> TaskSummary {
+        let (detail, hint) = match &self.last {
+            Some(last) if self.status != TaskStatus::Succeeded => crate::agent::hint::explain(last),
+            _ => (None, None),
+        };
         TaskSummary {
             id: self.id.clone(),
             name: self.name.clone(),
@@ -153,20 +157,8 @@ impl TaskRun {
             exit_reason: self.exit_reason.clone(),
             cost_usd: self.cost,
             output: self.output().map(str::to_string),
-            detail: self
-                .last
-                .as_ref()
-                .filter(|o| {
-                    self.status != TaskStatus::Succeeded && o.reason != OutcomeReason::Completed
-                })
-                .and_then(|o| o.detail.as_deref())
-                .map(crate::agent::hint::first_line),
-            hint: self
-                .last
-                .as_ref()
-                .filter(|_| self.status != TaskStatus::Succeeded)
-                .and_then(|o| crate::agent::hint::hint(o.reason, o.detail.as_deref().unwrap_or("")))
-                .map(str::to_string),
+            detail,
+            hint,
         }
     }
 
