@@ -51,6 +51,11 @@ pub async fn sweep_orphans(
     let mut report = SweepReport::default();
     for c in candidates {
         let now = process_start_time(c.pid);
+        // With the leader gone, what is left of its group (one scan of /proc).
+        let left = match (now, c.process_start_time) {
+            (None, Some(recorded)) => members(c.pid, recorded),
+            _ => Vec::new(),
+        };
         match (now, c.process_start_time) {
             (Some(now), Some(recorded)) if now == recorded => {
                 tracing::warn!(pid = c.pid, request = %c.request_id, attempt = c.attempt,
@@ -58,8 +63,7 @@ pub async fn sweep_orphans(
                 let _ = killpg(Pid::from_raw(c.pid as i32), Signal::SIGKILL);
                 report.killed.push(c.pid);
             }
-            (None, Some(recorded)) if !members(c.pid, recorded).is_empty() => {
-                let left = members(c.pid, recorded);
+            (None, Some(_)) if !left.is_empty() => {
                 tracing::warn!(pgid = c.pid, members = ?left, request = %c.request_id, attempt = c.attempt,
                     "killing what is left of an orphaned process group (its leader is gone)");
                 let _ = killpg(Pid::from_raw(c.pid as i32), Signal::SIGKILL);
