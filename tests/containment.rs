@@ -7,13 +7,11 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use support::background::{
-    background_command, gone_within, kill_if_alive, pid_file, session_of, wait_for_pid,
-};
+use support::background::{self, ask_in_background, gone_within, kill_if_alive};
 use support::daemon::{Daemon, smith_bin, stderr, stdout};
 
 fn started() -> Daemon {
@@ -22,33 +20,15 @@ fn started() -> Daemon {
     d
 }
 
-/// `smith ask` in the background (the request runs while the test acts).
-fn ask_in_background(d: &Daemon, prompt: &str) -> Child {
-    Command::new(smith_bin())
-        .args(["ask", "--session", "bg", prompt])
-        .env("SMITH_SOCKET", d.socket())
-        .current_dir(d.work())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+/// The stand-in runs a command like the CLI's Bash tool.
+fn sh(command: &str) -> String {
+    format!("[[sh:{command}]]")
 }
 
 #[test]
 fn a_background_process_in_its_own_session_dies_with_its_request() {
     let d = started();
-    let file = pid_file(&d.work(), "done");
-    let out = d.smith(&["ask", &format!("[[sh:{}]]", background_command(&file, 0))]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let pid = wait_for_pid(&file);
-    let gone = gone_within(pid, Duration::from_secs(5));
-    kill_if_alive(pid);
-    assert!(
-        gone,
-        "the background sleep {pid} outlived its request:\n{}",
-        d.log()
-    );
+    background::dies_with_its_request(&d, sh);
     assert!(
         d.log()
             .contains("stopping a process an attempt left behind")
@@ -57,64 +37,18 @@ fn a_background_process_in_its_own_session_dies_with_its_request() {
 
 #[test]
 fn a_background_process_dies_when_its_request_is_cancelled() {
-    let d = started();
-    let file = pid_file(&d.work(), "cancel");
-    let mut client = ask_in_background(&d, &format!("[[sh:{}]]", background_command(&file, 60)));
-    let pid = wait_for_pid(&file);
-    assert_ne!(
-        session_of(pid),
-        session_of(d.pid()),
-        "it left the session workers run in"
-    );
-    let id = stdout(&d.smith(&["history", "bg", "--json"]));
-    let id: serde_json::Value = serde_json::from_str(&id).unwrap();
-    let id = id[0]["id"].as_str().unwrap().to_string();
-    assert_eq!(d.smith(&["cancel", &id]).status.code(), Some(0));
-    let gone = gone_within(pid, Duration::from_secs(10));
-    kill_if_alive(pid);
-    let _ = client.wait();
-    assert!(
-        gone,
-        "the background sleep {pid} outlived the cancel:\n{}",
-        d.log()
-    );
+    background::dies_on_cancel(&started(), sh, Duration::from_secs(10));
 }
 
 #[test]
 fn a_background_process_dies_when_smithd_stops() {
-    let mut d = started();
-    let file = pid_file(&d.work(), "term");
-    let mut client = ask_in_background(&d, &format!("[[sh:{}]]", background_command(&file, 60)));
-    let pid = wait_for_pid(&file);
-    d.signal(Signal::SIGTERM);
-    assert!(d.wait(Duration::from_secs(30)).is_some(), "smithd stops");
-    let gone = gone_within(pid, Duration::from_secs(1));
-    kill_if_alive(pid);
-    let _ = client.wait();
-    assert!(
-        gone,
-        "the background sleep {pid} outlived smithd:\n{}",
-        d.log()
-    );
+    background::dies_when_smithd_stops(&mut started(), sh);
 }
 
 #[test]
 fn after_kill_9_the_next_smithd_stops_what_a_worker_left_running() {
     let mut d = started();
-    let file = pid_file(&d.work(), "kill9");
-    let mut client = ask_in_background(&d, &format!("[[sh:{}]]", background_command(&file, 60)));
-    let pid = wait_for_pid(&file);
-    d.signal(Signal::SIGKILL);
-    d.wait(Duration::from_secs(10)).expect("smithd died");
-    let _ = client.wait();
-    assert!(
-        !gone_within(pid, Duration::from_millis(200)),
-        "it survived smithd"
-    );
-    d.start();
-    let gone = gone_within(pid, Duration::from_secs(10));
-    kill_if_alive(pid);
-    assert!(gone, "the sweep missed {pid}:\n{}", d.log());
+    background::swept_after_kill_9(&mut d, sh, Duration::from_secs(10));
     assert!(
         d.log()
             .contains("swept processes recorded by a previous smithd")

@@ -8,13 +8,9 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
-use support::background::{
-    background_command, gone_within, kill_if_alive, pid_file, session_of, wait_for_pid,
-};
+use support::background;
 use support::daemon::{Daemon, smith_bin, stderr, stdout};
 use support::fake_api::FakeApi;
 
@@ -35,18 +31,6 @@ fn daemon() -> Option<(Daemon, FakeApi, tokio::runtime::Runtime)> {
     Some((d, api, rt))
 }
 
-fn ask_in_background(d: &Daemon, prompt: &str) -> Child {
-    Command::new(smith_bin())
-        .args(["ask", "--session", "bg", prompt])
-        .env("SMITH_SOCKET", d.socket())
-        .current_dir(d.work())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 fn tool(command: &str) -> String {
     format!("run it [[tool:bash {command}]]")
 }
@@ -56,17 +40,7 @@ fn the_real_clis_background_process_dies_with_its_request() {
     let Some((d, _api, _rt)) = daemon() else {
         return;
     };
-    let file = pid_file(&d.work(), "done");
-    let out = d.smith(&["ask", "--json", &tool(&background_command(&file, 0))]);
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), d.log());
-    let pid = wait_for_pid(&file);
-    let gone = gone_within(pid, Duration::from_secs(5));
-    kill_if_alive(pid);
-    assert!(
-        gone,
-        "the CLI's background sleep {pid} outlived its request:\n{}",
-        d.log()
-    );
+    background::dies_with_its_request(&d, tool);
 }
 
 #[test]
@@ -74,26 +48,7 @@ fn the_real_clis_background_process_dies_on_cancel() {
     let Some((d, _api, _rt)) = daemon() else {
         return;
     };
-    let file = pid_file(&d.work(), "cancel");
-    let mut client = ask_in_background(&d, &tool(&background_command(&file, 60)));
-    let pid = wait_for_pid(&file);
-    assert_ne!(
-        session_of(pid),
-        session_of(d.pid()),
-        "the CLI ran it in a session of its own"
-    );
-    let history: serde_json::Value =
-        serde_json::from_str(&stdout(&d.smith(&["history", "bg", "--json"]))).unwrap();
-    let id = history[0]["id"].as_str().unwrap().to_string();
-    assert_eq!(d.smith(&["cancel", &id]).status.code(), Some(0));
-    let gone = gone_within(pid, Duration::from_secs(15));
-    kill_if_alive(pid);
-    let _ = client.wait();
-    assert!(
-        gone,
-        "the CLI's background sleep {pid} outlived the cancel:\n{}",
-        d.log()
-    );
+    background::dies_on_cancel(&d, tool, Duration::from_secs(15));
 }
 
 #[test]
@@ -101,19 +56,7 @@ fn the_real_clis_background_process_dies_on_sigterm_of_smithd() {
     let Some((mut d, _api, _rt)) = daemon() else {
         return;
     };
-    let file = pid_file(&d.work(), "term");
-    let mut client = ask_in_background(&d, &tool(&background_command(&file, 60)));
-    let pid = wait_for_pid(&file);
-    d.signal(Signal::SIGTERM);
-    assert!(d.wait(Duration::from_secs(30)).is_some(), "smithd stops");
-    let gone = gone_within(pid, Duration::from_secs(1));
-    kill_if_alive(pid);
-    let _ = client.wait();
-    assert!(
-        gone,
-        "the CLI's background sleep {pid} outlived smithd:\n{}",
-        d.log()
-    );
+    background::dies_when_smithd_stops(&mut d, tool);
 }
 
 #[test]
@@ -121,27 +64,7 @@ fn the_real_clis_background_process_is_swept_after_kill_9() {
     let Some((mut d, _api, _rt)) = daemon() else {
         return;
     };
-    let file = pid_file(&d.work(), "kill9");
-    let mut client = ask_in_background(&d, &tool(&background_command(&file, 60)));
-    let pid = wait_for_pid(&file);
-    d.signal(Signal::SIGKILL);
-    d.wait(Duration::from_secs(10)).expect("smithd died");
-    let _ = client.wait();
-    assert!(
-        !gone_within(pid, Duration::from_millis(200)),
-        "it survived smithd"
-    );
-    d.start();
-    let gone = gone_within(pid, Duration::from_secs(15));
-    kill_if_alive(pid);
-    for w in d.worker_pids() {
-        kill_if_alive(w);
-    }
-    assert!(
-        gone,
-        "the sweep missed the CLI's background sleep {pid}:\n{}",
-        d.log()
-    );
+    background::swept_after_kill_9(&mut d, tool, Duration::from_secs(15));
 }
 
 #[test]
