@@ -24,16 +24,6 @@ fn started(extra: &str) -> Daemon {
     d
 }
 
-fn still_serving(d: &Daemon) {
-    let out = d.smith(&["health"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "smithd stopped serving: {}",
-        stderr(&out)
-    );
-}
-
 /// A frame holding a u32 (1) then a string whose length is announced as `len` (a u64 varint).
 fn string_bomb(len: u64) -> Vec<u8> {
     let mut payload = vec![1u8, 253];
@@ -68,7 +58,7 @@ fn a_hello_that_announces_a_terabyte_is_refused_and_smithd_lives() {
             matches!(read_response(&mut s), Some(Response::Error(e)) if e.kind == ErrorKind::BadRequest)
         );
     }
-    still_serving(&d);
+    d.assert_serving();
 }
 
 /// xorshift64*: deterministic, so a failure names its seed.
@@ -204,7 +194,7 @@ fn thousands_of_generated_and_mutated_frames_never_kill_smithd() {
         "smithd died:\n{}",
         d.log()
     );
-    still_serving(&d);
+    d.assert_serving();
     eprintln!("{sent} frames in {:?}", started.elapsed());
 }
 
@@ -228,7 +218,7 @@ fn a_frame_that_begins_and_stalls_is_closed_at_the_frame_deadline() {
     }
     assert!(closed(&mut s));
     assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
-    still_serving(&d);
+    d.assert_serving();
 }
 
 #[test]
@@ -244,7 +234,7 @@ fn idle_clients_give_their_slots_to_health_and_status() {
         while idle.len() < 4 + round {
             idle.push(handshaken(&d.socket()));
         }
-        still_serving(&d);
+        d.assert_serving();
     }
     assert_eq!(d.smith(&["status"]).status.code(), Some(0));
     // The longest waiting ones were told why they were closed.
@@ -318,7 +308,7 @@ fn a_client_that_stops_reading_loses_its_connection_not_smithd_its_slots() {
         "the stalled clients were not disconnected:\n{}",
         d.log()
     );
-    still_serving(&d);
+    d.assert_serving();
     // Their requests finished anyway (the client went away, not the request).
     let history = stdout(&d.smith(&["history", "big"]));
     assert_eq!(history.matches("succeeded").count(), 3, "{history}");
@@ -443,7 +433,7 @@ fn only_a_dead_socket_is_removed_and_a_shared_directory_is_never_chmod_ed() {
     .unwrap();
     drop(std::os::unix::net::UnixListener::bind(d.socket()).unwrap());
     d.start();
-    still_serving(&d);
+    d.assert_serving();
 }
 
 #[test]

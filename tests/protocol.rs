@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use smith::protocol::{
     Accepted, Ask, CancelRequest, ClippedText, Done, ErrorKind, ErrorReply, HealthQuery,
-    HealthReply, Hello, HistoryQuery, HistoryReply, MAX_FRAME_BYTES, PROTOCOL_VERSION, ReadLimits,
-    Request, Response, ResumeRequest, ServiceStatus, SessionList, SessionsQuery, ShowQuery,
-    ShowReply, ShutdownRequest, StatusQuery, TextChunk, TextPart, TextQuery, Welcome,
-    frame::encode, read_frame,
+    HealthReply, Hello, HistoryQuery, HistoryReply, PROTOCOL_VERSION, ReadLimits, Request,
+    Response, ResumeRequest, ServiceStatus, SessionList, SessionsQuery, ShowQuery, ShowReply,
+    ShutdownRequest, StatusQuery, TextChunk, TextPart, TextQuery, Welcome, frame::encode,
+    read_frame,
 };
 use smith::session::{RequestEvent, RequestSpec, RequestSummary, TaskSummary};
 use smith::store::{
@@ -23,6 +23,7 @@ use smith::store::{
 };
 use smith::supervisor::{Strategy, SupervisorState, SupervisorStatus};
 use support::daemon::{Daemon, stderr};
+use support::wire::{connect, read_response};
 
 async fn round_trip<T>(value: T)
 where
@@ -281,50 +282,15 @@ fn started() -> Daemon {
     d
 }
 
-fn connect(d: &Daemon) -> UnixStream {
-    let s = UnixStream::connect(d.socket()).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s
-}
-
-/// Reads one response frame synchronously; `None` when the connection is closed.
-fn read_response(s: &mut UnixStream) -> Option<Response> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).ok()?;
-    let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut payload).ok()?;
-    let mut framed = len.to_vec();
-    framed.extend(payload);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        read_frame(&mut &framed[..], ReadLimits::bytes(MAX_FRAME_BYTES))
-            .await
-            .ok()
-    })
-}
-
 fn closed(s: &mut UnixStream) -> bool {
     let mut b = [0u8; 1];
     matches!(s.read(&mut b), Ok(0) | Err(_))
 }
 
-fn still_serving(d: &Daemon) {
-    let out = d.smith(&["health"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "smithd stopped serving: {}",
-        stderr(&out)
-    );
-}
-
 #[test]
 fn garbage_bytes_get_an_error_and_a_closed_connection() {
     let d = started();
-    let mut s = connect(&d);
+    let mut s = connect(&d.socket());
     s.write_all(&[0, 0, 0, 5, 0xde, 0xad, 0xbe, 0xef, 0x00])
         .unwrap();
     match read_response(&mut s) {
@@ -335,13 +301,13 @@ fn garbage_bytes_get_an_error_and_a_closed_connection() {
         other => panic!("{other:?}"),
     }
     assert!(closed(&mut s));
-    still_serving(&d);
+    d.assert_serving();
 }
 
 #[test]
 fn an_oversized_length_is_refused_before_allocating() {
     let d = started();
-    let mut s = connect(&d);
+    let mut s = connect(&d.socket());
     s.write_all(&u32::MAX.to_be_bytes()).unwrap();
     match read_response(&mut s) {
         Some(Response::Error(e)) => {
@@ -350,13 +316,13 @@ fn an_oversized_length_is_refused_before_allocating() {
         other => panic!("{other:?}"),
     }
     assert!(closed(&mut s));
-    still_serving(&d);
+    d.assert_serving();
 }
 
 #[test]
 fn a_truncated_frame_closes_only_that_connection() {
     let d = started();
-    let mut s = connect(&d);
+    let mut s = connect(&d.socket());
     s.write_all(&[0, 0, 0, 100, 1, 2, 3]).unwrap();
     s.shutdown(std::net::Shutdown::Write).unwrap();
     match read_response(&mut s) {
@@ -366,13 +332,13 @@ fn a_truncated_frame_closes_only_that_connection() {
         None => {}
         other => panic!("{other:?}"),
     }
-    still_serving(&d);
+    d.assert_serving();
 }
 
 #[test]
 fn a_wrong_protocol_version_gets_a_clear_error() {
     let d = started();
-    let mut s = connect(&d);
+    let mut s = connect(&d.socket());
     let hello = encode(&Hello {
         protocol_version: PROTOCOL_VERSION + 41,
         client_version: "9.9.9".into(),
@@ -394,13 +360,13 @@ fn a_wrong_protocol_version_gets_a_clear_error() {
         other => panic!("{other:?}"),
     }
     assert!(closed(&mut s));
-    still_serving(&d);
+    d.assert_serving();
 }
 
 #[test]
 fn a_silent_client_is_disconnected_after_the_handshake_timeout() {
     let d = started();
-    let mut s = connect(&d);
+    let mut s = connect(&d.socket());
     let t0 = std::time::Instant::now();
     match read_response(&mut s) {
         Some(Response::Error(e)) => {
@@ -414,7 +380,7 @@ fn a_silent_client_is_disconnected_after_the_handshake_timeout() {
         waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
         "{waited:?}"
     );
-    still_serving(&d);
+    d.assert_serving();
 }
 
 #[test]
@@ -484,5 +450,5 @@ fn a_client_of_another_uid_is_refused() {
         "{}",
         d.log()
     );
-    still_serving(&d);
+    d.assert_serving();
 }

@@ -120,6 +120,17 @@ impl Daemon {
             .expect("run smith")
     }
 
+    /// Asserts that smithd still answers `smith health`.
+    pub fn assert_serving(&self) {
+        let out = self.smith(&["health"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "smithd stopped serving: {}",
+            stderr(&out)
+        );
+    }
+
     /// Sends a signal to smithd.
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid() as i32), signal);
