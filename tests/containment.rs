@@ -161,6 +161,16 @@ fn workers_keep_the_users_umask_while_smithds_files_are_private() {
     assert_eq!(mode, 0o600);
 }
 
+/// `smithd --check-config` with `config` and no HOME.
+fn check_config_without_home(config: &std::path::Path) -> std::process::Output {
+    Command::new(support::daemon::smithd_bin())
+        .args(["--check-config", "--config"])
+        .arg(config)
+        .env_remove("HOME")
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn no_home_and_no_roots_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -173,12 +183,7 @@ fn no_home_and_no_roots_is_a_clear_error() {
         ),
     )
     .unwrap();
-    let out = Command::new(support::daemon::smithd_bin())
-        .args(["--check-config", "--config"])
-        .arg(&config)
-        .env_remove("HOME")
-        .output()
-        .unwrap();
+    let out = check_config_without_home(&config);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let err = stderr(&out);
     assert!(
@@ -195,11 +200,6 @@ fn no_home_and_no_roots_is_a_clear_error() {
         ),
     )
     .unwrap();
-    let out = Command::new(support::daemon::smithd_bin())
-        .args(["--check-config", "--config"])
-        .arg(&config)
-        .env_remove("HOME")
-        .output()
-        .unwrap();
+    let out = check_config_without_home(&config);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

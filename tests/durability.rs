@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use smith::session::SessionError;
-use smith::store::{RequestStatus, queries};
+use smith::store::RequestStatus;
 use support::session::{Harness, finish};
 
 /// Pages in use now; the database cannot grow past them once `max_page_count` is set to it.
@@ -67,18 +67,9 @@ async fn a_full_database_is_never_answered_as_success_and_the_context_does_not_m
 
     // Room again: the request is resumable and finishes.
     unfreeze_size(&h).await;
-    let detail = h
-        .store
-        .call({
-            let id = id.clone();
-            move |c| queries::request_detail(c, &id)
-        })
-        .await
-        .unwrap();
+    let detail = h.detail(&id).await;
     assert_eq!(detail.request.status, RequestStatus::Interrupted);
-    let (tx, rx) = smith::session::event_queue(64);
-    h.sessions.resume(&id, Some(tx)).await.unwrap();
-    let (summary, _) = finish(rx).await;
+    let (summary, _) = h.resume(&id).await;
     assert_eq!(summary.status, RequestStatus::Succeeded, "{summary:?}");
 }
 
@@ -204,12 +195,7 @@ async fn long_answers_are_cut_and_marked_and_names_stay_short() {
     assert!(summary.answer.len() < 3_200, "{}", summary.answer.len());
     assert!(summary.answer.contains("limits.max_answer_bytes"));
     // The prompt is stored once: not inside the stored options.
-    let id = summary.request_id.clone();
-    let detail = h
-        .store
-        .call(move |c| queries::request_detail(c, &id))
-        .await
-        .unwrap();
+    let detail = h.detail(&summary.request_id).await;
     assert!(!detail.request.spec_json.contains("two long ones"));
     assert_eq!(detail.request.prompt, "two long ones");
 }
@@ -223,12 +209,7 @@ async fn the_whole_input_with_cache_parts_is_recorded() {
         .ask(h.spec(&format!("[[replay:{}]]", fixture.display()), &[]))
         .await;
     assert_eq!(summary.status, RequestStatus::Succeeded, "{summary:?}");
-    let id = summary.request_id.clone();
-    let detail = h
-        .store
-        .call(move |c| queries::request_detail(c, &id))
-        .await
-        .unwrap();
+    let detail = h.detail(&summary.request_id).await;
     let a = &detail.attempts[0];
     assert_eq!(
         a.input_tokens,

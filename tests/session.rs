@@ -221,14 +221,7 @@ async fn plan_mode_runs_the_planned_tasks() {
             .answer
             .contains("## Your task (1 of 2): api\nwrite the api")
     );
-    let detail = h
-        .store
-        .call({
-            let id = summary.request_id.clone();
-            move |c| queries::request_detail(c, &id)
-        })
-        .await
-        .unwrap();
+    let detail = h.detail(&summary.request_id).await;
     assert_eq!(
         detail.tasks.len(),
         3,
@@ -471,14 +464,7 @@ async fn after_an_abrupt_stop_history_survives_the_request_is_interrupted_and_re
         .call(|c| queries::interrupt_in_flight(c, None))
         .await
         .unwrap();
-    let detail = h
-        .store
-        .call({
-            let id = id.clone();
-            move |c| queries::request_detail(c, &id)
-        })
-        .await
-        .unwrap();
+    let detail = h.detail(&id).await;
     assert_eq!(detail.request.status, RequestStatus::Interrupted);
     assert_eq!(detail.tasks[0].status, TaskStatus::Succeeded);
     assert_eq!(detail.tasks[1].status, TaskStatus::Interrupted);
@@ -490,9 +476,7 @@ async fn after_an_abrupt_stop_history_survives_the_request_is_interrupted_and_re
     assert_eq!(turns.len(), 1, "history intact");
     let slow_session = detail.tasks[1].claude_session_id.clone();
 
-    let (tx, rx) = smith::session::event_queue(64);
-    h.sessions.resume(&id, Some(tx)).await.unwrap();
-    let (summary, events) = finish(rx).await;
+    let (summary, events) = h.resume(&id).await;
     assert_eq!(summary.status, RequestStatus::Succeeded, "{summary:#?}");
     assert_eq!(attempts(&summary), [1, 2], "quick kept, slow ran again");
     let resumed = events.iter().find_map(|e| match e {

@@ -11,7 +11,7 @@ use smith::session::{
     EventStream, RequestEvent, RequestSpec, RequestSummary, SessionConfig, SessionDeps, Sessions,
     event_queue,
 };
-use smith::store::StoreHandle;
+use smith::store::{RequestDetail, StoreHandle, queries};
 use smith::supervisor::Backoff;
 use tokio::sync::Semaphore;
 
@@ -84,6 +84,22 @@ impl Harness {
         let (tx, rx) = event_queue(EVENT_QUEUE_CAPACITY);
         let id = self.sessions.submit(spec, Some(tx)).await.expect("submit");
         (id, rx)
+    }
+
+    /// Resumes an interrupted request and waits for its end.
+    pub async fn resume(&self, id: &str) -> (RequestSummary, Vec<RequestEvent>) {
+        let (tx, rx) = event_queue(EVENT_QUEUE_CAPACITY);
+        self.sessions.resume(id, Some(tx)).await.expect("resume");
+        finish(rx).await
+    }
+
+    /// A request as the store has it.
+    pub async fn detail(&self, id: &str) -> RequestDetail {
+        let id = id.to_string();
+        self.store
+            .call(move |c| queries::request_detail(c, &id))
+            .await
+            .expect("the request is stored")
     }
 
     /// Submits and waits for the end.
