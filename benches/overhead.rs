@@ -13,8 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use smith::agent::StreamEvent;
 use smith::agent::event::user_message;
 use smith::cli::client::Client;
-use smith::protocol::{Ask, Request, Response, StatusQuery};
-use smith::session::{RequestEvent, RequestSpec};
+use smith::protocol::{Ask, AskSpec, Event, Request, RequestSummary, Response, StatusQuery};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod common;
@@ -91,13 +90,13 @@ impl Daemon {
     fn rss_kib(&self) -> u64 {
         rss_kib(self.pid())
     }
-    fn spec(&self, prompt: &str, tasks: Vec<String>) -> RequestSpec {
-        RequestSpec {
+    fn spec(&self, prompt: &str, tasks: Vec<String>) -> AskSpec {
+        AskSpec {
             session: "bench".into(),
             prompt: prompt.into(),
             tasks: tasks.into_iter().map(Into::into).collect(),
             cwd: self.work(),
-            ..RequestSpec::default()
+            ..AskSpec::default()
         }
     }
 }
@@ -122,7 +121,7 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 /// Sends `spec` and waits for its summary.
-async fn ask(socket: &Path, spec: RequestSpec) -> smith::session::RequestSummary {
+async fn ask(socket: &Path, spec: AskSpec) -> RequestSummary {
     let mut c = Client::connect(socket, None).await.unwrap();
     c.send(&Request::Ask(Ask {
         spec,
@@ -131,9 +130,8 @@ async fn ask(socket: &Path, spec: RequestSpec) -> smith::session::RequestSummary
     .await
     .unwrap();
     loop {
-        match c.recv().await.unwrap() {
-            Response::Finished(s) | Response::Event(RequestEvent::Finished(s)) => return s,
-            _ => {}
+        if let Response::Finished(s) = c.recv().await.unwrap() {
+            return s;
         }
     }
 }
@@ -365,8 +363,7 @@ async fn cancel() {
         .await
         .unwrap();
         let (id, pid) = loop {
-            if let Response::Event(RequestEvent::TaskStarted { pid, .. }) = c.recv().await.unwrap()
-            {
+            if let Response::Event(Event::TaskStarted { pid, .. }) = c.recv().await.unwrap() {
                 let id = status_request_id(&d.socket()).await;
                 break (id, pid);
             }

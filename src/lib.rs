@@ -14,7 +14,10 @@
 //! - [`store`]: SQLite — schema, migrations, the Store actor; committed before acknowledged.
 //! - [`session`]: the Session actor (the main REPL session: context, planning, request runs,
 //!   budget, merge) and `Sessions`, the dynamic supervisor of sessions by name.
-//! - [`protocol`]: the control protocol — frames, handshake, Request/Response.
+//! - [`protocol`]: the control protocol — frames, handshake, Request/Response and every type
+//!   they carry (DTOs). It imports nothing else of smith; [`cli`] imports only it (and the
+//!   config paths); internal types are converted to it at the edge (`service::wire`,
+//!   `session::wire`).
 //! - [`service`]: smithd — the root tree, the control server, startup recovery, the orphan
 //!   sweep, the ordered shutdown.
 //! - [`cli`]: `smith` — arguments, client, rendering.

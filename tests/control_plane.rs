@@ -11,10 +11,9 @@ use std::time::{Duration, Instant};
 
 use smith::protocol::frame::{decode, encode};
 use smith::protocol::{
-    Ask, CancelRequest, ErrorKind, HealthQuery, HistoryQuery, Request, Response, ShowQuery,
-    StatusQuery, TextPart, TextQuery,
+    Ask, AskSpec, CancelRequest, ErrorKind, HealthQuery, HistoryQuery, Request, Response,
+    ShowQuery, StatusQuery, TextPart, TextQuery,
 };
-use smith::session::RequestSpec;
 use support::daemon::{Daemon, stderr, stdout};
 use support::wire::{closed, connect, handshaken, hello_frame, read_response, send};
 
@@ -78,12 +77,12 @@ impl Rng {
 /// Valid requests to mutate (none that would start work or stop smithd).
 fn seeds() -> Vec<Vec<u8>> {
     let ask = Request::Ask(Ask {
-        spec: RequestSpec {
+        spec: AskSpec {
             session: "fuzz".into(),
             prompt: "p".into(),
             tasks: vec!["a".into(), "b".into()],
             timeout: Some(Duration::from_secs(5)),
-            ..RequestSpec::default()
+            ..AskSpec::default()
         },
         detach: true,
     });
@@ -274,11 +273,11 @@ fn a_client_that_stops_reading_loses_its_connection_not_smithd_its_slots() {
         send(
             &mut s,
             &Request::Ask(Ask {
-                spec: RequestSpec {
+                spec: AskSpec {
                     session: "big".into(),
                     prompt: big.clone(),
                     cwd: d.work(),
-                    ..RequestSpec::default()
+                    ..AskSpec::default()
                 },
                 detach: false,
             }),

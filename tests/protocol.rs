@@ -2,6 +2,8 @@
 //! a truncated frame, a wrong version and a silent client each get a clear error or a closed
 //! connection while smithd keeps serving others; a client of another uid is refused.
 
+#[path = "support/protocol_samples.rs"]
+mod samples;
 mod support;
 
 use std::io::{Read, Write};
@@ -10,18 +12,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use smith::protocol::{
-    Accepted, Ask, CancelRequest, ClippedText, Done, ErrorKind, ErrorReply, HealthQuery,
-    HealthReply, Hello, HistoryQuery, HistoryReply, PROTOCOL_VERSION, ReadLimits, Request,
-    Response, ResumeRequest, ServiceStatus, SessionList, SessionsQuery, ShowQuery, ShowReply,
-    ShutdownRequest, StatusQuery, TextChunk, TextPart, TextQuery, Welcome, frame::encode,
-    read_frame,
+    ErrorKind, Hello, PROTOCOL_VERSION, ReadLimits, Response, frame::encode, read_frame,
 };
-use smith::session::{RequestEvent, RequestSpec, RequestSummary, TaskSummary};
-use smith::store::{
-    AttemptRecord, RequestDetail, RequestRecord, RequestStatus, SessionSummary, TaskKind,
-    TaskRecord, TaskStatus,
-};
-use smith::supervisor::{Strategy, SupervisorState, SupervisorStatus};
 use support::daemon::{Daemon, stderr};
 use support::wire::{connect, read_response};
 
@@ -37,243 +29,71 @@ where
     assert_eq!(back, value);
 }
 
-fn summary() -> RequestSummary {
-    RequestSummary {
-        request_id: "r-1".into(),
-        session: "main".into(),
-        status: RequestStatus::Degraded,
-        reason: Some("budget_exceeded".into()),
-        answer: "## 1. a\n\nA".into(),
-        cost_usd: 0.5,
-        tasks: vec![TaskSummary {
-            id: "t1".into(),
-            name: "a".into(),
-            status: TaskStatus::Succeeded,
-            attempts: 2,
-            exit_reason: Some("completed".into()),
-            cost_usd: 0.5,
-            output: Some("A".into()),
-            detail: None,
-            hint: None,
-        }],
-    }
-}
-
-fn record() -> RequestRecord {
-    RequestRecord {
-        id: "r-1".into(),
-        session: "main".into(),
-        seq: 1,
-        prompt: "p".into(),
-        spec_json: "{}".into(),
-        status: RequestStatus::Succeeded,
-        reason: None,
-        answer: Some("a".into()),
-        answer_mode: Some("deterministic".into()),
-        answer_note: None,
-        cost_usd: 0.0,
-        created_at: 1,
-        started_at: Some(2),
-        finished_at: Some(3),
-    }
-}
-
 #[tokio::test]
 async fn every_request_and_response_round_trips() {
-    round_trip(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        client_version: "0.1.0".into(),
-        traceparent: Some("00-aa-bb-01".into()),
-    })
-    .await;
-    let spec = RequestSpec {
-        session: "main".into(),
-        prompt: "p".into(),
-        tasks: vec!["a".into(), "b".into()],
-        plan: false,
-        synthesize: true,
-        strategy: Some(Strategy::RestForOne),
-        restart: Some(smith::supervisor::Restart::Temporary),
-        max_restarts: Some(2),
-        within: Some(Duration::from_secs(60)),
-        timeout: Some(Duration::from_millis(1500)),
-        budget_usd: Some(1.5),
-        cwd: PathBuf::from("/tmp"),
-        model: Some("sonnet".into()),
-        traceparent: None,
-    };
-    for r in [
-        Request::Ask(Ask { spec, detach: true }),
-        Request::Status(StatusQuery {}),
-        Request::Sessions(SessionsQuery {}),
-        Request::History(HistoryQuery {
-            session: "main".into(),
-            before: Some(7),
-            limit: 20,
-        }),
-        Request::Prune(smith::protocol::PruneRequest {}),
-        Request::Text(TextQuery {
-            request_id: "r-1".into(),
-            part: TextPart::TaskOutput(2),
-            offset: 5,
-        }),
-        Request::Show(ShowQuery {
-            request_id: "r-1".into(),
-        }),
-        Request::Cancel(CancelRequest {
-            request_id: "r-1".into(),
-        }),
-        Request::Resume(ResumeRequest {
-            request_id: "r-1".into(),
-            detach: false,
-        }),
-        Request::Health(HealthQuery {}),
-        Request::Shutdown(ShutdownRequest {}),
-    ] {
+    round_trip(samples::hello()).await;
+    for (_, r) in samples::requests() {
         round_trip(r).await;
     }
-    let sup = SupervisorStatus {
-        id: "service".into(),
-        strategy: Strategy::RestForOne,
-        state: SupervisorState::Running,
-        restarts_in_window: 0,
-        total_restarts: 1,
-        children: vec![],
-    };
-    let events = [
-        RequestEvent::Accepted {
-            request_id: "r".into(),
-            session: "s".into(),
-            position: 1,
-        },
-        RequestEvent::Started {
-            request_id: "r".into(),
-        },
-        RequestEvent::Planned {
-            tasks: vec![("t1".into(), "a".into())],
-        },
-        RequestEvent::TaskQueued {
-            task_id: "t1".into(),
-        },
-        RequestEvent::TaskStarted {
-            task_id: "t1".into(),
-            attempt: 2,
-            pid: 7,
-            resumed: Some("s".into()),
-        },
-        RequestEvent::TaskProgress {
-            task_id: "t1".into(),
-            text: "x".into(),
-            tools: vec!["Bash".into()],
-        },
-        RequestEvent::TaskApiRetry {
-            task_id: "t1".into(),
-            status: Some(529),
-            attempt: 1,
-        },
-        RequestEvent::TaskFinished {
-            task_id: "t1".into(),
-            attempt: 1,
-            reason: "api_error(529)".into(),
-            retryable: true,
-            cost_usd: 0.1,
-            detail: Some("API Error: 529".into()),
-            hint: None,
-        },
-        RequestEvent::Lagged { dropped: 7 },
-        RequestEvent::Finished(summary()),
-    ];
-    let mut responses: Vec<Response> = events.into_iter().map(Response::Event).collect();
-    responses.extend([
-        Response::Welcome(Welcome {
-            protocol_version: 1,
-            server_version: "0.1.0".into(),
-        }),
-        Response::Error(ErrorReply {
-            kind: ErrorKind::NotFound,
-            message: "no".into(),
-        }),
-        Response::Accepted(Accepted {
-            request_id: "r".into(),
-        }),
-        Response::Finished(summary()),
-        Response::Status(ServiceStatus {
-            version: "0.1.0".into(),
-            pid: 1,
-            uptime_secs: 2.5,
-            root: sup.clone(),
-            sessions_supervisor: Some(sup),
-            sessions: vec![],
-            max_concurrent_tasks: 8,
-            running_tasks: 0,
-        }),
-        Response::Sessions(SessionList {
-            sessions: vec![SessionSummary {
-                name: "main".into(),
-                created_at: 1,
-                requests: 2,
-                last_activity: Some(3),
-            }],
-        }),
-        Response::History(HistoryReply {
-            session: "main".into(),
-            requests: vec![record()],
-            older: true,
-            clipped: vec![ClippedText {
-                request_id: "r-1".into(),
-                part: TextPart::Answer,
-                total_bytes: 9,
-            }],
-        }),
-        Response::Pruned(smith::store::PruneReport {
-            requests: 3,
-            bytes_freed: 4096,
-        }),
-        Response::Text(TextChunk {
-            part: TextPart::Prompt,
-            offset: 0,
-            total_bytes: 3,
-            text: "abc".into(),
-        }),
-        Response::Show(ShowReply {
-            clipped: vec![],
-            detail: RequestDetail {
-                request: record(),
-                tasks: vec![TaskRecord {
-                    request_id: "r-1".into(),
-                    idx: 0,
-                    kind: TaskKind::Work,
-                    id: "t1".into(),
-                    name: "a".into(),
-                    instruction: "i".into(),
-                    status: TaskStatus::Failed,
-                    exit_reason: Some("crashed".into()),
-                    attempts: 3,
-                    output: None,
-                    cost_usd: 0.0,
-                    claude_session_id: Some("s".into()),
-                }],
-                attempts: vec![AttemptRecord {
-                    request_id: "r-1".into(),
-                    pid: Some(9),
-                    process_start_time: Some(1),
-                    ..AttemptRecord::default()
-                }],
-            },
-        }),
-        Response::Done(Done {
-            message: "ok".into(),
-        }),
-        Response::Health(HealthReply {
-            version: "0.1.0".into(),
-            uptime_secs: 1.0,
-            pid: 2,
-            warnings: vec!["agent.program \"claude\" is not found".into()],
-        }),
-    ]);
-    for r in responses {
+    for (_, r) in samples::responses() {
         round_trip(r).await;
     }
+}
+
+/// The bytes of every message at this `PROTOCOL_VERSION` are written down in
+/// `tests/fixtures/protocol/v<N>.golden`: a change of the layout (a field added, renamed,
+/// reordered or retyped anywhere a message reaches) fails here until the version is bumped.
+#[test]
+fn the_encoding_of_every_message_is_fixed_for_this_protocol_version() {
+    let mut lines = vec![format!(
+        "hello {}",
+        hex(&encode(&samples::hello()).unwrap())
+    )];
+    for (name, r) in samples::requests() {
+        lines.push(format!("request.{name} {}", hex(&encode(&r).unwrap())));
+    }
+    for (name, r) in samples::responses() {
+        lines.push(format!("response.{name} {}", hex(&encode(&r).unwrap())));
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "tests/fixtures/protocol/v{PROTOCOL_VERSION}.golden"
+    ));
+    let Ok(golden) = std::fs::read_to_string(&path) else {
+        if std::env::var_os("SMITH_BLESS_PROTOCOL").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+            return;
+        }
+        panic!(
+            "no golden file for protocol v{PROTOCOL_VERSION} ({}): a new version's bytes are \
+             written once with SMITH_BLESS_PROTOCOL=1 cargo test --test protocol",
+            path.display()
+        );
+    };
+    let golden: Vec<&str> = golden.lines().collect();
+    for line in &lines {
+        let name = line.split(' ').next().unwrap();
+        let Some(expected) = golden.iter().find(|g| g.split(' ').next() == Some(name)) else {
+            panic!(
+                "{name} is not in {}: a new message needs a new PROTOCOL_VERSION",
+                path.display()
+            );
+        };
+        assert_eq!(
+            line, expected,
+            "the encoding of {name} changed: bump PROTOCOL_VERSION and write the new version's \
+             golden file (never edit a released version's file)"
+        );
+    }
+    assert_eq!(
+        lines.len(),
+        golden.len(),
+        "a message of v{PROTOCOL_VERSION} is gone"
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn started() -> Daemon {

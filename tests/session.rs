@@ -6,7 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use smith::session::{RequestEvent, RequestSummary};
+use smith::protocol::{Event, RequestSummary};
+use smith::session::RequestEvent;
 use smith::store::{RequestStatus, TaskStatus, queries};
 use smith::supervisor::{Restart, Strategy};
 use support::agent::{gone, pid_alive};
@@ -142,10 +143,10 @@ async fn a_permanent_failure_is_not_retried_and_a_retryable_one_is_with_backoff(
         .filter(|e| {
             matches!(
                 e,
-                RequestEvent::TaskFinished {
+                RequestEvent::Progress(Event::TaskFinished {
                     retryable: true,
                     ..
-                }
+                })
             )
         })
         .count();
@@ -211,11 +212,9 @@ async fn plan_mode_runs_the_planned_tasks() {
             .unwrap()
             .contains("more than 2 tasks")
     );
-    assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, RequestEvent::Planned { tasks } if tasks.len() == 2))
-    );
+    assert!(events.iter().any(
+        |e| matches!(e, RequestEvent::Progress(Event::Planned { tasks }) if tasks.len() == 2)
+    ));
     assert!(
         summary
             .answer
@@ -335,12 +334,12 @@ async fn never_more_live_processes_than_the_cap() {
         match e {
             Ok(Some(e)) => {
                 match &e {
-                    RequestEvent::TaskStarted { pid, .. } => {
+                    RequestEvent::Progress(Event::TaskStarted { pid, .. }) => {
                         pids.push(*pid);
                         running += 1;
                         max_concurrent = max_concurrent.max(running);
                     }
-                    RequestEvent::TaskFinished { .. } => running -= 1,
+                    RequestEvent::Progress(Event::TaskFinished { .. }) => running -= 1,
                     _ => {}
                 }
                 let done = matches!(e, RequestEvent::Finished(_));
@@ -359,7 +358,7 @@ async fn never_more_live_processes_than_the_cap() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, RequestEvent::TaskQueued { .. })),
+            .any(|e| matches!(e, RequestEvent::Progress(Event::TaskQueued { .. }))),
         "some waited"
     );
 }
@@ -372,7 +371,7 @@ async fn cancel_stops_a_request_and_its_processes() {
         .await;
     let mut pids = Vec::new();
     while pids.len() < 2 {
-        if let Some(RequestEvent::TaskStarted { pid, .. }) = rx.recv().await {
+        if let Some(RequestEvent::Progress(Event::TaskStarted { pid, .. })) = rx.recv().await {
             pids.push(pid);
         }
     }
@@ -444,10 +443,12 @@ async fn after_an_abrupt_stop_history_survives_the_request_is_interrupted_and_re
     let mut quick_done = false;
     while slow_pid.is_none() || !quick_done {
         match rx.recv().await.unwrap() {
-            RequestEvent::TaskStarted { task_id, pid, .. } if task_id == "t2" => {
+            RequestEvent::Progress(Event::TaskStarted { task_id, pid, .. }) if task_id == "t2" => {
                 slow_pid = Some(pid)
             }
-            RequestEvent::TaskFinished { task_id, .. } if task_id == "t1" => quick_done = true,
+            RequestEvent::Progress(Event::TaskFinished { task_id, .. }) if task_id == "t1" => {
+                quick_done = true
+            }
             _ => {}
         }
     }
@@ -480,9 +481,9 @@ async fn after_an_abrupt_stop_history_survives_the_request_is_interrupted_and_re
     assert_eq!(summary.status, RequestStatus::Succeeded, "{summary:#?}");
     assert_eq!(attempts(&summary), [1, 2], "quick kept, slow ran again");
     let resumed = events.iter().find_map(|e| match e {
-        RequestEvent::TaskStarted {
+        RequestEvent::Progress(Event::TaskStarted {
             task_id, resumed, ..
-        } if task_id == "t2" => Some(resumed.clone()),
+        }) if task_id == "t2" => Some(resumed.clone()),
         _ => None,
     });
     assert_eq!(resumed, Some(slow_session.clone()));

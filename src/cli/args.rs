@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
 
-use crate::supervisor::{Restart, Strategy};
+use crate::protocol::{Restart, Strategy};
 
 /// Control smithd: send requests to Claude Code workers supervised like Erlang/OTP processes,
 /// watch them, and look at what they did.
@@ -83,7 +83,7 @@ pub struct AskArgs {
     pub tasks_file: Option<PathBuf>,
     /// The prompt and tasks once read (stdin and files are read before connecting).
     #[arg(skip)]
-    pub inputs: Option<(String, Vec<crate::session::TaskInput>)>,
+    pub inputs: Option<(String, Vec<crate::protocol::TaskInput>)>,
     /// Let a planner worker split the request into tasks.
     #[arg(long, conflicts_with_all = ["tasks", "tasks_file"])]
     pub plan: bool,

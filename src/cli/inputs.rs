@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::protocol::MAX_FRAME_BYTES;
-use crate::session::TaskInput;
+use crate::protocol::TaskInput;
 
 /// What is wrong with the inputs.
 #[derive(Debug, thiserror::Error)]

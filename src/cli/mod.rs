@@ -17,11 +17,10 @@ use std::time::Duration;
 use clap::CommandFactory;
 
 use crate::protocol::{
-    Ask, CancelRequest, HealthQuery, HistoryQuery, PruneRequest, Request, Response, ResumeRequest,
-    SessionsQuery, ShowQuery, ShutdownRequest, StatusQuery,
+    Ask, AskSpec, CancelRequest, HealthQuery, HistoryQuery, PruneRequest, Request, RequestStatus,
+    RequestSummary, Response, ResumeRequest, SessionsQuery, ShowQuery, ShutdownRequest,
+    StatusQuery,
 };
-use crate::session::{RequestEvent, RequestSpec, RequestSummary};
-use crate::store::RequestStatus;
 
 use args::{AskArgs, Cli, Command};
 use client::{Client, ClientError};
@@ -105,7 +104,7 @@ async fn dispatch(socket: &std::path::Path, command: Command) -> Result<u8, Clie
     let traceparent = trace.as_ref().map(|t| t.traceparent.clone());
     let mut client = Client::connect(socket, traceparent.clone()).await?;
     let result = match command {
-        Command::Ask(args) => ask(&mut client, *args, traceparent).await,
+        Command::Ask(args) => ask(&mut client, *args).await,
         Command::Resume(args) => {
             client
                 .send(&Request::Resume(ResumeRequest {
@@ -179,17 +178,15 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
             .await?
         {
             Response::Show(reply) => {
-                let (detail, clipped) = if a.full {
-                    (texts::complete(client, reply).await?, Vec::new())
+                let reply = if a.full {
+                    texts::complete(client, reply).await?
                 } else {
-                    (reply.detail, reply.clipped)
+                    reply
                 };
                 if a.json {
-                    let mut value = serde_json::to_value(&detail).expect("a detail serializes");
-                    value["clipped"] = serde_json::to_value(&clipped).expect("serializes");
-                    print_json(&value);
+                    print_json(&reply);
                 } else {
-                    print!("{}", render::request_detail(&detail, &clipped));
+                    print!("{}", render::request_detail(&reply));
                 }
                 Ok(EXIT_OK)
             }
@@ -262,11 +259,7 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
     }
 }
 
-async fn ask(
-    client: &mut Client,
-    args: AskArgs,
-    traceparent: Option<String>,
-) -> Result<u8, ClientError> {
+async fn ask(client: &mut Client, args: AskArgs) -> Result<u8, ClientError> {
     let cwd = match args.cwd {
         Some(dir) => std::path::absolute(&dir).unwrap_or(dir),
         None => std::env::current_dir().map_err(|e| {
@@ -274,7 +267,7 @@ async fn ask(
         })?,
     };
     let (prompt, tasks) = args.inputs.unwrap_or_default();
-    let spec = RequestSpec {
+    let spec = AskSpec {
         session: args.session,
         prompt,
         tasks,
@@ -288,7 +281,6 @@ async fn ask(
         budget_usd: args.budget,
         cwd,
         model: args.model,
-        traceparent,
     };
     client
         .send(&Request::Ask(Ask {
@@ -312,9 +304,6 @@ async fn follow(client: &mut Client, json: bool) -> Result<u8, ClientError> {
             Response::Event(event) => {
                 if !json {
                     progress.event(&event);
-                }
-                if let RequestEvent::Finished(summary) = event {
-                    return Ok(finish(&mut progress, &summary, json));
                 }
             }
             Response::Finished(summary) => return Ok(finish(&mut progress, &summary, json)),

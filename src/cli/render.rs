@@ -4,11 +4,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Instant;
 
-use crate::agent::{OutcomeReason, hint};
-use crate::protocol::{ClippedText, ServiceStatus, TextPart};
-use crate::session::{RequestEvent, RequestSummary};
-use crate::store::{RequestDetail, RequestRecord, SessionSummary};
-use crate::supervisor::{ChildState, SupervisorStatus};
+use crate::protocol::{
+    ClippedText, Event, RequestInfo, RequestSummary, ServiceStatus, SessionInfo, ShowReply,
+    SupervisorStatus, TextPart,
+};
 
 /// Seconds as `1h02m`, `3m05s`, `4.2s`.
 pub fn human_secs(secs: f64) -> String {
@@ -24,6 +23,12 @@ pub fn human_secs(secs: f64) -> String {
             ((s % 3600.0) / 60.0) as u64
         )
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn short(text: &str, max: usize) -> String {
@@ -90,9 +95,9 @@ impl Progress {
     }
 
     /// Takes one event.
-    pub fn event(&mut self, event: &RequestEvent) {
+    pub fn event(&mut self, event: &Event) {
         match event {
-            RequestEvent::Accepted {
+            Event::Accepted {
                 request_id,
                 session,
                 position,
@@ -105,26 +110,26 @@ impl Progress {
                 // Shown in both modes: it is printed once, before the live lines start.
                 eprintln!("accepted {request_id} in session {session}{queue}");
             }
-            RequestEvent::Started { request_id } => self.plain(format!("started {request_id}")),
-            RequestEvent::Planned { tasks } => {
-                for (id, name) in tasks {
-                    self.row(id).name = name.clone();
+            Event::Started { request_id } => self.plain(format!("started {request_id}")),
+            Event::Planned { tasks } => {
+                for t in tasks {
+                    self.row(&t.id).name = t.name.clone();
                 }
                 self.plain(format!(
                     "{} task(s): {}",
                     tasks.len(),
                     tasks
                         .iter()
-                        .map(|(i, n)| format!("{i} {}", short(n, 30)))
+                        .map(|t| format!("{} {}", t.id, short(&t.name, 30)))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
             }
-            RequestEvent::TaskQueued { task_id } => {
+            Event::TaskQueued { task_id } => {
                 self.row(task_id).state = "queued".into();
                 self.plain(format!("[{task_id}] waiting for a process slot"));
             }
-            RequestEvent::TaskStarted {
+            Event::TaskStarted {
                 task_id,
                 attempt,
                 pid,
@@ -148,7 +153,7 @@ impl Progress {
                     "[{task_id}] {how}: attempt {attempt}, pid {pid}{resume}"
                 ));
             }
-            RequestEvent::TaskProgress {
+            Event::TaskProgress {
                 task_id,
                 text,
                 tools,
@@ -159,7 +164,7 @@ impl Progress {
                     self.plain(format!("[{task_id}] {}", short(text, 100)));
                 }
             }
-            RequestEvent::TaskApiRetry {
+            Event::TaskApiRetry {
                 task_id,
                 status,
                 attempt,
@@ -171,7 +176,7 @@ impl Progress {
                     "[{task_id}] API error {status}; the CLI retries ({attempt})"
                 ));
             }
-            RequestEvent::TaskFinished {
+            Event::TaskFinished {
                 task_id,
                 attempt,
                 reason,
@@ -202,12 +207,11 @@ impl Progress {
                     self.plain(format!("[{task_id}]   hint: {hint}"));
                 }
             }
-            RequestEvent::Lagged { dropped } => {
+            Event::Lagged { dropped } => {
                 self.plain(format!(
                     "({dropped} progress events skipped: this terminal read too slowly)"
                 ));
             }
-            RequestEvent::Finished(_) => {}
         }
         self.redraw();
     }
@@ -265,22 +269,11 @@ impl Progress {
     }
 }
 
-fn child_marker(state: ChildState) -> &'static str {
-    match state {
-        ChildState::Running => "running",
-        ChildState::Restarting => "restarting",
-        ChildState::Terminated => "stopped",
-    }
-}
-
 fn supervisor_line(s: &SupervisorStatus) -> String {
     format!(
-        "{} ({}) {:?}, {} restart(s)",
+        "{} ({}) {}, {} restart(s)",
         s.id, s.strategy, s.state, s.total_restarts
     )
-    .replace("Running", "running")
-    .replace("Restarting", "restarting")
-    .replace("ShuttingDown", "shutting down")
 }
 
 /// The status tree as text.
@@ -304,8 +297,8 @@ pub fn status_tree(s: &ServiceStatus) -> String {
         };
         out.push_str(&format!(
             "{branch}{:<10} {:<10} restarts {}{}\n",
-            child.id.0,
-            child_marker(child.state),
+            child.id,
+            child.state,
             child.restarts,
             child
                 .last_exit
@@ -313,7 +306,7 @@ pub fn status_tree(s: &ServiceStatus) -> String {
                 .map(|e| format!("  last exit: {e}"))
                 .unwrap_or_default()
         ));
-        if child.id.0 == "sessions" {
+        if child.id == "sessions" {
             let ns = s.sessions.len();
             for (j, session) in s.sessions.iter().enumerate() {
                 let slast = j + 1 == ns;
@@ -325,7 +318,7 @@ pub fn status_tree(s: &ServiceStatus) -> String {
                 let restarts = s
                     .sessions_supervisor
                     .as_ref()
-                    .and_then(|sup| sup.children.iter().find(|c| c.id.0 == session.name))
+                    .and_then(|sup| sup.children.iter().find(|c| c.id == session.name))
                     .map_or(0, |c| c.restarts);
                 let state = if session.current.is_some() {
                     "busy"
@@ -342,7 +335,7 @@ pub fn status_tree(s: &ServiceStatus) -> String {
                     session.name, session.turns
                 ));
                 if let Some(run) = &session.current {
-                    let now_ms = crate::store::records::now_ms();
+                    let now_ms = now_ms();
                     out.push_str(&format!(
                         "{indent}{si}└── {} {} ({}) {}  ${:.4}\n",
                         run.request_id,
@@ -384,17 +377,12 @@ pub fn status_tree(s: &ServiceStatus) -> String {
 }
 
 /// Sessions as a table.
-pub fn sessions_table(sessions: &[SessionSummary]) -> String {
+pub fn sessions_table(sessions: &[SessionInfo]) -> String {
     let mut out = format!("{:<20} {:>8}  {}\n", "SESSION", "REQUESTS", "LAST ACTIVITY");
     for s in sessions {
         let last = s
             .last_activity
-            .map(|ms| {
-                format!(
-                    "{} ago",
-                    human_secs((crate::store::records::now_ms() - ms) as f64 / 1000.0)
-                )
-            })
+            .map(|ms| format!("{} ago", human_secs((now_ms() - ms) as f64 / 1000.0)))
             .unwrap_or_else(|| "-".into());
         out.push_str(&format!("{:<20} {:>8}  {}\n", s.name, s.requests, last));
     }
@@ -402,7 +390,7 @@ pub fn sessions_table(sessions: &[SessionSummary]) -> String {
 }
 
 /// A session's requests as a table.
-pub fn history_table(requests: &[RequestRecord]) -> String {
+pub fn history_table(requests: &[RequestInfo]) -> String {
     let mut out = format!(
         "{:<4} {:<16} {:<12} {:>9}  {}\n",
         "#", "REQUEST", "STATUS", "COST", "PROMPT"
@@ -431,8 +419,9 @@ fn clip_mark(clipped: &[ClippedText], part: TextPart) -> String {
     }
 }
 
-/// One request; texts listed in `clipped` are marked.
-pub fn request_detail(d: &RequestDetail, clipped: &[ClippedText]) -> String {
+/// One request; texts listed in its `clipped` are marked.
+pub fn request_detail(d: &ShowReply) -> String {
+    let clipped = &d.clipped;
     let r = &d.request;
     let mut out = format!(
         "request {}  session {} #{}\nstatus  {}{}\ncost    ${:.4}\nprompt  {}{}\n\ntasks:\n",
@@ -483,9 +472,7 @@ pub fn request_detail(d: &RequestDetail, clipped: &[ClippedText]) -> String {
                     .map(|s| format!("  ({})", short(s, 80)))
                     .unwrap_or_default()
             ));
-            let class = a.exit_reason.as_deref().and_then(OutcomeReason::from_class);
-            if let Some(hint) = class.and_then(|c| hint::hint(c, a.detail.as_deref().unwrap_or("")))
-            {
+            if let Some(hint) = &a.hint {
                 out.push_str(&format!("        hint: {hint}\n"));
             }
             if let Some(tail) = a.stderr_tail.as_ref().filter(|t| !t.trim().is_empty()) {

@@ -2,7 +2,6 @@
 //! at a time, and put back in place.
 
 use crate::protocol::{Request, Response, ShowReply, TextPart, TextQuery};
-use crate::store::RequestDetail;
 
 use super::client::{Client, ClientError};
 
@@ -37,26 +36,24 @@ async fn fetch(
     }
 }
 
-/// The reply's detail with every clipped text whole.
-pub async fn complete(client: &mut Client, reply: ShowReply) -> Result<RequestDetail, ClientError> {
-    let mut detail = reply.detail;
-    for c in reply.clipped {
+/// The reply with every clipped text whole (and nothing left listed as clipped).
+pub async fn complete(client: &mut Client, mut reply: ShowReply) -> Result<ShowReply, ClientError> {
+    for c in std::mem::take(&mut reply.clipped) {
         let whole = fetch(client, &c.request_id, c.part).await?;
         match c.part {
-            TextPart::Prompt => detail.request.prompt = whole,
-            TextPart::Spec => detail.request.spec_json = whole,
-            TextPart::Answer => detail.request.answer = Some(whole),
+            TextPart::Prompt => reply.request.prompt = whole,
+            TextPart::Answer => reply.request.answer = Some(whole),
             TextPart::TaskInstruction(i) => {
-                if let Some(t) = detail.tasks.iter_mut().find(|t| t.idx == i) {
+                if let Some(t) = reply.tasks.iter_mut().find(|t| t.idx == i) {
                     t.instruction = whole;
                 }
             }
             TextPart::TaskOutput(i) => {
-                if let Some(t) = detail.tasks.iter_mut().find(|t| t.idx == i) {
+                if let Some(t) = reply.tasks.iter_mut().find(|t| t.idx == i) {
                     t.output = Some(whole);
                 }
             }
         }
     }
-    Ok(detail)
+    Ok(reply)
 }

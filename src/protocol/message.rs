@@ -3,12 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::session::{RequestEvent, RequestSpec, RequestSummary, SessionStatus};
-use crate::store::{PruneReport, RequestDetail, RequestRecord, SessionSummary};
-use crate::supervisor::SupervisorStatus;
+use super::ask::AskSpec;
+use super::event::{Event, RequestSummary};
+use super::record::{AttemptInfo, RequestInfo, SessionInfo, TaskInfo};
+use super::status::ServiceStatus;
 
 /// Bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The first frame a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,7 +57,7 @@ pub struct PruneRequest {}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ask {
     /// The request.
-    pub spec: RequestSpec,
+    pub spec: AskSpec,
     /// Reply with `Accepted` and return at once.
     pub detach: bool,
 }
@@ -98,8 +99,6 @@ pub enum TextPart {
     Prompt,
     /// The merged answer.
     Answer,
-    /// The stored request options (JSON).
-    Spec,
     /// A task's instruction, by its index in the request.
     TaskInstruction(u32),
     /// A task's output, by its index in the request.
@@ -180,7 +179,7 @@ pub enum Response {
     /// Something went wrong; the connection may close after it.
     Error(ErrorReply),
     /// Progress of a request.
-    Event(RequestEvent),
+    Event(Event),
     /// A detached request was accepted.
     Accepted(Accepted),
     /// A request ended.
@@ -196,7 +195,7 @@ pub enum Response {
     /// A piece of a long text.
     Text(TextChunk),
     /// What a prune did.
-    Pruned(PruneReport),
+    Pruned(Pruned),
     /// Done (cancel, shutdown).
     Done(Done),
     /// Health.
@@ -253,7 +252,7 @@ pub struct Accepted {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionList {
     /// Every session.
-    pub sessions: Vec<SessionSummary>,
+    pub sessions: Vec<SessionInfo>,
 }
 
 /// `Response::History`.
@@ -262,7 +261,7 @@ pub struct HistoryReply {
     /// Session name.
     pub session: String,
     /// The page's requests, oldest first.
-    pub requests: Vec<RequestRecord>,
+    pub requests: Vec<RequestInfo>,
     /// Older requests exist (ask again with `before` = the first one's `seq`).
     pub older: bool,
     /// Texts of these requests that the page carries only in part.
@@ -272,8 +271,12 @@ pub struct HistoryReply {
 /// `Response::Show`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShowReply {
-    /// The request, its tasks and attempts.
-    pub detail: RequestDetail,
+    /// The request.
+    pub request: RequestInfo,
+    /// Its tasks in order.
+    pub tasks: Vec<TaskInfo>,
+    /// Their attempts in order.
+    pub attempts: Vec<AttemptInfo>,
     /// Texts it carries only in part (`Request::Text` has them whole).
     pub clipped: Vec<ClippedText>,
 }
@@ -298,23 +301,11 @@ pub struct HealthReply {
     pub warnings: Vec<String>,
 }
 
-/// `Response::Status`: the live supervision tree.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServiceStatus {
-    /// smithd's version.
-    pub version: String,
-    /// Its pid.
-    pub pid: u32,
-    /// Seconds since it started.
-    pub uptime_secs: f64,
-    /// The root supervisor (store, sessions, control server).
-    pub root: SupervisorStatus,
-    /// The sessions supervisor.
-    pub sessions_supervisor: Option<SupervisorStatus>,
-    /// Each running session with its running request.
-    pub sessions: Vec<SessionStatus>,
-    /// The global process cap.
-    pub max_concurrent_tasks: usize,
-    /// Process slots in use.
-    pub running_tasks: usize,
+/// `Response::Pruned`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Pruned {
+    /// Requests deleted (with their tasks, attempts and answers).
+    pub requests: u64,
+    /// Bytes given back to the file system.
+    pub bytes_freed: u64,
 }

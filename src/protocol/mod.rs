@@ -1,9 +1,31 @@
 //! The control protocol between `smith` and `smithd`, written down in one place: Unix socket,
 //! length-prefixed bincode frames with a size limit checked before allocating, a version
-//! handshake first, one [`Request`] enum and one [`Response`] enum with a struct per variant.
+//! handshake first, one [`Request`] enum and one [`Response`] enum with a struct per variant,
+//! and every type they carry. It imports nothing else of smith: internal types are converted
+//! to these at the edge, so a change inside smithd never changes the wire by accident (the
+//! golden test in `tests/protocol.rs` fails until [`PROTOCOL_VERSION`] is bumped).
+//!
+//! - [`frame`]: length-prefixed frames, limits and deadlines;
+//! - [`message`]: `Hello`, `Request`, `Response` and their small payloads;
+//! - [`ask`]: what a client submits; [`event`]: what it hears while a request runs;
+//! - [`record`]: requests, tasks, attempts and sessions as clients read them;
+//! - [`status`]: the live supervision tree.
 
+pub mod ask;
+pub mod event;
 pub mod frame;
 pub mod message;
+pub mod record;
+pub mod status;
 
+pub use ask::{AskSpec, Restart, Strategy, TaskInput};
+pub use event::{Event, RequestSummary, TaskRef, TaskSummary};
 pub use frame::{FrameError, MAX_FRAME_BYTES, ReadLimits, read_frame, write_frame};
 pub use message::*;
+pub use record::{
+    AttemptInfo, RequestInfo, RequestStatus, SessionInfo, TaskInfo, TaskKind, TaskStatus,
+};
+pub use status::{
+    ChildKind, ChildState, ChildStatus, RunPhase, RunStatus, ServiceStatus, SessionStatus,
+    SupervisorState, SupervisorStatus, TaskLine,
+};

@@ -2,8 +2,8 @@
 //! boundary) and listed as [`ClippedText`], and [`text_chunk`] hands any of them out whole, one
 //! piece at a time.
 
-use crate::protocol::{ClippedText, TEXT_CHUNK_BYTES, TextChunk, TextPart};
-use crate::store::{RequestDetail, RequestRecord};
+use crate::protocol::{ClippedText, RequestInfo, ShowReply, TEXT_CHUNK_BYTES, TextChunk, TextPart};
+use crate::store::RequestDetail;
 
 /// Cuts `text` to at most `max` bytes; notes the cut in `clipped`.
 fn clip(
@@ -36,19 +36,18 @@ fn clip_opt(
 }
 
 /// A request's own long texts clipped to `max` bytes each.
-pub fn clip_request(r: &mut RequestRecord, max: usize, clipped: &mut Vec<ClippedText>) {
+pub fn clip_request(r: &mut RequestInfo, max: usize, clipped: &mut Vec<ClippedText>) {
     let id = r.id.clone();
     clip(&mut r.prompt, max, &id, TextPart::Prompt, clipped);
-    clip(&mut r.spec_json, max, &id, TextPart::Spec, clipped);
     clip_opt(&mut r.answer, max, &id, TextPart::Answer, clipped);
 }
 
-/// A request in full with every long text clipped to `max` bytes.
-pub fn clip_detail(detail: &mut RequestDetail, max: usize) -> Vec<ClippedText> {
+/// A request in full with every long text clipped to `max` bytes (listed in its `clipped`).
+pub fn clip_show(reply: &mut ShowReply, max: usize) {
     let mut clipped = Vec::new();
-    clip_request(&mut detail.request, max, &mut clipped);
-    let id = detail.request.id.clone();
-    for t in &mut detail.tasks {
+    clip_request(&mut reply.request, max, &mut clipped);
+    let id = reply.request.id.clone();
+    for t in &mut reply.tasks {
         let idx = t.idx;
         clip(
             &mut t.instruction,
@@ -67,12 +66,12 @@ pub fn clip_detail(detail: &mut RequestDetail, max: usize) -> Vec<ClippedText> {
             &mut clipped,
         );
     }
-    for a in &mut detail.attempts {
+    for a in &mut reply.attempts {
         for text in [&mut a.detail, &mut a.stderr_tail].into_iter().flatten() {
             text.truncate(text.floor_char_boundary(max));
         }
     }
-    clipped
+    reply.clipped = clipped;
 }
 
 /// The whole text `part` of a request, if it has one.
@@ -80,7 +79,6 @@ fn whole(detail: &RequestDetail, part: TextPart) -> Option<&str> {
     let task = |idx: u32| detail.tasks.iter().find(|t| t.idx == idx);
     match part {
         TextPart::Prompt => Some(&detail.request.prompt),
-        TextPart::Spec => Some(&detail.request.spec_json),
         TextPart::Answer => detail.request.answer.as_deref(),
         TextPart::TaskInstruction(i) => task(i).map(|t| t.instruction.as_str()),
         TextPart::TaskOutput(i) => task(i).and_then(|t| t.output.as_deref()),

@@ -7,15 +7,15 @@ use std::sync::Arc;
 use crate::protocol::frame::encode;
 use crate::protocol::{
     Accepted, Ask, Done, ErrorKind, FrameError, HISTORY_PAGE, HISTORY_PAGE_MAX, HISTORY_TEXT_BYTES,
-    HealthReply, HistoryQuery, HistoryReply, Request, Response, SHOW_TEXT_BYTES, ServiceStatus,
-    SessionList, ShowReply, TextQuery,
+    HealthReply, HistoryQuery, HistoryReply, Request, RequestInfo, RequestSummary, Response,
+    SHOW_TEXT_BYTES, ServiceStatus, SessionList, ShowReply, TextQuery,
 };
 use crate::session::event_queue::EVENT_QUEUE_CAPACITY;
-use crate::session::{EventStream, RequestEvent, SessionError, event_queue};
+use crate::session::{EventStream, RequestEvent, RequestSpec, SessionError, event_queue};
 use crate::store::records::now_ms;
 use crate::store::{StoreError, queries, retention};
 
-use super::bounded_reply::{clip_detail, clip_request, text_chunk};
+use super::bounded_reply::{clip_request, clip_show, text_chunk};
 use super::connection::{Connection, error};
 use super::shared::ServiceShared;
 use super::shutdown::{ShutdownLevel, raise};
@@ -63,13 +63,11 @@ pub(crate) async fn handle(
             .await;
     };
     match request {
-        Request::Ask(Ask { mut spec, detach }) => {
+        Request::Ask(Ask { spec, detach }) => {
             if stopping {
                 return conn.send(&shutting_down()).await;
             }
-            if spec.traceparent.is_none() {
-                spec.traceparent = traceparent;
-            }
+            let spec = RequestSpec::from_ask(spec, traceparent);
             let (sink, events) = event_queue(EVENT_QUEUE_CAPACITY);
             match sessions.submit(spec, Some(sink)).await {
                 Err(e) => conn.send(&session_error(e)).await,
@@ -122,17 +120,18 @@ pub(crate) async fn handle(
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 pid: std::process::id(),
                 uptime_secs: shared.uptime_secs(),
-                root,
-                sessions_supervisor: sessions.supervisor().status().await.ok(),
+                root: root.into(),
+                sessions_supervisor: sessions.supervisor().status().await.ok().map(Into::into),
                 sessions: sessions.status().await,
-                max_concurrent_tasks: shared.config.limits.max_concurrent_tasks,
-                running_tasks: shared.config.limits.max_concurrent_tasks
-                    - shared.permits.available_permits(),
+                max_concurrent_tasks: shared.config.limits.max_concurrent_tasks as u64,
+                running_tasks: (shared.config.limits.max_concurrent_tasks
+                    - shared.permits.available_permits()) as u64,
             };
             conn.send(&Response::Status(status)).await
         }
         Request::Sessions(_) => match store.call(|c| queries::list_sessions(c)).await {
             Ok(sessions) => {
+                let sessions = sessions.into_iter().map(Into::into).collect();
                 conn.send(&Response::Sessions(SessionList { sessions }))
                     .await
             }
@@ -146,11 +145,12 @@ pub(crate) async fn handle(
                 Err(e) => return conn.send(&store_error(e)).await,
             };
             // Texts are clipped to SHOW_TEXT_BYTES each, less when there are very many.
+            let whole = ShowReply::from(detail);
             let mut max = SHOW_TEXT_BYTES;
             loop {
-                let mut detail = detail.clone();
-                let clipped = clip_detail(&mut detail, max);
-                match encode(&Response::Show(ShowReply { detail, clipped })) {
+                let mut reply = whole.clone();
+                clip_show(&mut reply, max);
+                match encode(&Response::Show(reply)) {
                     Ok(bytes) => return conn.send_bytes(&bytes).await,
                     Err(FrameError::TooLarge { .. }) if max > 256 => max /= 4,
                     Err(e) => return conn.send(&error(ErrorKind::Internal, e.to_string())).await,
@@ -189,7 +189,7 @@ pub(crate) async fn handle(
                         bytes_freed = report.bytes_freed,
                         "pruned on request"
                     );
-                    conn.send(&Response::Pruned(report)).await
+                    conn.send(&Response::Pruned(report.into())).await
                 }
                 Err(e) => conn.send(&store_error(e)).await,
             }
@@ -243,7 +243,8 @@ async fn history(
             ))
             .await
         }
-        Ok((mut requests, older)) => {
+        Ok((requests, older)) => {
+            let mut requests: Vec<RequestInfo> = requests.into_iter().map(Into::into).collect();
             let mut clipped = Vec::new();
             for r in &mut requests {
                 clip_request(r, HISTORY_TEXT_BYTES, &mut clipped);
@@ -273,11 +274,13 @@ async fn stream_events(
     while let Some(first) = events.recv().await {
         let mut next = Some(first);
         while let Some(event) = next.take() {
-            if let RequestEvent::Finished(summary) = event {
-                batch.extend(final_frame(summary)?);
-                return conn.send_bytes(&batch).await;
+            match event {
+                RequestEvent::Finished(summary) => {
+                    batch.extend(final_frame(summary)?);
+                    return conn.send_bytes(&batch).await;
+                }
+                RequestEvent::Progress(event) => batch.extend(encode(&Response::Event(event))?),
             }
-            batch.extend(encode(&Response::Event(event))?);
             if batch.len() < 64 * 1024 {
                 next = events.try_recv();
             }
@@ -294,7 +297,7 @@ async fn stream_events(
 
 /// The summary as a frame; if it cannot fit, its texts are cut (the whole answer stays in the
 /// store: `smith show --full`).
-fn final_frame(mut summary: crate::session::RequestSummary) -> Result<Vec<u8>, FrameError> {
+fn final_frame(mut summary: RequestSummary) -> Result<Vec<u8>, FrameError> {
     let mut max = SHOW_TEXT_BYTES * 64;
     loop {
         match encode(&Response::Finished(summary.clone())) {

@@ -28,6 +28,7 @@ pub mod shared;
 pub mod shutdown;
 pub mod socket;
 pub mod sweep;
+mod wire;
 
 use std::collections::HashMap;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};

@@ -38,9 +38,9 @@ use super::context::{TaskRef, build_slice};
 use super::error::SessionError;
 use super::merge::{self, MergeInput};
 use super::plan::{PLAN_SCHEMA, parse_plan, planner_prompt};
-use super::request::{RequestEvent, RequestSpec, RequestSummary};
+use super::request::{RequestEvent, RequestSpec};
 use super::run::{EventSink, Phase, PhaseKind, Run, StopKind, TaskRun};
-use super::status::{RunStatus, SessionStatus, TaskLine};
+use crate::protocol::{self, Event, RequestSummary, RunPhase, RunStatus, SessionStatus, TaskLine};
 
 /// Index of the planner among a request's tasks (after any work task).
 const PLANNER_IDX: u32 = 10_000;
@@ -280,11 +280,11 @@ impl SessionState {
             .await?;
         let position = self.queue.len() + usize::from(self.current.is_some());
         let sinks: Vec<EventSink> = events.into_iter().collect();
-        let accepted = RequestEvent::Accepted {
+        let accepted = RequestEvent::from(Event::Accepted {
             request_id: id.clone(),
             session: self.name.clone(),
-            position,
-        };
+            position: position as u64,
+        });
         for s in &sinks {
             let _ = s.send(accepted.clone());
         }
@@ -351,11 +351,14 @@ impl SessionState {
             .await?;
         let sinks: Vec<EventSink> = events.into_iter().collect();
         for s in &sinks {
-            let _ = s.send(RequestEvent::Accepted {
-                request_id: request.id.clone(),
-                session: self.name.clone(),
-                position: self.queue.len() + usize::from(self.current.is_some()),
-            });
+            let _ = s.send(
+                Event::Accepted {
+                    request_id: request.id.clone(),
+                    session: self.name.clone(),
+                    position: (self.queue.len() + usize::from(self.current.is_some())) as u64,
+                }
+                .into(),
+            );
         }
         tracing::info!(session = %self.name, request = %request.id, kept = work.iter().filter(|t| t.status == TaskStatus::Succeeded).count(), "request resumed");
         self.queue.push_back(Queued {
@@ -522,7 +525,7 @@ impl SessionState {
                 notes: Vec::new(),
                 started_ms: now_ms(),
             };
-            run.emit(RequestEvent::Started {
+            run.emit(Event::Started {
                 request_id: run.request_id.clone(),
             });
             tracing::info!(session = %self.name, request = %run.request_id, "request started");
@@ -557,9 +560,12 @@ impl SessionState {
         let planned = run
             .tasks
             .iter()
-            .map(|t| (t.id.clone(), t.name.clone()))
+            .map(|t| protocol::TaskRef {
+                id: t.id.clone(),
+                name: t.name.clone(),
+            })
             .collect();
-        run.emit(RequestEvent::Planned { tasks: planned });
+        run.emit(Event::Planned { tasks: planned });
         let rid = run.request_id.clone();
         if let Err(e) = self
             .deps
@@ -814,7 +820,7 @@ impl SessionState {
             return;
         };
         let emitted = match event.kind {
-            TaskEventKind::Queued => Some(RequestEvent::TaskQueued {
+            TaskEventKind::Queued => Some(Event::TaskQueued {
                 task_id: task.id.clone(),
             }),
             TaskEventKind::Started {
@@ -848,7 +854,7 @@ impl SessionState {
                 if attempt > 1 {
                     tracing::info!(%session, request = %request_id, task = %task.id, attempt, "task restarted");
                 }
-                Some(RequestEvent::TaskStarted {
+                Some(Event::TaskStarted {
                     task_id: task.id.clone(),
                     attempt,
                     pid,
@@ -871,19 +877,17 @@ impl SessionState {
                 None
             }
             TaskEventKind::Attempt(AttemptEvent::Progress { text, tools }) => {
-                Some(RequestEvent::TaskProgress {
+                Some(Event::TaskProgress {
                     task_id: task.id.clone(),
                     text: text.chars().take(PROGRESS_CHARS).collect(),
                     tools,
                 })
             }
-            TaskEventKind::Attempt(AttemptEvent::ApiRetry(retry)) => {
-                Some(RequestEvent::TaskApiRetry {
-                    task_id: task.id.clone(),
-                    status: retry.error_status,
-                    attempt: retry.attempt,
-                })
-            }
+            TaskEventKind::Attempt(AttemptEvent::ApiRetry(retry)) => Some(Event::TaskApiRetry {
+                task_id: task.id.clone(),
+                status: retry.error_status,
+                attempt: retry.attempt,
+            }),
             TaskEventKind::Attempt(AttemptEvent::Spawned { .. } | AttemptEvent::Init { .. }) => {
                 None
             }
@@ -927,7 +931,7 @@ impl SessionState {
                 };
                 let task_record = task.record(&request_id);
                 let (detail, hint) = hint::explain(&outcome);
-                let event = RequestEvent::TaskFinished {
+                let event = Event::TaskFinished {
                     task_id: task.id.clone(),
                     attempt,
                     reason: outcome.reason.to_string(),
@@ -1260,20 +1264,19 @@ impl SessionState {
         let now = now_ms();
         SessionStatus {
             name: self.name.clone(),
-            turns: self.history.len(),
+            turns: self.history.len() as u64,
             queued: self.queue.iter().map(|q| q.request_id.clone()).collect(),
             current: self.current.as_ref().map(|run| RunStatus {
                 request_id: run.request_id.clone(),
                 phase: run
                     .phase
                     .as_ref()
-                    .map_or("finishing", |p| p.kind.as_str())
-                    .to_string(),
+                    .map_or(RunPhase::Finishing, |p| p.kind.into()),
                 strategy: run
                     .spec
                     .strategy
                     .unwrap_or(self.deps.config.supervision.strategy)
-                    .to_string(),
+                    .into(),
                 started_ms: run.started_ms,
                 cost_usd: run.gate.spent(),
                 tasks: run

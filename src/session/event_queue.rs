@@ -1,6 +1,6 @@
 //! What waits for one listening client: a bounded queue between a request run (which never
 //! blocks on a client) and the connection that writes to it. When a client reads too slowly,
-//! progress is dropped first (counted, and the client is told with [`RequestEvent::Lagged`]);
+//! progress is dropped first (counted, and the client is told with [`Event::Lagged`]);
 //! lifecycle events displace queued progress; the final summary has its own slot and is never
 //! dropped.
 
@@ -9,14 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use super::request::{RequestEvent, RequestSummary};
+use super::request::RequestEvent;
+use crate::protocol::{Event, RequestSummary};
 
 /// Events held for one client at most (the final summary is extra).
 pub const EVENT_QUEUE_CAPACITY: usize = 1024;
 
 #[derive(Default)]
 struct Inner {
-    queue: VecDeque<RequestEvent>,
+    queue: VecDeque<Event>,
     dropped: u64,
     finished: Option<Box<RequestSummary>>,
     sender_gone: bool,
@@ -58,12 +59,10 @@ pub fn event_queue(capacity: usize) -> (EventSink, EventStream) {
 
 /// Progress can be dropped for a slow client; lifecycle events cannot (they only displace
 /// progress).
-fn is_progress(e: &RequestEvent) -> bool {
+fn is_progress(e: &Event) -> bool {
     matches!(
         e,
-        RequestEvent::TaskProgress { .. }
-            | RequestEvent::TaskApiRetry { .. }
-            | RequestEvent::TaskQueued { .. }
+        Event::TaskProgress { .. } | Event::TaskApiRetry { .. } | Event::TaskQueued { .. }
     )
 }
 
@@ -74,11 +73,18 @@ impl EventSink {
         if inner.receiver_gone {
             return Err(ListenerGone);
         }
+        let event = match event {
+            RequestEvent::Finished(summary) => {
+                inner.finished = Some(Box::new(summary));
+                None
+            }
+            RequestEvent::Progress(event) => Some(event),
+        };
         match event {
-            RequestEvent::Finished(summary) => inner.finished = Some(Box::new(summary)),
-            event if inner.queue.len() < self.0.capacity => inner.queue.push_back(event),
-            event if is_progress(&event) => inner.dropped += 1,
-            event => match inner.queue.iter().position(is_progress) {
+            None => {}
+            Some(event) if inner.queue.len() < self.0.capacity => inner.queue.push_back(event),
+            Some(event) if is_progress(&event) => inner.dropped += 1,
+            Some(event) => match inner.queue.iter().position(is_progress) {
                 Some(at) => {
                     inner.queue.remove(at);
                     inner.dropped += 1;
@@ -115,7 +121,7 @@ impl Drop for EventStream {
 }
 
 impl EventStream {
-    /// The next event: a [`RequestEvent::Lagged`] first if events were dropped since the last
+    /// The next event: an [`Event::Lagged`] first if events were dropped since the last
     /// one, the final [`RequestEvent::Finished`] after everything queued; `None` when the run
     /// went away without finishing.
     pub async fn recv(&mut self) -> Option<RequestEvent> {
@@ -136,10 +142,10 @@ impl EventStream {
         let mut inner = self.0.lock();
         if inner.dropped > 0 {
             let dropped = std::mem::take(&mut inner.dropped);
-            return Some(RequestEvent::Lagged { dropped });
+            return Some(Event::Lagged { dropped }.into());
         }
         if let Some(event) = inner.queue.pop_front() {
-            return Some(event);
+            return Some(event.into());
         }
         inner.finished.take().map(|s| RequestEvent::Finished(*s))
     }
@@ -151,20 +157,22 @@ mod tests {
     use crate::store::RequestStatus;
 
     fn progress(n: usize) -> RequestEvent {
-        RequestEvent::TaskProgress {
+        Event::TaskProgress {
             task_id: format!("t{n}"),
             text: "…".into(),
             tools: vec![],
         }
+        .into()
     }
 
     fn started(n: usize) -> RequestEvent {
-        RequestEvent::TaskStarted {
+        Event::TaskStarted {
             task_id: format!("t{n}"),
             attempt: 1,
             pid: 1,
             resumed: None,
         }
+        .into()
     }
 
     fn finished() -> RequestEvent {
@@ -194,7 +202,7 @@ mod tests {
         while let Some(e) = stream.recv().await {
             got.push(e);
         }
-        assert_eq!(got[0], RequestEvent::Lagged { dropped: 99 });
+        assert_eq!(got[0], Event::Lagged { dropped: 99 }.into());
         assert_eq!(
             got[1],
             progress(3),

@@ -7,7 +7,8 @@ use crate::agent::{AgentConfig, AttemptGate, Outcome, OutcomeReason, TaskLabels}
 use crate::store::{TaskKind, TaskRecord, TaskStatus};
 use crate::supervisor::{ExitReason, SupervisorRef};
 
-use super::request::{RequestEvent, RequestSpec, TaskSummary};
+use super::request::{RequestEvent, RequestSpec};
+use crate::protocol::{RunPhase, TaskSummary};
 
 pub use super::event_queue::EventSink;
 
@@ -31,14 +32,20 @@ pub enum PhaseKind {
     Synthesize,
 }
 
+impl From<PhaseKind> for RunPhase {
+    fn from(kind: PhaseKind) -> Self {
+        match kind {
+            PhaseKind::Plan => RunPhase::Planning,
+            PhaseKind::Tasks => RunPhase::Running,
+            PhaseKind::Synthesize => RunPhase::Synthesizing,
+        }
+    }
+}
+
 impl PhaseKind {
     /// Label for status and logs.
     pub fn as_str(self) -> &'static str {
-        match self {
-            PhaseKind::Plan => "planning",
-            PhaseKind::Tasks => "running tasks",
-            PhaseKind::Synthesize => "synthesizing",
-        }
+        RunPhase::from(self).as_str()
     }
 }
 
@@ -256,7 +263,8 @@ pub struct Run {
 
 impl Run {
     /// Sends an event to every listener (dropping the ones that left).
-    pub fn emit(&mut self, event: RequestEvent) {
+    pub fn emit(&mut self, event: impl Into<RequestEvent>) {
+        let event = event.into();
         self.sinks.retain(|s| s.send(event.clone()).is_ok());
     }
 

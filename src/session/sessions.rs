@@ -15,7 +15,7 @@ use super::actor::{SessionActor, SessionDeps, SessionMsg, check_session_name};
 use super::error::SessionError;
 use super::request::RequestSpec;
 use super::run::EventSink;
-use super::status::SessionStatus;
+use crate::protocol::SessionStatus;
 
 /// How long a session may take to answer a status query.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(5);

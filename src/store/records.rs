@@ -1,90 +1,10 @@
-//! The records the store keeps, as the rest of smith (and the control protocol) sees them.
+//! The records the store keeps (rows of its tables), as the rest of smithd sees them; clients
+//! see conversions of them (`protocol::record`).
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
-
-        impl $name {
-            /// The name stored in the database and shown to users.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(format!("unknown {} {other:?}", stringify!($name))),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-string_enum! {
-    /// Where a request stands.
-    RequestStatus {
-        /// Accepted, waiting for the session.
-        Queued = "queued",
-        /// Planning or running tasks.
-        Running = "running",
-        /// Every task succeeded.
-        Succeeded = "succeeded",
-        /// Some tasks succeeded; the answer names what is missing.
-        Degraded = "degraded",
-        /// Nothing usable came back.
-        Failed = "failed",
-        /// The user cancelled it.
-        Cancelled = "cancelled",
-        /// smithd stopped or crashed while it ran; `resume` continues it.
-        Interrupted = "interrupted",
-    }
-}
-
-impl RequestStatus {
-    /// Whether the request is over (nothing runs for it).
-    pub fn is_final(self) -> bool {
-        !matches!(self, RequestStatus::Queued | RequestStatus::Running)
-    }
-}
-
-string_enum! {
-    /// Where a task stands.
-    TaskStatus {
-        /// Not started yet.
-        Pending = "pending",
-        /// An attempt runs (or a restart is pending).
-        Running = "running",
-        /// Its last attempt completed.
-        Succeeded = "succeeded",
-        /// It failed for good.
-        Failed = "failed",
-        /// Stopped by a cancel.
-        Cancelled = "cancelled",
-        /// Never started (cancel, budget, or the run gave up first).
-        Skipped = "skipped",
-        /// smithd stopped while it ran.
-        Interrupted = "interrupted",
-    }
-}
+pub use crate::protocol::{RequestStatus, TaskStatus};
 
 /// A request as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RequestRecord {
     /// Request id.
     pub id: String,
@@ -116,20 +36,10 @@ pub struct RequestRecord {
     pub finished_at: Option<i64>,
 }
 
-string_enum! {
-    /// What a task is for.
-    TaskKind {
-        /// Part of the request's work.
-        Work = "work",
-        /// The planner of plan mode.
-        Plan = "plan",
-        /// The synthesizer of `--synthesize`.
-        Synthesize = "synthesize",
-    }
-}
+pub use crate::protocol::TaskKind;
 
 /// A task as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TaskRecord {
     /// Its request.
     pub request_id: String,
@@ -158,7 +68,7 @@ pub struct TaskRecord {
 }
 
 /// One attempt (one process) as stored.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AttemptRecord {
     /// Its request.
     pub request_id: String,
@@ -202,7 +112,7 @@ pub struct AttemptRecord {
 }
 
 /// A session in the list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionSummary {
     /// Name.
     pub name: String,
@@ -215,7 +125,7 @@ pub struct SessionSummary {
 }
 
 /// One turn of a session's context: a request and its merged answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Turn {
     /// Request id.
     pub request_id: String,
@@ -230,7 +140,7 @@ pub struct Turn {
 }
 
 /// A process recorded as running by an earlier smithd.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrphanCandidate {
     /// Its request.
     pub request_id: String,
@@ -245,7 +155,7 @@ pub struct OrphanCandidate {
 }
 
 /// Everything about one request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RequestDetail {
     /// The request.
     pub request: RequestRecord,

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use rusqlite::{Connection, params};
-use serde::{Deserialize, Serialize};
 
 use super::error::{QueryContext, StoreError};
 
@@ -20,7 +19,7 @@ pub struct Retention {
 }
 
 /// What a prune did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PruneReport {
     /// Requests deleted (with their tasks, attempts and answers).
     pub requests: u64,

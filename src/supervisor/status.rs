@@ -2,14 +2,12 @@
 //! last exit reasons.
 
 use ractor::ActorCell;
-use serde::{Deserialize, Serialize};
 
 use super::child_spec::{ChildId, ChildKind, Restart};
 use super::strategy::Strategy;
 
 /// Where a child stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChildState {
     /// Running.
     Running,
@@ -21,8 +19,7 @@ pub enum ChildState {
 }
 
 /// Where the supervisor stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SupervisorState {
     /// All children that should run are running.
     Running,
@@ -33,7 +30,7 @@ pub enum SupervisorState {
 }
 
 /// One child in a status snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChildStatus {
     /// Child id.
     pub id: ChildId,
@@ -54,7 +51,7 @@ pub struct ChildStatus {
 }
 
 /// A snapshot of one supervisor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SupervisorStatus {
     /// Supervisor id.
     pub id: String,
@@ -86,7 +83,7 @@ pub struct ChildInfo {
 }
 
 /// OTP's `count_children`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ChildCounts {
     /// All child specs the supervisor holds.
     pub specs: usize,

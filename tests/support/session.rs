@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smith::agent::AgentConfig;
+use smith::protocol::{Event, RequestSummary};
 use smith::session::event_queue::EVENT_QUEUE_CAPACITY;
 use smith::session::{
-    EventStream, RequestEvent, RequestSpec, RequestSummary, SessionConfig, SessionDeps, Sessions,
-    event_queue,
+    EventStream, RequestEvent, RequestSpec, SessionConfig, SessionDeps, Sessions, event_queue,
 };
 use smith::store::{RequestDetail, StoreHandle, queries};
 use smith::supervisor::Backoff;
@@ -131,7 +131,7 @@ pub fn started_pids(events: &[RequestEvent]) -> Vec<u32> {
     events
         .iter()
         .filter_map(|e| match e {
-            RequestEvent::TaskStarted { pid, .. } => Some(*pid),
+            RequestEvent::Progress(Event::TaskStarted { pid, .. }) => Some(*pid),
             _ => None,
         })
         .collect()

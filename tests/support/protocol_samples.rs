@@ -1,0 +1,366 @@
+//! One sample of every message of the control protocol (every Request, Response and Event
+//! variant, every TextPart), for the round-trip and golden-bytes tests. Adding a variant
+//! without a sample fails to compile (`request_name`, `response_name`, `event_name`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use smith::protocol::*;
+
+pub fn hello() -> Hello {
+    Hello {
+        protocol_version: PROTOCOL_VERSION,
+        client_version: "0.1.0".into(),
+        traceparent: Some("00-aa-bb-01".into()),
+    }
+}
+
+fn request_name(r: &Request) -> &'static str {
+    match r {
+        Request::Ask(_) => "ask",
+        Request::Status(_) => "status",
+        Request::Sessions(_) => "sessions",
+        Request::History(_) => "history",
+        Request::Show(_) => "show",
+        Request::Cancel(_) => "cancel",
+        Request::Resume(_) => "resume",
+        Request::Health(_) => "health",
+        Request::Shutdown(_) => "shutdown",
+        Request::Text(_) => "text",
+        Request::Prune(_) => "prune",
+    }
+}
+
+fn response_name(r: &Response) -> String {
+    match r {
+        Response::Welcome(_) => "welcome".into(),
+        Response::Error(_) => "error".into(),
+        Response::Event(e) => format!("event.{}", event_name(e)),
+        Response::Accepted(_) => "accepted".into(),
+        Response::Finished(_) => "finished".into(),
+        Response::Status(_) => "status".into(),
+        Response::Sessions(_) => "sessions".into(),
+        Response::History(_) => "history".into(),
+        Response::Show(_) => "show".into(),
+        Response::Text(t) => format!("text.{:?}", t.part).to_lowercase(),
+        Response::Pruned(_) => "pruned".into(),
+        Response::Done(_) => "done".into(),
+        Response::Health(_) => "health".into(),
+    }
+}
+
+fn event_name(e: &Event) -> &'static str {
+    match e {
+        Event::Accepted { .. } => "accepted",
+        Event::Started { .. } => "started",
+        Event::Planned { .. } => "planned",
+        Event::TaskQueued { .. } => "task_queued",
+        Event::TaskStarted { .. } => "task_started",
+        Event::TaskProgress { .. } => "task_progress",
+        Event::TaskApiRetry { .. } => "task_api_retry",
+        Event::TaskFinished { .. } => "task_finished",
+        Event::Lagged { .. } => "lagged",
+    }
+}
+
+pub fn requests() -> Vec<(&'static str, Request)> {
+    let spec = AskSpec {
+        session: "main".into(),
+        prompt: "p".into(),
+        tasks: vec![
+            "a".into(),
+            TaskInput {
+                name: Some("b".into()),
+                instruction: "do b".into(),
+            },
+        ],
+        plan: false,
+        synthesize: true,
+        strategy: Some(Strategy::RestForOne),
+        restart: Some(Restart::Temporary),
+        max_restarts: Some(2),
+        within: Some(Duration::from_secs(60)),
+        timeout: Some(Duration::from_millis(1500)),
+        budget_usd: Some(1.5),
+        cwd: PathBuf::from("/tmp"),
+        model: Some("sonnet".into()),
+    };
+    [
+        Request::Ask(Ask { spec, detach: true }),
+        Request::Status(StatusQuery {}),
+        Request::Sessions(SessionsQuery {}),
+        Request::History(HistoryQuery {
+            session: "main".into(),
+            before: Some(7),
+            limit: 20,
+        }),
+        Request::Show(ShowQuery {
+            request_id: "r-1".into(),
+        }),
+        Request::Cancel(CancelRequest {
+            request_id: "r-1".into(),
+        }),
+        Request::Resume(ResumeRequest {
+            request_id: "r-1".into(),
+            detach: false,
+        }),
+        Request::Health(HealthQuery {}),
+        Request::Shutdown(ShutdownRequest {}),
+        Request::Text(TextQuery {
+            request_id: "r-1".into(),
+            part: TextPart::TaskOutput(2),
+            offset: 5,
+        }),
+        Request::Prune(PruneRequest {}),
+    ]
+    .into_iter()
+    .map(|r| (request_name(&r), r))
+    .collect()
+}
+
+pub fn summary() -> RequestSummary {
+    RequestSummary {
+        request_id: "r-1".into(),
+        session: "main".into(),
+        status: RequestStatus::Degraded,
+        reason: Some("budget_exceeded".into()),
+        answer: "## 1. a\n\nA".into(),
+        cost_usd: 0.5,
+        tasks: vec![TaskSummary {
+            id: "t1".into(),
+            name: "a".into(),
+            status: TaskStatus::Succeeded,
+            attempts: 2,
+            exit_reason: Some("completed".into()),
+            cost_usd: 0.5,
+            output: Some("A".into()),
+            detail: None,
+            hint: Some("h".into()),
+        }],
+    }
+}
+
+pub fn request_info() -> RequestInfo {
+    RequestInfo {
+        id: "r-1".into(),
+        session: "main".into(),
+        seq: 1,
+        prompt: "p".into(),
+        status: RequestStatus::Succeeded,
+        reason: None,
+        answer: Some("a".into()),
+        answer_mode: Some("deterministic".into()),
+        answer_note: None,
+        cost_usd: 0.25,
+        created_at: 1,
+        started_at: Some(2),
+        finished_at: Some(3),
+    }
+}
+
+fn supervisor() -> SupervisorStatus {
+    SupervisorStatus {
+        id: "service".into(),
+        strategy: Strategy::RestForOne,
+        state: SupervisorState::Restarting,
+        restarts_in_window: 1,
+        total_restarts: 2,
+        children: vec![ChildStatus {
+            id: "sessions".into(),
+            state: ChildState::Running,
+            restart: Restart::Permanent,
+            kind: ChildKind::Supervisor,
+            dynamic: false,
+            restarts: 1,
+            last_exit: Some("panicked".into()),
+            uptime_secs: Some(1.5),
+        }],
+    }
+}
+
+fn events() -> Vec<Event> {
+    vec![
+        Event::Accepted {
+            request_id: "r".into(),
+            session: "s".into(),
+            position: 1,
+        },
+        Event::Started {
+            request_id: "r".into(),
+        },
+        Event::Planned {
+            tasks: vec![TaskRef {
+                id: "t1".into(),
+                name: "a".into(),
+            }],
+        },
+        Event::TaskQueued {
+            task_id: "t1".into(),
+        },
+        Event::TaskStarted {
+            task_id: "t1".into(),
+            attempt: 2,
+            pid: 7,
+            resumed: Some("s".into()),
+        },
+        Event::TaskProgress {
+            task_id: "t1".into(),
+            text: "x".into(),
+            tools: vec!["Bash".into()],
+        },
+        Event::TaskApiRetry {
+            task_id: "t1".into(),
+            status: Some(529),
+            attempt: 1,
+        },
+        Event::TaskFinished {
+            task_id: "t1".into(),
+            attempt: 1,
+            reason: "api_error(529)".into(),
+            retryable: true,
+            cost_usd: 0.1,
+            detail: Some("API Error: 529".into()),
+            hint: None,
+        },
+        Event::Lagged { dropped: 7 },
+    ]
+}
+
+pub fn responses() -> Vec<(String, Response)> {
+    let mut responses: Vec<Response> = events().into_iter().map(Response::Event).collect();
+    responses.extend([
+        Response::Welcome(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            server_version: "0.1.0".into(),
+        }),
+        Response::Error(ErrorReply {
+            kind: ErrorKind::NotFound,
+            message: "no".into(),
+        }),
+        Response::Accepted(Accepted {
+            request_id: "r".into(),
+        }),
+        Response::Finished(summary()),
+        Response::Status(ServiceStatus {
+            version: "0.1.0".into(),
+            pid: 1,
+            uptime_secs: 2.5,
+            root: supervisor(),
+            sessions_supervisor: Some(supervisor()),
+            sessions: vec![SessionStatus {
+                name: "main".into(),
+                turns: 3,
+                queued: vec!["r-2".into()],
+                current: Some(RunStatus {
+                    request_id: "r-1".into(),
+                    phase: RunPhase::Synthesizing,
+                    strategy: Strategy::OneForAll,
+                    started_ms: 5,
+                    cost_usd: 0.5,
+                    tasks: vec![TaskLine {
+                        id: "t1".into(),
+                        name: "a".into(),
+                        status: TaskStatus::Running,
+                        attempt: 2,
+                        restarts: 1,
+                        pid: Some(9),
+                        uptime_secs: Some(0.5),
+                        cost_usd: 0.1,
+                        exit_reason: Some("crashed".into()),
+                    }],
+                }),
+            }],
+            max_concurrent_tasks: 8,
+            running_tasks: 1,
+        }),
+        Response::Sessions(SessionList {
+            sessions: vec![SessionInfo {
+                name: "main".into(),
+                created_at: 1,
+                requests: 2,
+                last_activity: Some(3),
+            }],
+        }),
+        Response::History(HistoryReply {
+            session: "main".into(),
+            requests: vec![request_info()],
+            older: true,
+            clipped: vec![ClippedText {
+                request_id: "r-1".into(),
+                part: TextPart::Answer,
+                total_bytes: 9,
+            }],
+        }),
+        Response::Show(ShowReply {
+            request: request_info(),
+            tasks: vec![TaskInfo {
+                idx: 0,
+                kind: TaskKind::Work,
+                id: "t1".into(),
+                name: "a".into(),
+                instruction: "i".into(),
+                status: TaskStatus::Failed,
+                exit_reason: Some("crashed".into()),
+                attempts: 3,
+                output: None,
+                cost_usd: 0.0,
+                claude_session_id: Some("s".into()),
+            }],
+            attempts: vec![AttemptInfo {
+                task_idx: 0,
+                attempt: 3,
+                pid: Some(9),
+                started_at: 10,
+                finished_at: Some(11),
+                exit_reason: Some("crashed".into()),
+                exit_code: None,
+                exit_signal: Some(9),
+                stderr_tail: Some("boom".into()),
+                claude_session_id: Some("s".into()),
+                resumed_from: Some("s0".into()),
+                input_tokens: Some(100),
+                output_tokens: Some(5),
+                cache_read_tokens: Some(50),
+                cache_creation_tokens: Some(10),
+                cost_usd: Some(0.01),
+                detail: Some("killed".into()),
+                hint: Some("h".into()),
+            }],
+            clipped: vec![ClippedText {
+                request_id: "r-1".into(),
+                part: TextPart::TaskInstruction(0),
+                total_bytes: 70_000,
+            }],
+        }),
+        Response::Pruned(Pruned {
+            requests: 3,
+            bytes_freed: 4096,
+        }),
+        Response::Done(Done {
+            message: "ok".into(),
+        }),
+        Response::Health(HealthReply {
+            version: "0.1.0".into(),
+            uptime_secs: 1.0,
+            pid: 2,
+            warnings: vec!["agent.program \"claude\" is not found".into()],
+        }),
+    ]);
+    for part in [
+        TextPart::Prompt,
+        TextPart::Answer,
+        TextPart::TaskInstruction(1),
+        TextPart::TaskOutput(2),
+    ] {
+        responses.push(Response::Text(TextChunk {
+            part,
+            offset: 0,
+            total_bytes: 3,
+            text: "abc".into(),
+        }));
+    }
+    responses
+        .into_iter()
+        .map(|r| (response_name(&r), r))
+        .collect()
+}
