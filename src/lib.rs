@@ -21,7 +21,9 @@
 //! - [`service`]: smithd — the root tree, the control server, startup recovery, the orphan
 //!   sweep, the ordered shutdown.
 //! - [`cli`]: `smith` — arguments, client, rendering.
-//! - [`config`]: the configuration and its layers; [`telemetry`]: logs, traces, metrics.
+//! - [`config`]: the configuration's layers (defaults < file < environment) over the sections,
+//!   each defined by the module that uses it; [`settings`]: how values are written (durations,
+//!   "empty means none"); [`paths`]: default locations; [`telemetry`]: logs, traces, metrics.
 //!
 //! The binaries are thin: `src/bin/smithd.rs` (config → telemetry → [`service::run`]) and
 //! `src/bin/smith.rs` (arguments → [`cli::run`]).
@@ -29,9 +31,11 @@
 pub mod agent;
 pub mod cli;
 pub mod config;
+pub mod paths;
 pub mod protocol;
 pub mod service;
 pub mod session;
+pub mod settings;
 pub mod store;
 pub mod supervisor;
 pub mod telemetry;

@@ -11,6 +11,9 @@
 pub mod metrics;
 pub mod prometheus;
 pub mod semconv;
+mod settings;
+
+pub use settings::{LogFormat, TelemetrySettings};
 
 use std::collections::HashMap;
 
@@ -25,8 +28,6 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-
-use crate::config::TelemetrySection;
 
 /// Why telemetry could not start.
 #[derive(Debug, thiserror::Error)]
@@ -98,28 +99,14 @@ impl TelemetryGuard {
     }
 }
 
-/// The OTLP endpoint to use: the config's, else `OTEL_EXPORTER_OTLP_ENDPOINT` (or a
-/// signal-specific one), else none.
-pub fn otlp_endpoint(section: &TelemetrySection) -> Option<String> {
-    if !section.otlp_endpoint.is_empty() {
-        return Some(section.otlp_endpoint.clone());
-    }
-    [
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    ]
-    .iter()
-    .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-}
-
-fn protocol(section: &TelemetrySection) -> String {
+fn protocol(section: &TelemetrySettings) -> String {
     std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL")
         .ok()
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| section.otlp_protocol.clone())
 }
 
-fn resource(section: &TelemetrySection) -> Resource {
+fn resource(section: &TelemetrySettings) -> Resource {
     // The builder reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME; ours is the fallback.
     let mut b = Resource::builder();
     if std::env::var("OTEL_SERVICE_NAME").map_or(true, |v| v.is_empty()) {
@@ -133,7 +120,7 @@ fn resource(section: &TelemetrySection) -> Resource {
 }
 
 fn tracer_provider(
-    section: &TelemetrySection,
+    section: &TelemetrySettings,
     endpoint: &str,
 ) -> Result<SdkTracerProvider, TelemetryError> {
     use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
@@ -175,8 +162,8 @@ fn metric_interval() -> std::time::Duration {
 /// Sets up logging, and OTLP export and the Prometheus endpoint when configured. Must run inside
 /// a tokio runtime when either is configured.
 pub async fn init(
-    section: &TelemetrySection,
-    log_format: &str,
+    section: &TelemetrySettings,
+    log_format: LogFormat,
     log_level: &str,
 ) -> Result<TelemetryGuard, TelemetryError> {
     let filter = match std::env::var("RUST_LOG") {
@@ -188,7 +175,7 @@ pub async fn init(
         reason: e.to_string(),
     })?;
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let logs: Box<dyn Layer<_> + Send + Sync> = if log_format == "json" {
+    let logs: Box<dyn Layer<_> + Send + Sync> = if log_format == LogFormat::Json {
         tracing_subscriber::fmt::layer()
             .json()
             .with_writer(std::io::stderr)
@@ -203,7 +190,7 @@ pub async fn init(
     };
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let mut guard = TelemetryGuard::default();
-    let endpoint = otlp_endpoint(section);
+    let endpoint = section.otlp_endpoint();
     // One meter provider with an OTLP reader and/or a Prometheus reader.
     let mut meters = SdkMeterProvider::builder().with_resource(resource(section));
     let mut any_meter = false;
@@ -265,7 +252,7 @@ pub async fn init(
 }
 
 fn metric_reader(
-    section: &TelemetrySection,
+    section: &TelemetrySettings,
     endpoint: &str,
 ) -> Result<
     opentelemetry_sdk::metrics::PeriodicReader<opentelemetry_otlp::MetricExporter>,

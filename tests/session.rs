@@ -71,8 +71,8 @@ async fn rest_for_one_fan_out_restarts_the_crashed_task_and_those_after_it() {
 #[tokio::test]
 async fn exceeding_the_intensity_degrades_the_request_and_the_session_keeps_its_context() {
     let h = Harness::new(|c, _| {
-        c.supervision.backoff.min = Duration::from_millis(300);
-        c.supervision.backoff.max = Duration::from_millis(300);
+        c.supervision.backoff_min = Duration::from_millis(300);
+        c.supervision.backoff_max = Duration::from_millis(300);
     })
     .await;
     let mut spec = h.spec("first question", &["fine", "broken [[crash-after-init]]"]);
@@ -115,8 +115,8 @@ async fn exceeding_the_intensity_degrades_the_request_and_the_session_keeps_its_
 #[tokio::test]
 async fn a_permanent_failure_is_not_retried_and_a_retryable_one_is_with_backoff() {
     let h = Harness::new(|c, _| {
-        c.supervision.backoff.min = Duration::from_millis(200);
-        c.supervision.backoff.max = Duration::from_millis(200);
+        c.supervision.backoff_min = Duration::from_millis(200);
+        c.supervision.backoff_max = Duration::from_millis(200);
     })
     .await;
     let (summary, _) = h.ask(h.spec("x [[api-error:401]]", &[])).await;

@@ -1,9 +1,17 @@
 //! How smith runs `claude`: the program, its flags, the environment it gets, where it may run,
-//! and the watchdog and stop timings. One per service (from config), shared by every task.
+//! and the watchdog and stop timings — the `[agent]` section of the configuration itself. One
+//! per service, shared by every task.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::settings::{
+    Invalid, check_durations, check_min, duration, empty_is_none, home_dir, octal_umask,
+    zero_is_none,
+};
 
 /// Environment variables passed through from smithd's own environment by default. A trailing
 /// `*` matches a prefix. `CLAUDECODE` and `CLAUDE_CODE_*` are never inherited, whatever the list.
@@ -39,34 +47,36 @@ pub const DEFAULT_ENV_ALLOWLIST: &[&str] = &[
     "DISABLE_ERROR_REPORTING",
 ];
 
-/// The longest duration smith accepts anywhere (config keys and request options): a week. Deadlines
-/// are computed with checked arithmetic besides, so nothing overflows below this bound.
-pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
-
 /// The message sent instead of the original prompt when a restart resumes the previous attempt's
 /// Claude session.
 pub const DEFAULT_CONTINUATION: &str = "[smith] Your previous attempt at this task stopped before \
 it finished. Continue from where you left off, without redoing completed steps, and end with the \
 complete final answer to the original task.";
 
-/// How smith runs `claude`.
-#[derive(Debug, Clone, PartialEq)]
+/// How smith runs `claude` (`[agent]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct AgentConfig {
     /// The `claude` executable.
     pub program: PathBuf,
     /// Appended to every command line.
     pub extra_args: Vec<String>,
-    /// `--model` unless the task says otherwise.
+    /// `--model` unless the task says otherwise (empty: the CLI's default).
+    #[serde(with = "empty_is_none")]
     pub model: Option<String>,
-    /// `--permission-mode` (the CLI's own default when absent).
+    /// `--permission-mode` (empty: the CLI's own default).
+    #[serde(with = "empty_is_none")]
     pub permission_mode: Option<String>,
     /// `--allowedTools`.
     pub allowed_tools: Vec<String>,
-    /// `--tools` (`Some(vec![])` passes `--tools ""`: no tools).
+    /// `--tools` (`Some(vec![])` passes `--tools ""`: no tools; absent: the CLI's set).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<String>>,
-    /// `--append-system-prompt`.
+    /// `--append-system-prompt` (empty: none).
+    #[serde(with = "empty_is_none")]
     pub append_system_prompt: Option<String>,
-    /// `--max-turns`.
+    /// `--max-turns` (0: the CLI's default).
+    #[serde(with = "zero_is_none")]
     pub max_turns: Option<u32>,
     /// Names (or `PREFIX*`) inherited from smithd's environment.
     pub env_allowlist: Vec<String>,
@@ -75,14 +85,19 @@ pub struct AgentConfig {
     /// Working directories must lie inside one of these.
     pub roots: Vec<PathBuf>,
     /// Wall-clock limit of one attempt.
+    #[serde(with = "duration")]
     pub timeout: Duration,
     /// No output line for this long → `hung`.
+    #[serde(with = "duration")]
     pub idle_timeout: Duration,
     /// After `result`, the process must exit within this, or it is terminated (result kept).
+    #[serde(with = "duration")]
     pub result_grace: Duration,
     /// After an interrupt request, how long to wait before SIGTERM.
+    #[serde(with = "duration")]
     pub interrupt_grace: Duration,
     /// After SIGTERM to the group, how long to wait before SIGKILL.
+    #[serde(with = "duration")]
     pub term_grace: Duration,
     /// Longest stdout line accepted; longer → `protocol_error`.
     pub max_line_bytes: usize,
@@ -92,10 +107,13 @@ pub struct AgentConfig {
     pub resume_on_restart: bool,
     /// The continuation message.
     pub continuation: String,
-    /// The umask workers start with (`None`: smithd's own).
+    /// The umask workers start with, octal like "022" (absent: smithd's own).
+    #[serde(with = "octal_umask", skip_serializing_if = "Option::is_none")]
     pub umask: Option<u32>,
     /// `XDG_RUNTIME_DIR` of workers: a directory of their own, not the one holding smithd's
-    /// socket (`None`: inherited through the allowlist).
+    /// socket (`None`: inherited through the allowlist). Not a key: smithd sets it under its
+    /// data directory.
+    #[serde(skip)]
     pub runtime_dir: Option<PathBuf>,
 }
 
@@ -115,7 +133,7 @@ impl Default for AgentConfig {
                 .map(|s| s.to_string())
                 .collect(),
             env: BTreeMap::new(),
-            roots: Vec::new(),
+            roots: home_dir().into_iter().collect(),
             timeout: Duration::from_secs(30 * 60),
             idle_timeout: Duration::from_secs(5 * 60),
             result_grace: Duration::from_secs(3),
@@ -132,6 +150,30 @@ impl Default for AgentConfig {
 }
 
 impl AgentConfig {
+    /// Values out of range, by key.
+    pub fn check(&self) -> Result<(), Invalid> {
+        check_durations(
+            &[
+                ("agent.timeout", self.timeout),
+                ("agent.idle_timeout", self.idle_timeout),
+                ("agent.result_grace", self.result_grace),
+                ("agent.interrupt_grace", self.interrupt_grace),
+                ("agent.term_grace", self.term_grace),
+            ],
+            &["agent.timeout", "agent.idle_timeout"],
+        )?;
+        check_min("agent.max_line_bytes", self.max_line_bytes, 1024)?;
+        if self.roots.is_empty() {
+            let why = if home_dir().is_none() {
+                "HOME is not set, so there is no default (it would be your home directory): name the directories tasks may run in"
+            } else {
+                "needs at least one directory tasks may run in"
+            };
+            return Err(Invalid::new("agent.roots", why));
+        }
+        Ok(())
+    }
+
     /// The longest a stop can take: interrupt grace, SIGTERM grace, and a margin for the kill.
     pub fn stop_budget(&self) -> Duration {
         self.interrupt_grace + self.term_grace + Duration::from_secs(2)

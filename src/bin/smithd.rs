@@ -47,7 +47,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         let telemetry = smith::telemetry::init(
             &config.telemetry,
-            &config.service.log_format,
+            config.service.log_format,
             &config.service.log_level,
         )
         .await

@@ -127,25 +127,3 @@ impl Client {
         self.recv().await
     }
 }
-
-/// The socket to use: `--socket`/`SMITH_SOCKET`, else `service.socket` from the config file
-/// (`SMITH_CONFIG` or the XDG default) or `SMITH_SERVICE__SOCKET`, else the default.
-pub fn socket_path(flag: Option<PathBuf>) -> PathBuf {
-    if let Some(p) = flag {
-        return p;
-    }
-    if let Ok(p) = std::env::var("SMITH_SERVICE__SOCKET")
-        && !p.is_empty()
-    {
-        return PathBuf::from(p);
-    }
-    let file = match crate::config::config_source(None) {
-        crate::config::ConfigSource::Explicit(p) | crate::config::ConfigSource::Default(p) => p,
-    };
-    std::fs::read_to_string(file)
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .and_then(|t| t.get("service")?.get("socket")?.as_str().map(PathBuf::from))
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(crate::config::default_socket)
-}

@@ -39,12 +39,18 @@ pub const EXIT_USAGE: u8 = 64;
 
 /// Runs one `smith` command and returns its exit code. Errors are one line on stderr.
 pub async fn run(cli: Cli) -> u8 {
-    let socket = client::socket_path(cli.socket.clone());
-    let result = match cli.command {
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "smith", &mut std::io::stdout());
-            return EXIT_OK;
+    if let Command::Completions { shell } = cli.command {
+        clap_complete::generate(shell, &mut Cli::command(), "smith", &mut std::io::stdout());
+        return EXIT_OK;
+    }
+    let socket = match crate::config::socket_path(cli.socket.clone()) {
+        Ok(socket) => socket,
+        Err(e) => {
+            eprintln!("smith: {e}");
+            return EXIT_USAGE;
         }
+    };
+    let result = match cli.command {
         Command::Ask(mut args) => {
             // The inputs are read before connecting: a slow pipe must not hold a connection.
             match inputs::ask_inputs(
@@ -255,7 +261,7 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
             }
             other => Err(unexpected(other)),
         },
-        Command::Completions { .. } => unreachable!("handled before connecting"),
+        Command::Completions { .. } => unreachable!("handled before the socket is known"),
     }
 }
 

@@ -11,9 +11,9 @@ use serde::de::DeserializeOwned;
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
+use super::settings::ServiceSettings;
 use crate::agent::attempt_tag::TAG_VAR;
 use crate::agent::proc_info;
-use crate::config::ServiceSection;
 use crate::protocol::frame::encode;
 use crate::protocol::{
     ErrorKind, ErrorReply, FrameError, Hello, PROTOCOL_VERSION, ReadLimits, Request, Response,
@@ -49,7 +49,7 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    fn new(stream: UnixStream, slot: ClientSlot, service: &ServiceSection) -> Self {
+    fn new(stream: UnixStream, slot: ClientSlot, service: &ServiceSettings) -> Self {
         Self {
             stream,
             slot,

@@ -178,7 +178,7 @@ pub(crate) async fn handle(
             }
         }
         Request::Prune(_) => {
-            let retention = shared.config.retention();
+            let retention = shared.config.store.retention();
             match store
                 .call(move |c| retention::prune(c, &retention, now_ms()))
                 .await

@@ -24,6 +24,7 @@ mod connection;
 pub mod control;
 mod handler;
 pub mod lock;
+mod settings;
 pub mod shared;
 pub mod shutdown;
 pub mod socket;
@@ -50,6 +51,7 @@ use crate::supervisor::{
 
 use control::ControlServer;
 use lock::InstanceLock;
+pub use settings::ServiceSettings;
 use shared::ServiceShared;
 pub use shutdown::ShutdownLevel;
 
@@ -82,7 +84,7 @@ fn store_spec(shared: Arc<ServiceShared>) -> ChildSpec {
     ChildSpec::new("store", move |sup: ActorCell| {
         let shared = shared.clone();
         async move {
-            let path = shared.config.database();
+            let path = shared.config.service.database();
             let conn = tokio::task::spawn_blocking({
                 let path = path.clone();
                 move || open_database(&path)
@@ -106,7 +108,7 @@ fn sessions_spec(shared: Arc<ServiceShared>) -> ChildSpec {
             let store = shared.store().ok_or("the store is not running")?;
             let deps = SessionDeps {
                 store,
-                agent: Arc::new(shared.config.agent_config()),
+                agent: Arc::new(shared.config.worker_agent()),
                 config: Arc::new(shared.config.session_config()),
                 permits: shared.permits.clone(),
             };
@@ -144,7 +146,7 @@ async fn prune_periodically(shared: Arc<ServiceShared>) {
         let Some(store) = shared.store() else {
             continue;
         };
-        let retention = shared.config.retention();
+        let retention = shared.config.store.retention();
         match store
             .call(move |c| {
                 crate::store::retention::prune(c, &retention, crate::store::records::now_ms())
@@ -208,8 +210,8 @@ pub async fn run(
     let lock = InstanceLock::acquire(&data_dir)?;
 
     // Recovery before anything runs: migrate, sweep orphans, interrupt what was in flight.
-    let db = config.database();
-    let retention = config.retention();
+    let db = config.service.database();
+    let retention = config.store.retention();
     let (in_flight, orphans) = tokio::task::spawn_blocking(move || {
         let mut conn = open_database(&db)?;
         let pruned =
@@ -247,7 +249,7 @@ pub async fn run(
         tracing::warn!(error = %e, "cannot become a child subreaper; processes that leave a worker are found by their tag only");
     }
     let reaping = tokio::spawn(reaper::reap_adopted_forever());
-    private_dir(&config.worker_runtime_dir()).map_err(dir_err)?;
+    private_dir(&config.service.worker_runtime_dir()).map_err(dir_err)?;
 
     // The shutdown switch is shared so that a client's `shutdown` request can flip it too.
     let (switch, mut level) = shutdown::channel();
@@ -337,7 +339,7 @@ async fn stop(
         if sessions.busy().await {
             tracing::info!("interrupting running requests (they stay resumable)");
             sessions.interrupt_all().await;
-            let budget = shared.config.agent_config().stop_budget() * 2 + Duration::from_secs(5);
+            let budget = shared.config.agent.stop_budget() * 2 + Duration::from_secs(5);
             let until = tokio::time::Instant::now() + budget;
             while sessions.busy().await && tokio::time::Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(50)).await;

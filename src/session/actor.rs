@@ -15,13 +15,13 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::agent::config::MAX_DURATION;
 use crate::agent::hint;
 use crate::agent::{
     AgentConfig, AttemptEvent, AttemptGate, AttemptRecorder, AttemptStart, OutcomeReason,
     TaskActor, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskLabels, TaskMsg, TaskOptions,
     TaskSpec,
 };
+use crate::settings::MAX_DURATION;
 use crate::store::queries::{self, NewRequest, RequestEnd};
 use crate::store::records::now_ms;
 use crate::store::{
@@ -766,7 +766,7 @@ impl SessionState {
                     .max_restarts
                     .unwrap_or(config.supervision.max_restarts),
                 period: run.spec.within.unwrap_or(config.supervision.period),
-                backoff: config.supervision.backoff,
+                backoff: config.supervision.backoff(),
                 auto_shutdown: AutoShutdown::AllSignificant,
                 max_children: None,
             })

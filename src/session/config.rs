@@ -1,17 +1,23 @@
-//! Session-level settings: limits, default supervision of a request's tasks, context slices.
+//! Session-level settings — the `[limits]`, `[supervision]` and `[context]` sections of the
+//! configuration themselves — and the [`SessionConfig`] that bundles them for a session.
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+use crate::settings::{Invalid, check_durations, check_min, duration, usd_zero_is_none};
 use crate::supervisor::{Backoff, Restart, Strategy};
 
-/// Limits across sessions and per request.
-#[derive(Debug, Clone, PartialEq)]
+/// Limits across sessions and per request (`[limits]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Live `claude` processes across all sessions; the rest queue in order.
     pub max_concurrent_tasks: usize,
     /// Tasks a request (or a plan) may have.
     pub max_tasks_per_request: usize,
-    /// Default budget of a request in USD (`None`: unlimited).
+    /// Default budget of a request in USD (0 in the file, `None` here: unlimited).
+    #[serde(with = "usd_zero_is_none")]
     pub max_budget_usd: Option<f64>,
     /// Bytes of a request's prompt and tasks together.
     pub max_request_bytes: usize,
@@ -37,8 +43,29 @@ impl Default for Limits {
     }
 }
 
-/// Default supervision of a request's tasks (each overridable per request).
-#[derive(Debug, Clone, PartialEq)]
+impl Limits {
+    /// Values out of range, by key.
+    pub fn check(&self) -> Result<(), Invalid> {
+        check_min("limits.max_concurrent_tasks", self.max_concurrent_tasks, 1)?;
+        check_min(
+            "limits.max_tasks_per_request",
+            self.max_tasks_per_request,
+            1,
+        )?;
+        check_min("limits.max_request_bytes", self.max_request_bytes, 1024)?;
+        check_min("limits.max_queued_requests", self.max_queued_requests, 1)?;
+        check_min(
+            "limits.max_task_output_bytes",
+            self.max_task_output_bytes,
+            1024,
+        )?;
+        check_min("limits.max_answer_bytes", self.max_answer_bytes, 1024)
+    }
+}
+
+/// Default supervision of a request's tasks, each overridable per request (`[supervision]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Supervision {
     /// Strategy of the request run.
     pub strategy: Strategy,
@@ -47,9 +74,21 @@ pub struct Supervision {
     /// Restart intensity: at most this many restarts ...
     pub max_restarts: u32,
     /// ... within this period.
+    #[serde(with = "duration")]
     pub period: Duration,
-    /// Delay before restarts.
-    pub backoff: Backoff,
+    /// First restart delay.
+    #[serde(with = "duration")]
+    pub backoff_min: Duration,
+    /// Largest restart delay (before jitter).
+    #[serde(with = "duration")]
+    pub backoff_max: Duration,
+    /// Random stretch of delays (0.2 = up to 20 %).
+    pub backoff_jitter: f64,
+    /// Quiet time after which delays start from the minimum again.
+    #[serde(with = "duration")]
+    pub backoff_reset_after: Duration,
+    /// Restarts of a crashed Session actor within a minute before the service gives up on it.
+    pub session_max_restarts: u32,
 }
 
 impl Default for Supervision {
@@ -59,18 +98,62 @@ impl Default for Supervision {
             restart: Restart::Transient,
             max_restarts: 3,
             period: Duration::from_secs(60),
-            backoff: Backoff {
-                min: Duration::from_millis(500),
-                max: Duration::from_secs(30),
-                jitter: 0.2,
-                reset_after: Duration::from_secs(120),
-            },
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            backoff_jitter: 0.2,
+            backoff_reset_after: Duration::from_secs(120),
+            session_max_restarts: 5,
         }
     }
 }
 
-/// How much of the session's history a task sees.
-#[derive(Debug, Clone, PartialEq)]
+impl Supervision {
+    /// The delay before restarts.
+    pub fn backoff(&self) -> Backoff {
+        Backoff {
+            min: self.backoff_min,
+            max: self.backoff_max,
+            jitter: self.backoff_jitter,
+            reset_after: self.backoff_reset_after,
+        }
+    }
+
+    /// Values out of range, by key.
+    pub fn check(&self) -> Result<(), Invalid> {
+        check_durations(
+            &[
+                ("supervision.period", self.period),
+                ("supervision.backoff_min", self.backoff_min),
+                ("supervision.backoff_max", self.backoff_max),
+                ("supervision.backoff_reset_after", self.backoff_reset_after),
+            ],
+            &["supervision.period"],
+        )?;
+        if self.restart == Restart::Permanent {
+            return Err(Invalid::new(
+                "supervision.restart",
+                "tasks finish; permanent would restart a finished task: use transient or temporary",
+            ));
+        }
+        if self.backoff_min > self.backoff_max {
+            return Err(Invalid::new(
+                "supervision.backoff_min",
+                "is larger than supervision.backoff_max",
+            ));
+        }
+        if !(self.backoff_jitter.is_finite() && self.backoff_jitter >= 0.0) {
+            return Err(Invalid::new(
+                "supervision.backoff_jitter",
+                "must be a number >= 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How much of the session's history a task sees (`[context]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ContextLimits {
     /// The last N turns.
     pub turns: usize,
@@ -96,8 +179,6 @@ pub struct SessionConfig {
     pub supervision: Supervision,
     /// Context slices.
     pub context: ContextLimits,
-    /// Restarts of a crashed Session actor (the Sessions supervisor's intensity).
-    pub session_max_restarts: u32,
     /// Put prompt and answer text on spans (`telemetry.record_content`).
     pub record_content: bool,
     /// Environment added to every task (e.g. Claude Code's own telemetry settings).

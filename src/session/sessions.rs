@@ -35,7 +35,7 @@ impl Sessions {
     ) -> Result<Self, SupervisorError> {
         let spec = SupervisorSpec::new("sessions").flags(SupervisorFlags {
             strategy: Strategy::OneForOne,
-            max_restarts: deps.config.session_max_restarts.max(1),
+            max_restarts: deps.config.supervision.session_max_restarts.max(1),
             period: Duration::from_secs(60),
             backoff: Backoff {
                 min: Duration::from_millis(100),

@@ -15,6 +15,7 @@ pub mod queries;
 pub mod records;
 pub mod retention;
 pub mod schema;
+mod settings;
 
 pub use actor::{StoreHandle, open_database};
 pub use error::StoreError;
@@ -23,3 +24,4 @@ pub use records::{
     TaskKind, TaskRecord, TaskStatus, Turn,
 };
 pub use retention::{PruneReport, Retention};
+pub use settings::StoreSettings;

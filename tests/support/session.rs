@@ -12,7 +12,6 @@ use smith::session::{
     EventStream, RequestEvent, RequestSpec, SessionConfig, SessionDeps, Sessions, event_queue,
 };
 use smith::store::{RequestDetail, StoreHandle, queries};
-use smith::supervisor::Backoff;
 use tokio::sync::Semaphore;
 
 use super::agent::stand_in_config;
@@ -27,13 +26,11 @@ pub struct Harness {
 /// Quick restarts for tests.
 pub fn test_session_config() -> SessionConfig {
     let mut c = SessionConfig::default();
-    c.supervision.backoff = Backoff {
-        min: Duration::from_millis(50),
-        max: Duration::from_millis(200),
-        jitter: 0.0,
-        reset_after: Duration::from_secs(60),
-    };
-    c.session_max_restarts = 5;
+    c.supervision.backoff_min = Duration::from_millis(50);
+    c.supervision.backoff_max = Duration::from_millis(200);
+    c.supervision.backoff_jitter = 0.0;
+    c.supervision.backoff_reset_after = Duration::from_secs(60);
+    c.supervision.session_max_restarts = 5;
     c
 }
 
