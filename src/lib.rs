@@ -38,4 +38,5 @@ pub mod session;
 pub mod settings;
 pub mod store;
 pub mod supervisor;
+pub mod task;
 pub mod telemetry;

@@ -5,7 +5,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use smith::agent::{AgentConfig, AttemptEvent, Control, OutcomeReason};
+use smith::agent::{AgentConfig, AttemptEvent, OutcomeReason};
+use smith::protocol::StopReason;
 use support::agent::{gone, pid_alive, run, run_with, stand_in_config};
 
 fn setup() -> (tempfile::TempDir, AgentConfig) {
@@ -143,7 +144,7 @@ async fn a_result_without_exit_is_kept_and_the_process_terminated() {
 async fn cancel_interrupts_a_cooperative_process() {
     let (dir, config) = setup();
     let r = run_with(config, dir.path(), "x [[slow:200]]", |e| {
-        matches!(e, AttemptEvent::Progress { .. }).then_some(Control::Cancel)
+        matches!(e, AttemptEvent::Progress { .. }).then_some(StopReason::Cancelled)
     })
     .await;
     assert_eq!(r.outcome.reason, OutcomeReason::Cancelled);
@@ -162,7 +163,7 @@ async fn cancel_escalates_from_interrupt_to_sigterm_to_sigkill() {
     let grace = config.interrupt_grace + config.term_grace;
     let t0 = Instant::now();
     let r = run_with(config, dir.path(), "x [[hang]]", |e| {
-        matches!(e, AttemptEvent::Init { .. }).then_some(Control::Cancel)
+        matches!(e, AttemptEvent::Init { .. }).then_some(StopReason::Cancelled)
     })
     .await;
     let took = t0.elapsed();
@@ -177,7 +178,7 @@ async fn cancel_escalates_from_interrupt_to_sigterm_to_sigkill() {
 async fn a_budget_stop_is_budget_exceeded() {
     let (dir, config) = setup();
     let r = run_with(config, dir.path(), "x [[slow:200]]", |e| {
-        matches!(e, AttemptEvent::Progress { .. }).then_some(Control::Budget)
+        matches!(e, AttemptEvent::Progress { .. }).then_some(StopReason::BudgetExceeded)
     })
     .await;
     assert_eq!(r.outcome.reason, OutcomeReason::BudgetExceeded);

@@ -6,6 +6,7 @@ mod support;
 
 use std::time::Duration;
 
+use smith::protocol::{OutcomeReason, TaskEnd};
 use smith::session::SessionError;
 use smith::store::RequestStatus;
 use support::session::{Harness, finish};
@@ -118,8 +119,8 @@ async fn a_locked_database_keeps_attempts_from_starting_and_ends_from_being_answ
 
     let second = &summary.tasks[1];
     assert_eq!(
-        second.exit_reason.as_deref(),
-        Some("spawn_failed"),
+        second.exit_reason,
+        Some(TaskEnd::Attempt(OutcomeReason::SpawnFailed)),
         "{summary:?}"
     );
     assert!(

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smith::agent::{
-    AttemptEvent, Control, OutcomeReason, TaskActor, TaskCarry, TaskEnv, TaskEvent, TaskEventKind,
-    TaskOptions, TaskSpec,
+    AttemptEvent, OutcomeReason, TaskActor, TaskCarry, TaskEnv, TaskEventKind, TaskOptions,
+    TaskReporter, TaskSpec,
 };
+use smith::protocol::StopReason;
 use smith::supervisor::{Backoff, SupervisorFlags, SupervisorRef, SupervisorSpec};
+use smith::task::TaskId;
 use support::agent::{gone, run, run_with};
 use support::fake_api::{FakeApi, Fault};
 use support::real_cli::{real_cli, real_cli_config};
@@ -147,7 +149,7 @@ async fn sigkill_mid_stream_is_a_crash() {
 async fn an_interrupt_ends_the_turn_cancelled() {
     let Some(e) = env().await else { return };
     let r = run_with(e.config.clone(), e.dir.path(), "x [[api-slow:300]]", |ev| {
-        matches!(ev, AttemptEvent::Init { .. }).then_some(Control::Cancel)
+        matches!(ev, AttemptEvent::Init { .. }).then_some(StopReason::Cancelled)
     })
     .await;
     assert_eq!(
@@ -166,7 +168,7 @@ async fn a_restart_resumes_the_conversation_with_its_earlier_turns() {
     // Attempt 1: both calls (CLAUDE_CODE_MAX_RETRIES=1) fail with 500 → retryable api_error.
     e.api.fail_next(Fault::Status(500), 2);
     let spec = Arc::new(TaskSpec {
-        id: "resume".into(),
+        id: TaskId::Work(0),
         name: "resume".into(),
         prompt: "the secret word is banana".into(),
         options: TaskOptions {
@@ -175,7 +177,7 @@ async fn a_restart_resumes_the_conversation_with_its_earlier_turns() {
         },
         config: Arc::new(e.config.clone()),
     });
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<TaskEvent>();
+    let (reporter, mut rx) = TaskReporter::channel();
     let sup = SupervisorSpec::new("real")
         .flags(SupervisorFlags {
             backoff: Backoff::none(),
@@ -183,7 +185,7 @@ async fn a_restart_resumes_the_conversation_with_its_earlier_turns() {
         })
         .child(TaskActor::child_spec(
             spec,
-            TaskEnv::new(tx),
+            TaskEnv::new(reporter),
             TaskCarry::default(),
         ));
     let (sup, _) = SupervisorRef::start(sup).await.unwrap();

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use smith::protocol::{Event, RequestSummary};
+use smith::protocol::{Event, OutcomeReason, RequestSummary, TaskEnd};
 use smith::session::RequestEvent;
 use smith::store::{RequestStatus, TaskStatus, queries};
 use smith::supervisor::{Restart, Strategy};
@@ -123,8 +123,8 @@ async fn a_permanent_failure_is_not_retried_and_a_retryable_one_is_with_backoff(
     assert_eq!(summary.status, RequestStatus::Failed);
     assert_eq!(attempts(&summary), [1]);
     assert_eq!(
-        summary.tasks[0].exit_reason.as_deref(),
-        Some("api_error(401)")
+        summary.tasks[0].exit_reason,
+        Some(TaskEnd::Attempt(OutcomeReason::ApiError(Some(401))))
     );
 
     let mut spec = h.spec("y [[api-error:529]]", &[]);
@@ -311,8 +311,8 @@ async fn running_tasks_are_stopped_when_the_budget_is_spent() {
     assert_eq!(summary.status, RequestStatus::Degraded, "{summary:#?}");
     assert_eq!(summary.tasks[1].status, TaskStatus::Failed);
     assert_eq!(
-        summary.tasks[1].exit_reason.as_deref(),
-        Some("budget_exceeded")
+        summary.tasks[1].exit_reason,
+        Some(TaskEnd::Attempt(OutcomeReason::BudgetExceeded))
     );
 }
 

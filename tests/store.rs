@@ -2,29 +2,19 @@
 //! round trip, interruption of in-flight requests, and commit-before-acknowledge.
 
 use rusqlite::Connection;
+use smith::protocol::{OutcomeReason, TaskKind};
 use smith::store::queries::{self, NewRequest, RequestEnd};
 use smith::store::records::now_ms;
 use smith::store::schema::{self, LATEST};
 use smith::store::{
-    AttemptRecord, RequestStatus, StoreError, StoreHandle, TaskKind, TaskRecord, TaskStatus,
-    open_database,
+    AttemptRecord, RequestStatus, StoreError, StoreHandle, TaskStatus, open_database,
 };
+use smith::task::{Task, TaskId};
 
-fn task(request_id: &str, idx: u32, status: TaskStatus) -> TaskRecord {
-    TaskRecord {
-        request_id: request_id.into(),
-        idx,
-        kind: TaskKind::Work,
-        id: format!("t{}", idx + 1),
-        name: format!("task {idx}"),
-        instruction: "do".into(),
-        status,
-        exit_reason: None,
-        attempts: 0,
-        output: None,
-        cost_usd: 0.0,
-        claude_session_id: None,
-    }
+fn task(_request_id: &str, idx: u32, status: TaskStatus) -> Task {
+    let mut t = Task::new(TaskId::Work(idx), format!("task {idx}"), "do");
+    t.status = status;
+    t
 }
 
 fn new_request(id: &str, session: &str) -> NewRequest {
@@ -88,7 +78,7 @@ fn a_version_1_database_is_migrated_with_its_data() {
     let detail = queries::request_detail(&conn, "r1").unwrap();
     assert_eq!(detail.request.answer_mode.as_deref(), Some("deterministic"));
     assert_eq!(detail.request.cost_usd, 0.5);
-    assert_eq!(detail.tasks[0].kind, TaskKind::Work);
+    assert_eq!(detail.tasks[0].id.kind(), TaskKind::Work);
     assert_eq!(detail.attempts[0].pid, Some(4242));
     assert_eq!(detail.attempts[0].process_start_time, None);
 }
@@ -194,15 +184,9 @@ fn a_request_round_trips_with_tasks_attempts_and_answer() {
         ],
     )
     .unwrap();
-    let started = AttemptRecord {
-        request_id: "r1".into(),
-        task_idx: 1,
-        attempt: 1,
-        pid: Some(777),
-        process_start_time: Some(123456),
-        started_at: now_ms(),
-        ..AttemptRecord::default()
-    };
+    let mut started = AttemptRecord::new("r1", TaskId::Work(1), 1, now_ms());
+    started.pid = Some(777);
+    started.process_start_time = Some(123456);
     queries::start_attempt(&mut conn, &started).unwrap();
     let mut done = task("r1", 1, TaskStatus::Succeeded);
     done.output = Some("B".into());
@@ -210,7 +194,7 @@ fn a_request_round_trips_with_tasks_attempts_and_answer() {
     done.cost_usd = 0.2;
     let finished = AttemptRecord {
         finished_at: Some(now_ms()),
-        exit_reason: Some("completed".into()),
+        exit_reason: Some(OutcomeReason::Completed),
         exit_code: Some(0),
         cost_usd: Some(0.2),
         input_tokens: Some(10),
@@ -268,13 +252,9 @@ fn in_flight_requests_become_interrupted_and_their_processes_are_reported() {
     queries::start_attempt(
         &mut conn,
         &AttemptRecord {
-            request_id: "run".into(),
-            task_idx: 0,
-            attempt: 1,
             pid: Some(31337),
             process_start_time: Some(99),
-            started_at: now_ms(),
-            ..AttemptRecord::default()
+            ..AttemptRecord::new("run", TaskId::Work(0), 1, now_ms())
         },
     )
     .unwrap();
@@ -291,7 +271,7 @@ fn in_flight_requests_become_interrupted_and_their_processes_are_reported() {
     }
     let d = queries::request_detail(&conn, "run").unwrap();
     assert_eq!(d.tasks[0].status, TaskStatus::Interrupted);
-    assert_eq!(d.attempts[0].exit_reason.as_deref(), Some("interrupted"));
+    assert_eq!(d.attempts[0].exit_reason, Some(OutcomeReason::Interrupted));
     assert_eq!(
         queries::request_detail(&conn, "elsewhere")
             .unwrap()

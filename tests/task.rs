@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use smith::agent::{
     AgentConfig, AttemptEvent, OutcomeReason, TaskActor, TaskCarry, TaskEnv, TaskEvent,
-    TaskEventKind, TaskMsg, TaskOptions, TaskSpec,
+    TaskEventKind, TaskMsg, TaskOptions, TaskReporter, TaskSpec,
 };
+use smith::protocol::StopReason;
 use smith::supervisor::{
     Backoff, ChildState, Strategy, SupervisorFlags, SupervisorRef, SupervisorSpec,
 };
+use smith::task::TaskId;
 use support::actors::cell_of;
 use support::agent::{gone, stand_in_config};
 use support::eventually;
@@ -32,7 +34,7 @@ async fn start_task(prompt: &str, tweak: impl FnOnce(&mut AgentConfig)) -> Fixtu
     let mut config = stand_in_config(dir.path());
     tweak(&mut config);
     let spec = Arc::new(TaskSpec {
-        id: "t1".into(),
+        id: TaskId::Work(0),
         name: "task one".into(),
         prompt: prompt.into(),
         options: TaskOptions {
@@ -41,7 +43,7 @@ async fn start_task(prompt: &str, tweak: impl FnOnce(&mut AgentConfig)) -> Fixtu
         },
         config: Arc::new(config),
     });
-    let (tx, events) = mpsc::unbounded_channel();
+    let (reporter, events) = TaskReporter::channel();
     let sup_spec = SupervisorSpec::new("request")
         .flags(SupervisorFlags {
             strategy: Strategy::OneForOne,
@@ -52,7 +54,7 @@ async fn start_task(prompt: &str, tweak: impl FnOnce(&mut AgentConfig)) -> Fixtu
         })
         .child(TaskActor::child_spec(
             spec,
-            TaskEnv::new(tx),
+            TaskEnv::new(reporter),
             TaskCarry::default(),
         ));
     let (sup, _) = SupervisorRef::start(sup_spec).await.unwrap();
@@ -123,7 +125,11 @@ async fn a_completed_task_reports_its_life_and_is_not_restarted() {
         })
         .collect();
     assert_eq!(kinds, ["started", "init", "progress", "finished"]);
-    assert!(events.iter().all(|e| e.task_id == "t1" && e.attempt == 1));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.task_id == TaskId::Work(0) && e.attempt == 1)
+    );
     assert_eq!(outcomes(&events), [(1, OutcomeReason::Completed)]);
     assert!(
         eventually(WAIT, || async {
@@ -231,7 +237,8 @@ async fn cancel_stops_the_process_and_the_task_is_not_restarted() {
         }
     }
     let cell = cell_of(&f.sup, "t1").await.unwrap();
-    cell.send_message(TaskMsg::Cancel).unwrap();
+    cell.send_message(TaskMsg::Stop(StopReason::Cancelled))
+        .unwrap();
     let events = f.until_finished(1).await;
     assert_eq!(outcomes(&events), [(1, OutcomeReason::Cancelled)]);
     assert!(

@@ -25,6 +25,7 @@ use super::proc_info::process_start_time;
 use super::process_group::{GroupGuard, ProcessGroup};
 use super::reaper;
 use super::stderr_tail::StderrTail;
+use crate::protocol::StopReason;
 
 /// How long to wait for the rest of stdout and stderr once the process exited (a leaked
 /// grandchild holding the pipes open was killed with the group, so this is only a bound).
@@ -73,15 +74,6 @@ pub enum AttemptEvent {
     ApiRetry(ApiRetry),
 }
 
-/// A request to stop the attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    /// The user or a shutdown cancels it.
-    Cancel,
-    /// The request's budget is spent.
-    Budget,
-}
-
 /// Where the stop sequence stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -122,7 +114,7 @@ struct Observed {
 pub async fn run_attempt(
     spec: AttemptSpec,
     mut on_event: impl FnMut(AttemptEvent) + Send,
-    mut control: mpsc::UnboundedReceiver<Control>,
+    mut control: mpsc::UnboundedReceiver<StopReason>,
     group: Arc<ProcessGroup>,
 ) -> Outcome {
     let started = Instant::now();
@@ -199,8 +191,8 @@ pub async fn run_attempt(
                 }
             },
             ctl = control.recv(), if control_open => match ctl {
-                Some(Control::Cancel) => stop = Some(StopCause::Cancelled),
-                Some(Control::Budget) => stop = Some(StopCause::Budget),
+                Some(StopReason::BudgetExceeded) => stop = Some(StopCause::Budget),
+                Some(StopReason::Cancelled | StopReason::Interrupted) => stop = Some(StopCause::Cancelled),
                 None => {
                     control_open = false;
                     stop = Some(StopCause::Cancelled);

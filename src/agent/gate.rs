@@ -3,6 +3,8 @@
 
 use std::sync::Mutex;
 
+use crate::protocol::StopReason;
+
 /// Shared by a request and its task child specs.
 #[derive(Debug, Default)]
 pub struct AttemptGate {
@@ -11,7 +13,7 @@ pub struct AttemptGate {
 
 #[derive(Debug, Default)]
 struct GateState {
-    closed: Option<String>,
+    closed: Option<StopReason>,
     budget_usd: Option<f64>,
     spent_usd: f64,
 }
@@ -33,23 +35,23 @@ impl AttemptGate {
     }
 
     /// Closes the gate for `reason` (the first reason stays).
-    pub fn close(&self, reason: impl Into<String>) {
-        self.lock().closed.get_or_insert(reason.into());
+    pub fn close(&self, reason: StopReason) {
+        self.lock().closed.get_or_insert(reason);
     }
 
     /// Why the gate is closed, if it is.
-    pub fn closed(&self) -> Option<String> {
-        self.lock().closed.clone()
+    pub fn closed(&self) -> Option<StopReason> {
+        self.lock().closed
     }
 
-    /// Adds spending; closes the gate with `budget_exceeded` once the budget is reached.
+    /// Adds spending; closes the gate for the budget once it is reached.
     /// Returns true when this call closed it.
     pub fn spend(&self, usd: f64) -> bool {
         let mut s = self.lock();
         s.spent_usd += usd.max(0.0);
         match s.budget_usd {
             Some(budget) if s.spent_usd >= budget && s.closed.is_none() => {
-                s.closed = Some("budget_exceeded".into());
+                s.closed = Some(StopReason::BudgetExceeded);
                 true
             }
             _ => false,
@@ -79,7 +81,7 @@ mod tests {
         assert_eq!(g.remaining(), Some(0.6));
         assert!(g.spend(0.6));
         assert!(!g.spend(0.1), "already closed");
-        assert_eq!(g.closed().as_deref(), Some("budget_exceeded"));
+        assert_eq!(g.closed(), Some(StopReason::BudgetExceeded));
         assert_eq!(g.remaining(), Some(0.0));
     }
 
@@ -88,8 +90,8 @@ mod tests {
         let g = AttemptGate::new(None);
         assert!(!g.spend(1e9));
         assert_eq!(g.remaining(), None);
-        g.close("cancelled");
-        g.close("later");
-        assert_eq!(g.closed().as_deref(), Some("cancelled"));
+        g.close(StopReason::Cancelled);
+        g.close(StopReason::Interrupted);
+        assert_eq!(g.closed(), Some(StopReason::Cancelled));
     }
 }

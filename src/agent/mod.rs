@@ -14,7 +14,8 @@
 //! - [`outcome`]: outcome classes and what an attempt leaves behind;
 //! - [`gate`]: a request's hold over its attempts (budget left, closed on cancel or budget);
 //! - [`hint`]: what a person should do about a failed attempt;
-//! - [`task`]: the task actor ([`TaskActor`]).
+//! - [`task_env`]: what a task's attempts are given and report; [`task_attempt`]: one attempt
+//!   as the task actor's runner; [`task`]: the task actor ([`TaskActor`]).
 
 pub mod attempt;
 pub mod attempt_tag;
@@ -32,8 +33,9 @@ pub mod reaper;
 pub mod stderr_tail;
 pub mod task;
 pub mod task_attempt;
+pub mod task_env;
 
-pub use attempt::{AttemptEvent, AttemptSpec, Control, run_attempt};
+pub use attempt::{AttemptEvent, AttemptSpec, run_attempt};
 pub use command::{SessionArg, TaskOptions};
 pub use config::AgentConfig;
 pub use error::AgentError;
@@ -41,7 +43,8 @@ pub use event::{StreamEvent, Usage};
 pub use gate::AttemptGate;
 pub use outcome::{ExitStatus, Outcome, OutcomeReason, StopCause};
 pub use process_group::ProcessGroup;
-pub use task::{
-    AttemptRecorder, AttemptStart, TaskActor, TaskCarry, TaskEnv, TaskEvent, TaskEventKind,
-    TaskLabels, TaskMsg, TaskReporter, TaskSpec,
+pub use task::{TaskActor, TaskMsg};
+pub use task_env::{
+    AttemptRecorder, AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskLabels,
+    TaskReporter, TaskSpec,
 };

@@ -8,31 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::event::{ResultEvent, Usage};
 
-/// The class of an attempt's end (`exit_reason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "status")]
-pub enum OutcomeReason {
-    /// `result` with `is_error: false`.
-    Completed,
-    /// `result` with `is_error: true` after an API failure (HTTP status when there was one).
-    ApiError(Option<u16>),
-    /// `subtype: error_max_turns`.
-    MaxTurns,
-    /// smith's budget ledger or the CLI's `--max-budget-usd` stopped it.
-    BudgetExceeded,
-    /// The wall-clock timeout of the attempt fired.
-    Timeout,
-    /// No output line for longer than the idle timeout.
-    Hung,
-    /// Exited or was signalled without a `result` (or with an unexpected error result).
-    Crashed,
-    /// Unparseable or oversized output, or events in an impossible order.
-    ProtocolError,
-    /// The program could not be started.
-    SpawnFailed,
-    /// The user or a shutdown stopped it.
-    Cancelled,
-}
+pub use crate::protocol::OutcomeReason;
 
 impl OutcomeReason {
     /// Whether a restart can help.
@@ -46,64 +22,13 @@ impl OutcomeReason {
             OutcomeReason::Timeout
             | OutcomeReason::Hung
             | OutcomeReason::Crashed
-            | OutcomeReason::ProtocolError => true,
+            | OutcomeReason::ProtocolError
+            | OutcomeReason::Interrupted => true,
             OutcomeReason::Completed
             | OutcomeReason::MaxTurns
             | OutcomeReason::BudgetExceeded
             | OutcomeReason::SpawnFailed
             | OutcomeReason::Cancelled => false,
-        }
-    }
-
-    /// The class as stored and shown (its [`Display`](fmt::Display) form) read back.
-    pub fn from_class(class: &str) -> Option<Self> {
-        if let Some(status) = class
-            .strip_prefix("api_error(")
-            .and_then(|s| s.strip_suffix(')'))
-        {
-            return status
-                .parse()
-                .ok()
-                .map(|s| OutcomeReason::ApiError(Some(s)));
-        }
-        [
-            OutcomeReason::Completed,
-            OutcomeReason::ApiError(None),
-            OutcomeReason::MaxTurns,
-            OutcomeReason::BudgetExceeded,
-            OutcomeReason::Timeout,
-            OutcomeReason::Hung,
-            OutcomeReason::Crashed,
-            OutcomeReason::ProtocolError,
-            OutcomeReason::SpawnFailed,
-            OutcomeReason::Cancelled,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == class)
-    }
-
-    /// The low-cardinality label (`api_error` without the status).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutcomeReason::Completed => "completed",
-            OutcomeReason::ApiError(_) => "api_error",
-            OutcomeReason::MaxTurns => "max_turns",
-            OutcomeReason::BudgetExceeded => "budget_exceeded",
-            OutcomeReason::Timeout => "timeout",
-            OutcomeReason::Hung => "hung",
-            OutcomeReason::Crashed => "crashed",
-            OutcomeReason::ProtocolError => "protocol_error",
-            OutcomeReason::SpawnFailed => "spawn_failed",
-            OutcomeReason::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl fmt::Display for OutcomeReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OutcomeReason::ApiError(Some(status)) => write!(f, "api_error({status})"),
-            other => f.write_str(other.as_str()),
         }
     }
 }
@@ -304,19 +229,6 @@ mod tests {
         let r = result("error_during_execution", true, None, "aborted_streaming");
         assert_eq!(classify(Some(&r), None), OutcomeReason::Crashed);
         assert_eq!(classify(None, None), OutcomeReason::Crashed);
-    }
-
-    #[test]
-    fn the_stored_class_reads_back() {
-        for r in [
-            OutcomeReason::ApiError(Some(401)),
-            OutcomeReason::ApiError(None),
-            OutcomeReason::SpawnFailed,
-            OutcomeReason::Completed,
-        ] {
-            assert_eq!(OutcomeReason::from_class(&r.to_string()), Some(r));
-        }
-        assert_eq!(OutcomeReason::from_class("nonsense"), None);
     }
 
     #[test]

@@ -1,185 +1,48 @@
 //! The task actor: one supervised child that owns one `claude` process per attempt.
 //!
 //! Each start of the actor is one attempt. The process runs in a task of its own (the actor never
-//! awaits it inside a handler) which reports to the actor's parent directly and tells the actor
-//! how the attempt ended. The actor then exits so that its supervisor decides:
+//! awaits it inside a handler) which reports to the request directly and tells the actor how the
+//! attempt ended. The actor then exits so that its supervisor decides:
 //! - `completed` → stops with `normal`;
-//! - a failure a restart cannot help (401, max_turns, cancelled, …) → stops with
-//!   `shutdown: <reason>` (a normal exit: a transient task is not restarted and no restart is
-//!   spent on it);
+//! - a failure a restart cannot help (401, max_turns, cancelled, …), or no attempt at all
+//!   because the request's gate closed → stops with `shutdown: <reason>` (a normal exit: a
+//!   transient task is not restarted and no restart is spent on it; the reason is only shown in
+//!   the supervisor's status);
 //! - a retryable failure → fails (an abnormal exit: the supervisor restarts it per strategy).
 //!
-//! A restart after an attempt that learnt its Claude session id resumes that session
-//! (`--resume <id>` plus a continuation message) instead of starting over.
+//! How the attempt ended reaches the request once, in the attempt's `Finished` report; the exit
+//! reason only tells the supervisor what to do. A restart after an attempt that learnt its Claude
+//! session id resumes that session (`--resume <id>` plus a continuation message).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::attempt::{AttemptEvent, Control};
 use super::attempt_tag::{self, AttemptTag};
-use super::command::{SessionArg, TaskOptions};
 use super::config::AgentConfig;
-use super::gate::AttemptGate;
-use super::outcome::{Outcome, OutcomeReason};
+use super::outcome::OutcomeReason;
 use super::process_group::ProcessGroup;
-use super::task_attempt::{TaskAttempt, run_guarded};
-use crate::supervisor::{ChildSpec, ChildStart, Restart, Shutdown};
-
-/// What a task is asked to do (immutable; shared by all its attempts).
-#[derive(Debug, Clone)]
-pub struct TaskSpec {
-    /// Unique id (also the child id under the request's supervisor).
-    pub id: String,
-    /// Short human name.
-    pub name: String,
-    /// The full prompt of the first attempt (request, instruction, context slice).
-    pub prompt: String,
-    /// Flags, cwd, budget, environment.
-    pub options: TaskOptions,
-    /// Service-wide agent settings.
-    pub config: Arc<AgentConfig>,
-}
-
-/// What the attempts of one task share: the attempt counter and the last Claude session id.
-/// Written by the attempts, read by the next start.
-#[derive(Debug, Default)]
-pub struct TaskCarry {
-    /// Attempts started so far.
-    pub attempts: u32,
-    /// The Claude session to resume on restart.
-    pub claude_session_id: Option<String>,
-    /// How the last attempt ended.
-    pub last_outcome: Option<OutcomeReason>,
-}
-
-/// A report from a task to whoever runs the request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskEvent {
-    /// The task.
-    pub task_id: String,
-    /// 1-based attempt number.
-    pub attempt: u32,
-    /// What happened.
-    pub kind: TaskEventKind,
-}
-
-/// What happened in a task.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TaskEventKind {
-    /// Waiting for a process slot (the global concurrency cap).
-    Queued,
-    /// The process runs.
-    Started {
-        /// Its pid (= its process group).
-        pid: u32,
-        /// Its start time (clock ticks since boot).
-        start_time: Option<u64>,
-        /// Set when this attempt resumes an earlier Claude session.
-        resumed: Option<String>,
-        /// The Claude session it runs in (given with `--session-id` or `--resume`).
-        claude_session_id: String,
-    },
-    /// The attempt did not start a process: the request's gate closed while it waited.
-    NotStarted {
-        /// Why (e.g. `budget_exceeded`, `cancelled`).
-        reason: String,
-    },
-    /// Progress of the process.
-    Attempt(AttemptEvent),
-    /// The attempt ended.
-    Finished(Box<Outcome>),
-}
-
-/// Where task reports go.
-pub type TaskReporter = mpsc::UnboundedSender<TaskEvent>;
+use super::task_attempt::{AttemptEnd, TaskAttempt, run_guarded};
+use super::task_env::{TaskCarry, TaskEnv, TaskSpec};
+use crate::protocol::StopReason;
+use crate::supervisor::{ChildSpec, ChildStart, REASON_NORMAL, REASON_SHUTDOWN, Restart, Shutdown};
 
 /// Messages of the task actor.
 #[derive(Debug)]
 pub enum TaskMsg {
-    /// Stop the process (user cancel or shutdown); the task ends `cancelled`.
-    Cancel,
-    /// The request's budget is spent; the task ends `budget_exceeded`.
-    Budget,
+    /// Stop the running attempt (a cancel, a shutdown or the budget); it ends with that reason.
+    Stop(StopReason),
     /// Internal: the attempt ended.
-    Finished(OutcomeReason, String),
-    /// Internal: the attempt did not start (the gate closed while it waited for a slot).
-    NotStarted(String),
-}
-
-/// What a task needs from the request running it.
-#[derive(Clone)]
-pub struct TaskEnv {
-    /// Where reports go.
-    pub reporter: TaskReporter,
-    /// Records each attempt durably before its process starts (`None`: nothing to record).
-    pub recorder: Option<AttemptRecorder>,
-    /// The global cap on live processes.
-    pub permits: Option<Arc<Semaphore>>,
-    /// The request's gate (budget, cancel): closed → no new attempt starts.
-    pub gate: Option<Arc<AttemptGate>>,
-    /// Parent of each attempt's `invoke_agent` span (the request's or its phase's span).
-    pub span: tracing::Span,
-    /// Who the attempts work for (span attributes).
-    pub labels: Arc<TaskLabels>,
-}
-
-impl TaskEnv {
-    /// An environment with only a reporter: no cap, no gate, no parent span.
-    pub fn new(reporter: TaskReporter) -> Self {
-        Self {
-            reporter,
-            recorder: None,
-            permits: None,
-            gate: None,
-            span: tracing::Span::none(),
-            labels: Arc::default(),
-        }
-    }
-}
-
-/// An attempt about to start, as it is recorded.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttemptStart {
-    /// Task id.
-    pub task_id: String,
-    /// 1-based attempt.
-    pub attempt: u32,
-    /// The Claude session it resumes, if any.
-    pub resumed: Option<String>,
-    /// The Claude session it runs in.
-    pub claude_session_id: String,
-}
-
-/// Records an attempt and returns once the record is committed; an error keeps the attempt's
-/// process from starting (nothing runs that the store does not know of).
-pub type AttemptRecorder = Arc<
-    dyn Fn(AttemptStart) -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync,
->;
-
-/// The request an attempt works for, as its span says.
-#[derive(Debug, Clone, Default)]
-pub struct TaskLabels {
-    /// Request id.
-    pub request_id: String,
-    /// Session name.
-    pub session: String,
-    /// Put the prompt and answer text on the span.
-    pub record_content: bool,
-    /// The client's traceparent, passed on when spans are not exported.
-    pub traceparent: Option<String>,
+    Ended(AttemptEnd),
 }
 
 /// Arguments of one task actor start.
 pub struct TaskArgs {
-    /// The task.
-    pub spec: Arc<TaskSpec>,
-    /// Shared by its attempts.
-    pub carry: Arc<Mutex<TaskCarry>>,
-    /// The request's environment.
-    pub env: TaskEnv,
+    spec: Arc<TaskSpec>,
+    carry: Arc<Mutex<TaskCarry>>,
+    env: TaskEnv,
 }
 
 /// The task actor.
@@ -187,9 +50,8 @@ pub struct TaskActor;
 
 /// State of a running task actor. Dropping it kills the process group and stops the attempt.
 pub struct TaskState {
-    attempt: u32,
-    tag: AttemptTag,
-    control: mpsc::UnboundedSender<Control>,
+    tag: Arc<OnceLock<AttemptTag>>,
+    control: mpsc::UnboundedSender<StopReason>,
     runner: JoinHandle<()>,
     group: Arc<ProcessGroup>,
     config: Arc<AgentConfig>,
@@ -203,8 +65,8 @@ impl Drop for TaskState {
         let cut_short = self.group.pgid().is_some();
         self.group.signal(nix::sys::signal::Signal::SIGKILL);
         self.runner.abort();
-        if cut_short {
-            attempt_tag::kill_now(&attempt_tag::find(|t| t == self.tag.as_str(), None));
+        if let (true, Some(tag)) = (cut_short, self.tag.get()) {
+            attempt_tag::kill_now(&attempt_tag::find(|t| t == tag.as_str(), None));
         }
     }
 }
@@ -216,8 +78,7 @@ impl TaskActor {
     pub fn child_spec(spec: Arc<TaskSpec>, env: TaskEnv, carry: TaskCarry) -> ChildSpec {
         let carry = Arc::new(Mutex::new(carry));
         let shutdown = Shutdown::Timeout(spec.config.stop_budget());
-        let id = spec.id.clone();
-        ChildSpec::new(id, move |sup: ActorCell| {
+        ChildSpec::new(spec.id.to_string(), move |sup: ActorCell| {
             let args = TaskArgs {
                 spec: spec.clone(),
                 carry: carry.clone(),
@@ -247,45 +108,27 @@ impl Actor for TaskActor {
         myself: ActorRef<TaskMsg>,
         args: TaskArgs,
     ) -> Result<TaskState, ActorProcessingErr> {
-        let spec = args.spec;
-        let (attempt, session, message) = {
-            let mut carry = args.carry.lock().expect("task carry lock");
-            carry.attempts += 1;
-            let resume = carry
-                .claude_session_id
-                .clone()
-                .filter(|_| carry.attempts > 1 && spec.config.resume_on_restart);
-            match resume {
-                Some(id) => (
-                    carry.attempts,
-                    SessionArg::Resume(id),
-                    spec.config.continuation.clone(),
-                ),
-                None => (carry.attempts, SessionArg::fresh(), spec.prompt.clone()),
-            }
-        };
         let group = ProcessGroup::new();
-        let tag = AttemptTag::new(&args.env.labels.request_id, &spec.id, attempt);
+        let tag = Arc::new(OnceLock::new());
         let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let config = args.spec.config.clone();
         let runner = tokio::spawn(run_guarded(TaskAttempt {
-            actor: myself.clone(),
-            spec: spec.clone(),
+            spec: args.spec,
             carry: args.carry,
             env: args.env,
-            attempt,
-            session,
-            message,
             control: control_rx,
             group: group.clone(),
             tag: tag.clone(),
+            on_end: Box::new(move |end| {
+                let _ = myself.cast(TaskMsg::Ended(end));
+            }),
         }));
         Ok(TaskState {
-            attempt,
             tag,
             control: control_tx,
             runner,
             group,
-            config: spec.config.clone(),
+            config,
         })
     }
 
@@ -296,24 +139,24 @@ impl Actor for TaskActor {
         state: &mut TaskState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            TaskMsg::Cancel => {
-                let _ = state.control.send(Control::Cancel);
+            TaskMsg::Stop(reason) => {
+                let _ = state.control.send(reason);
             }
-            TaskMsg::Budget => {
-                let _ = state.control.send(Control::Budget);
+            TaskMsg::Ended(AttemptEnd::NotStarted) => {
+                myself.stop(Some(format!("{REASON_SHUTDOWN}: not started")));
             }
-            TaskMsg::NotStarted(reason) => {
-                myself.stop(Some(format!("shutdown: not started: {reason}")));
-            }
-            TaskMsg::Finished(reason, detail) => {
+            TaskMsg::Ended(AttemptEnd::Ended {
+                attempt,
+                reason,
+                detail,
+            }) => {
                 if reason == OutcomeReason::Completed {
-                    myself.stop(Some(crate::supervisor::REASON_NORMAL.to_string()));
+                    myself.stop(Some(REASON_NORMAL.into()));
                 } else if !reason.is_retryable() {
-                    myself.stop(Some(format!("shutdown: {reason}: {detail}")));
+                    // A normal exit; the reason is for the status tree only.
+                    myself.stop(Some(format!("{REASON_SHUTDOWN}: {reason}")));
                 } else {
-                    return Err(
-                        format!("attempt {} ended {reason}: {detail}", state.attempt).into(),
-                    );
+                    return Err(format!("attempt {attempt} ended {reason}: {detail}").into());
                 }
             }
         }
@@ -328,7 +171,7 @@ impl Actor for TaskActor {
         // A graceful stop (supervisor shutdown): let the attempt run its stop sequence, bounded.
         // If the supervisor's shutdown timeout runs out first, it kills us and Drop kills the group.
         if !state.runner.is_finished() {
-            let _ = state.control.send(Control::Cancel);
+            let _ = state.control.send(StopReason::Interrupted);
             let budget = state.config.stop_budget();
             let _ = tokio::time::timeout(budget, &mut state.runner).await;
         }

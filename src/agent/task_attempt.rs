@@ -3,86 +3,119 @@
 //! with `TRACEPARENT` set, record usage, exit and metrics, report everything to the request, and
 //! tell the actor how it ended.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use opentelemetry::trace::Status;
-use ractor::ActorRef;
 use tokio::sync::mpsc;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::attempt::{AttemptEvent, AttemptSpec, Control, run_attempt};
+use super::attempt::{AttemptEvent, AttemptSpec, run_attempt};
 use super::attempt_tag::AttemptTag;
 use super::command::SessionArg;
 use super::outcome::{Outcome, OutcomeReason};
 use super::process_group::ProcessGroup;
-use super::task::{AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskMsg, TaskSpec};
+use super::task_env::{AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskSpec};
+use crate::protocol::StopReason;
 use crate::telemetry::metrics::{self, metrics};
 use crate::telemetry::semconv::*;
 
+/// How an attempt ended, for the task actor (the request hears it in the `Finished` report).
+#[derive(Debug)]
+pub enum AttemptEnd {
+    /// No attempt started: the request's gate closed while it waited for a slot.
+    NotStarted,
+    /// The attempt ran and ended.
+    Ended {
+        /// Its number.
+        attempt: u32,
+        /// How.
+        reason: OutcomeReason,
+        /// Why, for the logs.
+        detail: String,
+    },
+}
+
 /// Everything one attempt needs.
 pub(crate) struct TaskAttempt {
-    pub actor: ActorRef<TaskMsg>,
     pub spec: Arc<TaskSpec>,
     pub carry: Arc<Mutex<TaskCarry>>,
     pub env: TaskEnv,
-    pub attempt: u32,
-    pub session: SessionArg,
-    pub message: String,
-    pub control: mpsc::UnboundedReceiver<Control>,
+    pub control: mpsc::UnboundedReceiver<StopReason>,
     pub group: Arc<ProcessGroup>,
-    pub tag: AttemptTag,
+    /// Set once the attempt has its number (the actor's Drop sweeps by it).
+    pub tag: Arc<OnceLock<AttemptTag>>,
+    /// Tells the task actor how the attempt ended.
+    pub on_end: Box<dyn FnOnce(AttemptEnd) + Send>,
 }
 
 /// Runs one attempt to its end; a panic inside it (a bug) ends the attempt as `crashed`, with
 /// its process group killed, instead of leaving the task `running` forever.
-pub(crate) async fn run_guarded(a: TaskAttempt) {
-    let actor = a.actor.clone();
+pub(crate) async fn run_guarded(mut a: TaskAttempt) {
     let reporter = a.env.reporter.clone();
-    let task_id = a.spec.id.clone();
-    let attempt = a.attempt;
+    let task_id = a.spec.id;
+    let carry = a.carry.clone();
     let group = a.group.clone();
+    let (end_tx, end_rx) = tokio::sync::oneshot::channel::<AttemptEnd>();
+    let on_end = std::mem::replace(
+        &mut a.on_end,
+        Box::new(move |end| {
+            let _ = end_tx.send(end);
+        }),
+    );
     let crashed = |panic: String| {
         group.signal(nix::sys::signal::Signal::SIGKILL);
+        let attempt = carry.lock().map(|c| c.attempts).unwrap_or(0);
         let detail = format!("the attempt's runner failed (a bug in smith): {panic}");
         tracing::error!(task = %task_id, attempt, %detail, "attempt runner panicked");
         let outcome = Outcome::bare(OutcomeReason::Crashed, detail.clone());
-        let _ = reporter.send(TaskEvent {
-            task_id: task_id.clone(),
+        reporter.report(TaskEvent {
+            task_id,
             attempt,
             kind: TaskEventKind::Finished(Box::new(outcome)),
         });
-        let _ = actor.cast(TaskMsg::Finished(OutcomeReason::Crashed, detail));
+        AttemptEnd::Ended {
+            attempt,
+            reason: OutcomeReason::Crashed,
+            detail,
+        }
     };
-    catch_panic(run_task_attempt(a), crashed).await;
+    let end = match catch_panic(run_task_attempt(a), crashed).await {
+        Some(end) => end,
+        None => end_rx.await.unwrap_or(AttemptEnd::NotStarted),
+    };
+    on_end(end);
 }
 
-/// Runs `fut`; if it panics, hands the panic's message to `on_panic`.
-async fn catch_panic<F: Future<Output = ()>>(fut: F, on_panic: impl FnOnce(String)) {
+/// Runs `fut`; if it panics, returns what `on_panic` makes of the panic's message.
+async fn catch_panic<F: Future<Output = ()>, T>(
+    fut: F,
+    on_panic: impl FnOnce(String) -> T,
+) -> Option<T> {
     use futures::FutureExt;
-    if let Err(panic) = std::panic::AssertUnwindSafe(fut).catch_unwind().await {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic".into());
-        on_panic(message);
+    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(()) => None,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            Some(on_panic(message))
+        }
     }
 }
 
 /// Runs one attempt to its end (see the module doc).
 async fn run_task_attempt(a: TaskAttempt) {
     let TaskAttempt {
-        actor,
         spec,
         carry,
         env,
-        attempt,
-        session,
-        message,
         control,
         group,
         tag,
+        on_end,
     } = a;
     let TaskEnv {
         reporter,
@@ -92,9 +125,9 @@ async fn run_task_attempt(a: TaskAttempt) {
         span: parent,
         labels,
     } = env;
-    let report = |kind: TaskEventKind| {
-        let _ = reporter.send(TaskEvent {
-            task_id: spec.id.clone(),
+    let report = |attempt: u32, kind: TaskEventKind| {
+        reporter.report(TaskEvent {
+            task_id: spec.id,
             attempt,
             kind,
         });
@@ -104,7 +137,7 @@ async fn run_task_attempt(a: TaskAttempt) {
         Some(sem) => match sem.clone().try_acquire_owned() {
             Ok(p) => Some(p),
             Err(_) => {
-                report(TaskEventKind::Queued);
+                report(0, TaskEventKind::Queued);
                 m.tasks_queued.add(1, &[]);
                 let p = sem.acquire_owned().await.ok();
                 m.tasks_queued.add(-1, &[]);
@@ -115,13 +148,30 @@ async fn run_task_attempt(a: TaskAttempt) {
     };
     // The gate may have closed while this attempt waited for its slot.
     if let Some(reason) = gate.as_ref().and_then(|g| g.closed()) {
-        carry.lock().expect("task carry lock").attempts -= 1;
-        report(TaskEventKind::NotStarted {
-            reason: reason.clone(),
-        });
-        let _ = actor.cast(TaskMsg::NotStarted(reason));
+        report(0, TaskEventKind::NotStarted { reason });
+        on_end(AttemptEnd::NotStarted);
         return;
     }
+    // The attempt takes its number now that its process is about to start.
+    let (attempt, session, message) = {
+        let mut c = carry.lock().expect("task carry lock");
+        c.attempts += 1;
+        let resume = c
+            .claude_session_id
+            .clone()
+            .filter(|_| c.attempts > 1 && spec.config.resume_on_restart);
+        match resume {
+            Some(id) => (
+                c.attempts,
+                SessionArg::Resume(id),
+                spec.config.continuation.clone(),
+            ),
+            None => (c.attempts, SessionArg::fresh(), spec.prompt.clone()),
+        }
+    };
+    let attempt_tag = AttemptTag::new(&labels.request_id, &spec.id.to_string(), attempt);
+    let _ = tag.set(attempt_tag.clone());
+    let report = |kind: TaskEventKind| report(attempt, kind);
     let previous = carry.lock().expect("task carry lock").last_outcome;
     if let (Some(prev), true) = (previous, attempt > 1) {
         m.task_restarts.add(1, &metrics::reason(prev.as_str()));
@@ -182,13 +232,13 @@ async fn run_task_attempt(a: TaskAttempt) {
         task,
         session,
         message,
-        tag: Some(tag),
+        tag: Some(attempt_tag),
     };
     let mut spawned = false;
     let recorded = match &recorder {
         Some(record) => {
             record(AttemptStart {
-                task_id: spec.id.clone(),
+                task_id: spec.id,
                 attempt,
                 resumed: resumed.clone(),
                 claude_session_id: session_id.clone(),
@@ -263,7 +313,11 @@ async fn run_task_attempt(a: TaskAttempt) {
         .unwrap_or_default();
     drop(span);
     report(TaskEventKind::Finished(Box::new(outcome)));
-    let _ = actor.cast(TaskMsg::Finished(reason, detail));
+    on_end(AttemptEnd::Ended {
+        attempt,
+        reason,
+        detail,
+    });
 }
 
 /// Puts the attempt's end on its span and into the metrics.
@@ -314,11 +368,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_runner_is_reported_not_lost() {
-        let mut seen = None;
-        catch_panic(async { panic!("boom") }, |m| seen = Some(m)).await;
+        let seen = catch_panic(async { panic!("boom") }, |m| m).await;
         assert_eq!(seen.as_deref(), Some("boom"));
-        let mut seen = None;
-        catch_panic(async {}, |m| seen = Some(m)).await;
+        let seen = catch_panic(async {}, |m| m).await;
         assert_eq!(seen, None);
     }
 }

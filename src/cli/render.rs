@@ -5,8 +5,8 @@ use std::io::Write;
 use std::time::Instant;
 
 use crate::protocol::{
-    ClippedText, Event, RequestInfo, RequestSummary, ServiceStatus, SessionInfo, ShowReply,
-    SupervisorStatus, TextPart,
+    ClippedText, Event, OutcomeReason, RequestInfo, RequestSummary, ServiceStatus, SessionInfo,
+    ShowReply, SupervisorStatus, TextPart,
 };
 
 /// Seconds as `1h02m`, `3m05s`, `4.2s`.
@@ -43,9 +43,31 @@ fn short(text: &str, max: usize) -> String {
     }
 }
 
+/// Where a task stands on its live line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RowState {
+    Pending,
+    Queued,
+    Running,
+    Restarted,
+    Ended(OutcomeReason),
+}
+
+impl std::fmt::Display for RowState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowState::Pending => f.write_str("pending"),
+            RowState::Queued => f.write_str("queued"),
+            RowState::Running => f.write_str("running"),
+            RowState::Restarted => f.write_str("restarted"),
+            RowState::Ended(reason) => write!(f, "{reason}"),
+        }
+    }
+}
+
 struct TaskRow {
     name: String,
-    state: String,
+    state: RowState,
     attempt: u32,
     since: Instant,
     /// Set when its attempt ended: the elapsed time stops.
@@ -80,7 +102,7 @@ impl Progress {
         }
         self.tasks.entry(id.to_string()).or_insert_with(|| TaskRow {
             name: id.to_string(),
-            state: "pending".into(),
+            state: RowState::Pending,
             attempt: 0,
             since: Instant::now(),
             took: None,
@@ -126,7 +148,7 @@ impl Progress {
                 ));
             }
             Event::TaskQueued { task_id } => {
-                self.row(task_id).state = "queued".into();
+                self.row(task_id).state = RowState::Queued;
                 self.plain(format!("[{task_id}] waiting for a process slot"));
             }
             Event::TaskStarted {
@@ -137,9 +159,9 @@ impl Progress {
             } => {
                 let row = self.row(task_id);
                 row.state = if *attempt > 1 {
-                    "restarted".into()
+                    RowState::Restarted
                 } else {
-                    "running".into()
+                    RowState::Running
                 };
                 row.attempt = *attempt;
                 row.since = Instant::now();
@@ -186,10 +208,10 @@ impl Progress {
                 hint,
             } => {
                 let row = self.row(task_id);
-                row.state = reason.clone();
+                row.state = RowState::Ended(*reason);
                 row.cost += cost_usd;
                 row.took = Some(row.since.elapsed());
-                let next = if reason == "completed" {
+                let next = if *reason == OutcomeReason::Completed {
                     String::new()
                 } else if *retryable {
                     " (retryable)".into()
@@ -231,7 +253,7 @@ impl Progress {
                 err,
                 "\x1b[2K  {id:<4} {:<28} {:<16} attempt {:<2} {:>8}  ${:.4}",
                 short(&row.name, 28),
-                short(&row.state, 16),
+                short(&row.state.to_string(), 16),
                 row.attempt,
                 human_secs(
                     row.took
@@ -461,7 +483,8 @@ pub fn request_detail(d: &ShowReply) -> String {
                 "      attempt {}  pid {}  {}  {}{}{}\n",
                 a.attempt,
                 a.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-                a.exit_reason.as_deref().unwrap_or("running"),
+                a.exit_reason
+                    .map_or_else(|| "running".to_string(), |r| r.to_string()),
                 exit,
                 a.resumed_from
                     .as_ref()

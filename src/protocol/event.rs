@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::reason::{OutcomeReason, TaskEnd};
 use super::record::{RequestStatus, TaskStatus};
 
 /// A task named in an event.
@@ -76,8 +77,8 @@ pub enum Event {
         task_id: String,
         /// 1-based attempt.
         attempt: u32,
-        /// Outcome class (e.g. `api_error(500)`).
-        reason: String,
+        /// How it ended (e.g. `api_error(500)`).
+        reason: OutcomeReason,
         /// Whether a restart can help.
         retryable: bool,
         /// Cost of the attempt.
@@ -105,8 +106,8 @@ pub struct TaskSummary {
     pub status: TaskStatus,
     /// Attempts started.
     pub attempts: u32,
-    /// Why its last attempt ended (or why it never ran).
-    pub exit_reason: Option<String>,
+    /// Why it ended as it did.
+    pub exit_reason: Option<TaskEnd>,
     /// Cost.
     pub cost_usd: f64,
     /// Its result text.

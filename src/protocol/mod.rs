@@ -8,13 +8,15 @@
 //! - [`frame`]: length-prefixed frames, limits and deadlines;
 //! - [`message`]: `Hello`, `Request`, `Response` and their small payloads;
 //! - [`ask`]: what a client submits; [`event`]: what it hears while a request runs;
-//! - [`record`]: requests, tasks, attempts and sessions as clients read them;
+//! - [`record`]: requests, tasks, attempts and sessions as clients read them; [`reason`]: why
+//!   attempts, tasks and requests ended (one vocabulary for smithd, its database and clients);
 //! - [`status`]: the live supervision tree.
 
 pub mod ask;
 pub mod event;
 pub mod frame;
 pub mod message;
+pub mod reason;
 pub mod record;
 pub mod status;
 
@@ -22,6 +24,7 @@ pub use ask::{AskSpec, Restart, Strategy, TaskInput};
 pub use event::{Event, RequestSummary, TaskRef, TaskSummary};
 pub use frame::{FrameError, MAX_FRAME_BYTES, ReadLimits, read_frame, write_frame};
 pub use message::*;
+pub use reason::{OutcomeReason, StopReason, TaskEnd};
 pub use record::{
     AttemptInfo, RequestInfo, RequestStatus, SessionInfo, TaskInfo, TaskKind, TaskStatus,
 };

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ask::named_enum;
+use super::reason::{OutcomeReason, TaskEnd};
 
 named_enum! {
     /// Where a request stands.
@@ -103,8 +104,8 @@ pub struct TaskInfo {
     pub instruction: String,
     /// Status.
     pub status: TaskStatus,
-    /// Why its last attempt ended (or why it never ran).
-    pub exit_reason: Option<String>,
+    /// Why it ended as it did.
+    pub exit_reason: Option<TaskEnd>,
     /// Attempts started.
     pub attempts: u32,
     /// Its result text.
@@ -128,8 +129,8 @@ pub struct AttemptInfo {
     pub started_at: i64,
     /// Unix milliseconds.
     pub finished_at: Option<i64>,
-    /// Outcome class.
-    pub exit_reason: Option<String>,
+    /// How it ended (none while it runs).
+    pub exit_reason: Option<OutcomeReason>,
     /// Exit code.
     pub exit_code: Option<i32>,
     /// Signal.

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ask::{Restart, Strategy, named_enum};
+use super::reason::TaskEnd;
 use super::record::TaskStatus;
 
 /// `Response::Status`.
@@ -162,6 +163,6 @@ pub struct TaskLine {
     pub uptime_secs: Option<f64>,
     /// Cost so far.
     pub cost_usd: f64,
-    /// Why its last attempt ended.
-    pub exit_reason: Option<String>,
+    /// Why it ended as it did.
+    pub exit_reason: Option<TaskEnd>,
 }

@@ -76,7 +76,7 @@ pub fn clip_show(reply: &mut ShowReply, max: usize) {
 
 /// The whole text `part` of a request, if it has one.
 fn whole(detail: &RequestDetail, part: TextPart) -> Option<&str> {
-    let task = |idx: u32| detail.tasks.iter().find(|t| t.idx == idx);
+    let task = |idx: u32| detail.tasks.iter().find(|t| t.id.index() == idx);
     match part {
         TextPart::Prompt => Some(&detail.request.prompt),
         TextPart::Answer => detail.request.answer.as_deref(),

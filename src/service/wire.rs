@@ -1,11 +1,9 @@
 //! Where smithd's records meet the protocol: what the store and the supervisors hold, converted
 //! to what clients read. Internal fields (the stored spec, process start times) stay inside.
 
-use crate::agent::{OutcomeReason, hint};
-use crate::protocol::{self, AttemptInfo, RequestInfo, SessionInfo, ShowReply, TaskInfo};
-use crate::store::{
-    AttemptRecord, PruneReport, RequestDetail, RequestRecord, SessionSummary, TaskRecord,
-};
+use crate::agent::hint;
+use crate::protocol::{self, AttemptInfo, RequestInfo, SessionInfo, ShowReply};
+use crate::store::{AttemptRecord, PruneReport, RequestDetail, RequestRecord, SessionSummary};
 use crate::supervisor::{ChildKind, ChildState, ChildStatus, SupervisorState, SupervisorStatus};
 
 impl From<RequestRecord> for RequestInfo {
@@ -28,32 +26,14 @@ impl From<RequestRecord> for RequestInfo {
     }
 }
 
-impl From<TaskRecord> for TaskInfo {
-    fn from(t: TaskRecord) -> Self {
-        TaskInfo {
-            idx: t.idx,
-            kind: t.kind,
-            id: t.id,
-            name: t.name,
-            instruction: t.instruction,
-            status: t.status,
-            exit_reason: t.exit_reason,
-            attempts: t.attempts,
-            output: t.output,
-            cost_usd: t.cost_usd,
-            claude_session_id: t.claude_session_id,
-        }
-    }
-}
-
 impl From<AttemptRecord> for AttemptInfo {
     fn from(a: AttemptRecord) -> Self {
-        let class = a.exit_reason.as_deref().and_then(OutcomeReason::from_class);
-        let hint = class
-            .and_then(|c| hint::hint(c, a.detail.as_deref().unwrap_or("")))
+        let hint = a
+            .exit_reason
+            .and_then(|r| hint::hint(r, a.detail.as_deref().unwrap_or("")))
             .map(str::to_string);
         AttemptInfo {
-            task_idx: a.task_idx,
+            task_idx: a.task.index(),
             attempt: a.attempt,
             pid: a.pid,
             started_at: a.started_at,
@@ -79,7 +59,7 @@ impl From<RequestDetail> for ShowReply {
     fn from(d: RequestDetail) -> Self {
         ShowReply {
             request: d.request.into(),
-            tasks: d.tasks.into_iter().map(Into::into).collect(),
+            tasks: d.tasks.iter().map(|t| t.info()).collect(),
             attempts: d.attempts.into_iter().map(Into::into).collect(),
             clipped: Vec::new(),
         }

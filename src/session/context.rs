@@ -92,6 +92,22 @@ pub fn build_slice(
     out
 }
 
+/// A turn as the Session keeps it in memory: prompt and answer cut to what a slice can show
+/// (`context.max_chars`), the cut marked. The full text stays in the store.
+pub fn bounded_turn(mut turn: Turn, max_chars: usize) -> Turn {
+    for text in [&mut turn.prompt, &mut turn.answer] {
+        let len = text.chars().count();
+        if len > max_chars {
+            let kept: String = text.chars().take(max_chars).collect();
+            *text = format!(
+                "{kept}\n[… {} characters truncated by smith]",
+                len - max_chars
+            );
+        }
+    }
+    turn
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

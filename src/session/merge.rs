@@ -1,29 +1,15 @@
 //! Merging task results into one answer: deterministic (a section per task, in task order, failed
 //! tasks named with their reason and attempts) or synthesized by one more task.
 
-use crate::store::TaskStatus;
-
-/// A task's result as the merge sees it.
-#[derive(Debug, Clone)]
-pub struct MergeInput<'a> {
-    /// Name.
-    pub name: &'a str,
-    /// Status.
-    pub status: TaskStatus,
-    /// Result text.
-    pub output: Option<&'a str>,
-    /// Outcome class of its last attempt.
-    pub reason: Option<&'a str>,
-    /// Attempts started.
-    pub attempts: u32,
-}
+use crate::protocol::TaskStatus;
+use crate::task::Task;
 
 /// The deterministic merge. A request of one successful task answers with its output alone.
-pub fn deterministic(tasks: &[MergeInput<'_>]) -> String {
+pub fn deterministic(tasks: &[Task]) -> String {
     if let [only] = tasks
         && only.status == TaskStatus::Succeeded
     {
-        return only.output.unwrap_or("").trim().to_string();
+        return only.output.as_deref().unwrap_or("").trim().to_string();
     }
     let mut out = String::new();
     for (i, t) in tasks.iter().enumerate() {
@@ -36,11 +22,13 @@ pub fn deterministic(tasks: &[MergeInput<'_>]) -> String {
                     "## {}. {}\n\n{}",
                     i + 1,
                     t.name,
-                    t.output.unwrap_or("").trim()
+                    t.output.as_deref().unwrap_or("").trim()
                 ));
             }
             status => {
-                let reason = t.reason.unwrap_or("no result");
+                let reason = t
+                    .end
+                    .map_or_else(|| "no result".to_string(), |e| e.to_string());
                 let attempts = match t.attempts {
                     0 => "never started".to_string(),
                     1 => "after 1 attempt".to_string(),
@@ -58,7 +46,7 @@ pub fn deterministic(tasks: &[MergeInput<'_>]) -> String {
 }
 
 /// The prompt of the synthesis task.
-pub fn synthesis_prompt(request: &str, tasks: &[MergeInput<'_>]) -> String {
+pub fn synthesis_prompt(request: &str, tasks: &[Task]) -> String {
     format!(
         "[smith] Several workers each did part of the request below. Write the final answer to \
          the request from their results: combine, remove repetition, resolve conflicts, and say \
@@ -68,35 +56,52 @@ pub fn synthesis_prompt(request: &str, tasks: &[MergeInput<'_>]) -> String {
     )
 }
 
+/// `text` cut to at most `max` bytes (at a character boundary) with a note naming `key`, the
+/// limit that cut it.
+pub fn cut_to(mut text: String, max: usize, key: &str) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let total = text.len();
+    let at = text.floor_char_boundary(max);
+    text.truncate(at);
+    text.push_str(&format!(
+        "\n\n[smith: cut at {at} of {total} bytes ({key})]"
+    ));
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ok<'a>(name: &'a str, output: &'a str) -> MergeInput<'a> {
-        MergeInput {
-            name,
-            status: TaskStatus::Succeeded,
-            output: Some(output),
-            reason: Some("completed"),
-            attempts: 1,
-        }
+    use crate::protocol::{OutcomeReason, TaskEnd};
+    use crate::task::TaskId;
+
+    fn ok(n: u32, name: &str, output: &str) -> Task {
+        let mut t = Task::new(TaskId::Work(n), name, "do it");
+        t.status = TaskStatus::Succeeded;
+        t.output = Some(output.into());
+        t.end = Some(TaskEnd::Attempt(OutcomeReason::Completed));
+        t.attempts = 1;
+        t
     }
 
     #[test]
     fn one_task_answers_with_its_output() {
-        assert_eq!(deterministic(&[ok("only", " the answer \n")]), "the answer");
+        assert_eq!(
+            deterministic(&[ok(0, "only", " the answer \n")]),
+            "the answer"
+        );
     }
 
     #[test]
     fn sections_in_task_order_with_failures_named() {
-        let failed = MergeInput {
-            name: "b",
-            status: TaskStatus::Failed,
-            output: None,
-            reason: Some("api_error(500)"),
-            attempts: 4,
-        };
-        let merged = deterministic(&[ok("a", "A"), failed, ok("c", "C")]);
+        let mut failed = Task::new(TaskId::Work(1), "b", "do b");
+        failed.status = TaskStatus::Failed;
+        failed.end = Some(TaskEnd::Attempt(OutcomeReason::ApiError(Some(500))));
+        failed.attempts = 4;
+        let merged = deterministic(&[ok(0, "a", "A"), failed, ok(2, "c", "C")]);
         assert_eq!(
             merged,
             "## 1. a\n\nA\n\n## 2. b — failed (api_error(500), after 4 attempts)\n\n_No result from this task; the answer above and below does not cover it._\n\n## 3. c\n\nC"
@@ -105,7 +110,7 @@ mod tests {
 
     #[test]
     fn synthesis_prompt_carries_request_and_results() {
-        let p = synthesis_prompt("the question", &[ok("a", "A1"), ok("b", "B1")]);
+        let p = synthesis_prompt("the question", &[ok(0, "a", "A1"), ok(1, "b", "B1")]);
         assert!(p.contains("the question") && p.contains("A1") && p.contains("## 2. b"));
     }
 }

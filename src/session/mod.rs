@@ -1,12 +1,18 @@
 //! Sessions: the main REPL sessions that hold the context, fan requests out to tasks, supervise
 //! them, and merge what they return.
 //!
-//! - [`actor`]: the Session actor ([`SessionActor`]);
+//! - [`actor`]: the Session actor ([`SessionActor`]) — it only dispatches;
+//! - `state`: what a Session holds, and the loop that drives its running request;
+//! - `queue`: requests before they run (accepted, resumed, cancelled, interrupted);
+//! - `run`: one running request as a state machine (`Starting → Planning → Running →
+//!   Synthesizing → Finishing`); `phase`: starting a phase's supervisor and tasks;
+//!   `task_events`: what a task's report changes; `finish`: merge, verdict, commit, answer;
+//! - `verdict`, [`context`], [`plan`], [`merge`]: pure rules (how tasks and requests end,
+//!   slices, plans, merged answers); `spans`: the request's spans; `validate`: what a request
+//!   must be;
 //! - [`sessions`]: [`Sessions`], the dynamic supervisor of Session actors by name;
-//! - [`run`]: the state of a running request; [`request`]: the request a session runs and what
-//!   its clients hear; `wire`: conversions from and to the protocol;
-//!   [`event_queue`]: the bounded queue between a run and one listening client;
-//! - [`context`], [`plan`], [`merge`]: pure rules for slices, plans and merged answers;
+//! - [`request`]: the request a session runs and what its clients hear; [`event_queue`]: the
+//!   bounded queue to one listening client; `wire`: conversions from and to the protocol;
 //! - [`config`], [`error`].
 
 pub mod actor;
@@ -14,16 +20,25 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod event_queue;
+mod finish;
 pub mod merge;
+mod phase;
 pub mod plan;
+mod queue;
 pub mod request;
-pub mod run;
+mod run;
 pub mod sessions;
+mod spans;
+mod state;
+mod task_events;
+mod validate;
+mod verdict;
 mod wire;
 
-pub use actor::{SessionActor, SessionDeps, SessionMsg, check_session_name, validate};
+pub use actor::{SessionActor, SessionDeps, SessionMsg};
 pub use config::{ContextLimits, Limits, SessionConfig, Supervision};
 pub use error::SessionError;
 pub use event_queue::{EventSink, EventStream, event_queue};
 pub use request::{RequestEvent, RequestSpec, TaskInput};
 pub use sessions::Sessions;
+pub use validate::{check_session_name, validate};

@@ -1,7 +1,11 @@
-//! Plan mode: a planner task with `--json-schema` splits a request into sub-tasks.
+//! What a request's work tasks are: its explicit tasks, the whole request as one task, or (plan
+//! mode) what a planner task with `--json-schema` split it into.
 
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::protocol::TaskInput;
+use crate::task::{Task, TaskId};
 
 /// The JSON Schema the planner's answer must follow.
 pub const PLAN_SCHEMA: &str = r#"{"type":"object","properties":{"tasks":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string"},"instruction":{"type":"string"}},"required":["instruction"]}}},"required":["tasks"]}"#;
@@ -61,6 +65,43 @@ pub fn parse_plan(
         }
     }
     Ok((tasks, cut))
+}
+
+/// The work tasks of a request without a plan: its explicit tasks in order, or the whole
+/// request as one task.
+pub fn explicit_tasks(prompt: &str, tasks: &[TaskInput]) -> Vec<Task> {
+    if tasks.is_empty() {
+        return vec![Task::new(TaskId::Work(0), "request", prompt)];
+    }
+    tasks
+        .iter()
+        .enumerate()
+        .map(|(i, task)| {
+            let name = task_name(task.name.as_deref().unwrap_or(&task.instruction));
+            Task::new(TaskId::Work(i as u32), name, task.instruction.clone())
+        })
+        .collect()
+}
+
+/// The work tasks of a plan, in order.
+pub fn planned_tasks(plan: Vec<PlannedTask>) -> Vec<Task> {
+    plan.into_iter()
+        .enumerate()
+        .map(|(i, t)| Task::new(TaskId::Work(i as u32), t.name, t.instruction))
+        .collect()
+}
+
+/// A task's short name: the first words of its instruction, at most 60 characters.
+fn task_name(instruction: &str) -> String {
+    let words = instruction
+        .split_whitespace()
+        .take(6)
+        .collect::<Vec<_>>()
+        .join(" ");
+    match words.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &words[..at]),
+        None => words,
+    }
 }
 
 #[cfg(test)]

@@ -1,230 +1,67 @@
-//! The state of one running request inside its Session: its tasks, the current phase (plan,
-//! tasks, synthesize) and its supervisor, the gate (budget, cancel), and who listens.
+//! One running request inside its Session, as an explicit state machine:
+//! `Starting → [Planning →] Running → [Synthesizing →] Finishing`. Its tasks (the one task
+//! model), its gate (budget, cancel), who listens, and the phase that runs now. Transitions are
+//! methods: [`Run::advance`] moves on when the current phase has ended and says what the
+//! Session must do next; the Session performs it (start a phase, finish).
 
 use std::sync::Arc;
 
-use crate::agent::{AgentConfig, AttemptGate, Outcome, OutcomeReason, TaskLabels};
-use crate::store::{TaskKind, TaskRecord, TaskStatus};
+use crate::agent::{AgentConfig, AttemptGate, TaskLabels};
+use crate::protocol::{RunPhase, StopReason};
 use crate::supervisor::{ExitReason, SupervisorRef};
+use crate::task::{Task, TaskId};
 
+use super::event_queue::EventSink;
+use super::plan::{PlannedTask, explicit_tasks, planned_tasks};
 use super::request::{RequestEvent, RequestSpec};
-use crate::protocol::{RunPhase, TaskSummary};
+use super::verdict::{RunStop, settle};
 
-pub use super::event_queue::EventSink;
-
-/// Why a run was stopped from outside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopKind {
-    /// The user cancelled it.
-    Cancelled,
-    /// smithd is shutting down: the request becomes `interrupted`, resumable.
-    Interrupted,
-}
-
-/// What a phase does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PhaseKind {
-    /// The planner runs.
-    Plan,
-    /// The work tasks run.
-    Tasks,
-    /// The synthesizer runs.
-    Synthesize,
-}
-
-impl From<PhaseKind> for RunPhase {
-    fn from(kind: PhaseKind) -> Self {
-        match kind {
-            PhaseKind::Plan => RunPhase::Planning,
-            PhaseKind::Tasks => RunPhase::Running,
-            PhaseKind::Synthesize => RunPhase::Synthesizing,
-        }
-    }
-}
-
-impl PhaseKind {
-    /// Label for status and logs.
-    pub fn as_str(self) -> &'static str {
-        RunPhase::from(self).as_str()
-    }
-}
-
-/// One task (work, planner or synthesizer) of a run.
-#[derive(Debug, Clone)]
-pub struct TaskRun {
-    /// Position (work tasks 0.., planner and synthesizer after them).
-    pub idx: u32,
-    /// What it is for.
-    pub kind: TaskKind,
-    /// Id under the phase supervisor.
-    pub id: String,
-    /// Short name.
-    pub name: String,
-    /// What it was asked to do.
-    pub instruction: String,
-    /// Status (provisional while the phase runs).
-    pub status: TaskStatus,
-    /// Attempts started.
-    pub attempts: u32,
-    /// Pid of the running attempt.
-    pub pid: Option<u32>,
-    /// When the running attempt started (Unix ms).
-    pub attempt_started_ms: Option<i64>,
-    /// The Claude session to resume.
-    pub claude_session_id: Option<String>,
-    /// The last attempt's outcome.
-    pub last: Option<Box<Outcome>>,
-    /// The last completed result (kept if a later attempt does not complete).
-    pub best_output: Option<String>,
-    /// Outcome class to report.
-    pub exit_reason: Option<String>,
-    /// Cost of all its attempts.
-    pub cost: f64,
-    /// Carried over from before a resume: already done, not run again.
-    pub kept: bool,
-}
-
-impl TaskRun {
-    /// A task not started yet.
-    pub fn new(idx: u32, kind: TaskKind, id: String, name: String, instruction: String) -> Self {
-        Self {
-            idx,
-            kind,
-            id,
-            name,
-            instruction,
-            status: TaskStatus::Pending,
-            attempts: 0,
-            pid: None,
-            attempt_started_ms: None,
-            claude_session_id: None,
-            last: None,
-            best_output: None,
-            exit_reason: None,
-            cost: 0.0,
-            kept: false,
-        }
-    }
-
-    /// A task restored from the store (resume).
-    pub fn from_record(r: &TaskRecord) -> Self {
-        let mut t = Self::new(
-            r.idx,
-            r.kind,
-            r.id.clone(),
-            r.name.clone(),
-            r.instruction.clone(),
-        );
-        t.attempts = r.attempts;
-        t.claude_session_id = r.claude_session_id.clone();
-        t.cost = r.cost_usd;
-        t.exit_reason = r.exit_reason.clone();
-        if r.status == TaskStatus::Succeeded {
-            t.status = TaskStatus::Succeeded;
-            t.best_output = r.output.clone();
-            t.kept = true;
-        }
-        t
-    }
-
-    /// The record to store.
-    pub fn record(&self, request_id: &str) -> TaskRecord {
-        TaskRecord {
-            request_id: request_id.to_string(),
-            idx: self.idx,
-            kind: self.kind,
-            id: self.id.clone(),
-            name: self.name.clone(),
-            instruction: self.instruction.clone(),
-            status: self.status,
-            exit_reason: self.exit_reason.clone(),
-            attempts: self.attempts,
-            output: self.output().map(str::to_string),
-            cost_usd: self.cost,
-            claude_session_id: self.claude_session_id.clone(),
-        }
-    }
-
-    /// Its result text.
-    pub fn output(&self) -> Option<&str> {
-        self.best_output.as_deref()
-    }
-
-    /// The summary for clients.
-    pub fn summary(&self) -> TaskSummary {
-        let (detail, hint) = match &self.last {
-            Some(last) if self.status != TaskStatus::Succeeded => crate::agent::hint::explain(last),
-            _ => (None, None),
-        };
-        TaskSummary {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            status: self.status,
-            attempts: self.attempts,
-            exit_reason: self.exit_reason.clone(),
-            cost_usd: self.cost,
-            output: self.output().map(str::to_string),
-            detail,
-            hint,
-        }
-    }
-
-    /// Settles the final status at the end of its phase.
-    pub fn settle(&mut self, stop: Option<StopKind>, escalated: bool, gate_reason: Option<&str>) {
-        if self.kept {
-            return;
-        }
-        let last = self.last.as_ref().map(|o| o.reason);
-        self.status = match last {
-            _ if self.best_output.is_some() => TaskStatus::Succeeded,
-            None => {
-                self.exit_reason = Some(gate_reason.unwrap_or("not started").to_string());
-                match stop {
-                    Some(StopKind::Interrupted) => TaskStatus::Interrupted,
-                    _ => TaskStatus::Skipped,
-                }
-            }
-            Some(OutcomeReason::Cancelled) => match stop {
-                Some(StopKind::Cancelled) => TaskStatus::Cancelled,
-                Some(StopKind::Interrupted) => TaskStatus::Interrupted,
-                // Stopped by its supervisor giving up (or the budget), not by anyone's request.
-                None => {
-                    if escalated {
-                        self.exit_reason = Some("stopped: restart intensity exceeded".into());
-                    }
-                    TaskStatus::Failed
-                }
-            },
-            Some(reason) => {
-                if escalated && reason.is_retryable() {
-                    self.exit_reason =
-                        Some(format!("{reason}; gave up: restart intensity exceeded"));
-                }
-                if stop == Some(StopKind::Interrupted) && reason.is_retryable() {
-                    TaskStatus::Interrupted
-                } else {
-                    TaskStatus::Failed
-                }
-            }
-        };
-        self.pid = None;
-    }
-}
-
-/// The phase currently running.
+/// The supervisor of one phase and how it ended.
 pub struct Phase {
-    /// Unique per session (stale task events are recognised by it).
+    /// Unique per session (late reports of an earlier phase are recognised by it).
     pub id: u64,
-    /// What it does.
-    pub kind: PhaseKind,
     /// The span its attempts hang under.
     pub span: tracing::Span,
-    /// Its supervisor.
+    /// Its supervisor, once started.
     pub sup: Option<SupervisorRef>,
-    /// How its supervisor ended.
-    pub sup_exit: Option<ExitReason>,
-    /// All its task reports were received.
-    pub drained: bool,
+    /// How its supervisor ended (all its tasks' reports arrived before this is set).
+    pub ended: Option<ExitReason>,
+}
+
+impl Phase {
+    fn new(id: u64) -> Self {
+        Self {
+            id,
+            span: tracing::Span::none(),
+            sup: None,
+            ended: None,
+        }
+    }
+}
+
+/// Where a run stands.
+pub enum RunState {
+    /// Accepted by the Session; what runs first is not chosen yet.
+    Starting,
+    /// Its planner runs.
+    Planning(Phase),
+    /// Its work tasks run.
+    Running(Phase),
+    /// Its synthesizer runs.
+    Synthesizing(Phase),
+    /// Its answer is merged and committed.
+    Finishing,
+}
+
+/// What the Session must do for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Nothing until a task or the phase's supervisor reports.
+    Wait,
+    /// Start the phase the run just entered.
+    StartPhase,
+    /// Merge, commit and answer.
+    Finish,
 }
 
 /// A running request.
@@ -244,13 +81,17 @@ pub struct Run {
     /// Budget and cancel.
     pub gate: Arc<AttemptGate>,
     /// The work tasks in order.
-    pub tasks: Vec<TaskRun>,
-    /// The planner or synthesizer while it runs / after it ran.
-    pub aux: Option<TaskRun>,
-    /// The current phase.
-    pub phase: Option<Phase>,
-    /// Stopped from outside.
-    pub stop: Option<StopKind>,
+    pub tasks: Vec<Task>,
+    /// The planner, once planning started.
+    pub planner: Option<Task>,
+    /// What the planner planned (read when it completed).
+    pub plan: Option<Result<(Vec<PlannedTask>, bool), String>>,
+    /// The synthesizer, once synthesis started.
+    pub synthesizer: Option<Task>,
+    /// Where it stands.
+    pub state: RunState,
+    /// Stopped from outside (cancel or shutdown).
+    pub stop: Option<StopReason>,
     /// A phase supervisor gave up.
     pub escalated: bool,
     /// Running tasks were told the budget is spent.
@@ -268,23 +109,197 @@ impl Run {
         self.sinks.retain(|s| s.send(event.clone()).is_ok());
     }
 
-    /// The task (work or aux) with this supervisor id.
-    pub fn task_mut(&mut self, id: &str) -> Option<&mut TaskRun> {
-        if let Some(aux) = self.aux.as_mut()
-            && aux.id == id
-        {
-            return Some(aux);
+    /// The phase that runs now.
+    pub fn phase(&self) -> Option<&Phase> {
+        match &self.state {
+            RunState::Planning(p) | RunState::Running(p) | RunState::Synthesizing(p) => Some(p),
+            RunState::Starting | RunState::Finishing => None,
         }
-        // Work task ids are `t<position>`: look there first (a large fan-out reports thousands of
-        // events), then fall back to a search.
-        let at = id
-            .strip_prefix('t')
-            .and_then(|n| n.parse::<usize>().ok())
-            .and_then(|n| n.checked_sub(1))
-            .filter(|&i| self.tasks.get(i).is_some_and(|t| t.id == id));
-        match at {
-            Some(i) => self.tasks.get_mut(i),
-            None => self.tasks.iter_mut().find(|t| t.id == id),
+    }
+
+    /// The phase that runs now, to record its supervisor or its end.
+    pub fn phase_mut(&mut self) -> Option<&mut Phase> {
+        match &mut self.state {
+            RunState::Planning(p) | RunState::Running(p) | RunState::Synthesizing(p) => Some(p),
+            RunState::Starting | RunState::Finishing => None,
+        }
+    }
+
+    /// What it is doing, for the status tree.
+    pub fn doing(&self) -> RunPhase {
+        match self.state {
+            RunState::Planning(_) => RunPhase::Planning,
+            RunState::Starting | RunState::Running(_) => RunPhase::Running,
+            RunState::Synthesizing(_) => RunPhase::Synthesizing,
+            RunState::Finishing => RunPhase::Finishing,
+        }
+    }
+
+    /// The tasks of the phase that runs now.
+    pub fn phase_tasks(&self) -> Vec<&Task> {
+        match self.state {
+            RunState::Planning(_) => self.planner.iter().collect(),
+            RunState::Running(_) => self.tasks.iter().collect(),
+            RunState::Synthesizing(_) => self.synthesizer.iter().collect(),
+            RunState::Starting | RunState::Finishing => Vec::new(),
+        }
+    }
+
+    /// The planner or the synthesizer while it runs.
+    pub fn helper(&self) -> Option<&Task> {
+        match self.state {
+            RunState::Planning(_) => self.planner.as_ref(),
+            RunState::Synthesizing(_) => self.synthesizer.as_ref(),
+            RunState::Starting | RunState::Running(_) | RunState::Finishing => None,
+        }
+    }
+
+    /// Every task it has (work, then planner and synthesizer).
+    pub fn all_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks
+            .iter()
+            .chain(self.planner.iter())
+            .chain(self.synthesizer.iter())
+    }
+
+    /// The task `id`.
+    pub fn task_mut(&mut self, id: TaskId) -> Option<&mut Task> {
+        match id {
+            TaskId::Work(i) => self.tasks.get_mut(i as usize),
+            TaskId::Planner => self.planner.as_mut(),
+            TaskId::Synthesizer => self.synthesizer.as_mut(),
+        }
+    }
+
+    /// How it was stopped from outside, as its tasks settle.
+    pub fn run_stop(&self) -> RunStop {
+        RunStop {
+            stop: self.stop,
+            gate: self.gate.closed(),
+            escalated: self.escalated,
+        }
+    }
+
+    /// Stops it from outside: no new attempt starts, and the phase supervisor (if one runs) is
+    /// asked to stop its tasks gracefully, which ends the phase. `true` the first time.
+    pub fn stop(&mut self, reason: StopReason) -> bool {
+        if self.stop.is_some() {
+            return false;
+        }
+        self.stop = Some(reason);
+        self.gate.close(reason);
+        if let Some(sup) = self.phase().and_then(|p| p.sup.as_ref()) {
+            sup.cell().stop(Some("shutdown: request stopped".into()));
+        }
+        true
+    }
+
+    /// Moves on if the current phase has ended (or the run has not begun), returning what the
+    /// Session must do. `phase_id` numbers a phase it enters; `max_tasks` bounds a plan.
+    pub fn advance(&mut self, phase_id: u64, max_tasks: usize) -> Next {
+        let ended = match &self.state {
+            RunState::Starting => return self.begin(phase_id),
+            RunState::Finishing => return Next::Finish,
+            RunState::Planning(p) | RunState::Running(p) | RunState::Synthesizing(p) => {
+                match &p.ended {
+                    None => return Next::Wait,
+                    Some(reason) => matches!(reason, ExitReason::Escalated(_)),
+                }
+            }
+        };
+        self.escalated |= ended;
+        let stop = self.run_stop();
+        match std::mem::replace(&mut self.state, RunState::Finishing) {
+            RunState::Planning(_) => {
+                if let Some(planner) = self.planner.as_mut() {
+                    settle(planner, stop);
+                }
+                if self.stop.is_some() {
+                    return Next::Finish;
+                }
+                self.take_plan(max_tasks);
+                if self.gate.closed().is_some() {
+                    return Next::Finish;
+                }
+                self.state = RunState::Running(Phase::new(phase_id));
+                Next::StartPhase
+            }
+            RunState::Running(_) => {
+                for t in &mut self.tasks {
+                    settle(t, stop);
+                }
+                let synthesize = self.spec.synthesize
+                    && self.tasks.iter().any(Task::succeeded)
+                    && self.gate.closed().is_none();
+                if !synthesize {
+                    return Next::Finish;
+                }
+                self.synthesizer = Some(Task::new(
+                    TaskId::Synthesizer,
+                    "synthesize",
+                    "write the answer from the task results",
+                ));
+                self.state = RunState::Synthesizing(Phase::new(phase_id));
+                Next::StartPhase
+            }
+            RunState::Synthesizing(_) => {
+                if let Some(s) = self.synthesizer.as_mut() {
+                    settle(s, stop);
+                }
+                Next::Finish
+            }
+            RunState::Starting | RunState::Finishing => Next::Finish,
+        }
+    }
+
+    /// The first phase: the planner, or the work tasks (explicit, or kept from before a resume).
+    fn begin(&mut self, phase_id: u64) -> Next {
+        if self.spec.plan && self.tasks.is_empty() {
+            self.planner = Some(Task::new(
+                TaskId::Planner,
+                "plan",
+                "split the request into tasks",
+            ));
+            self.state = RunState::Planning(Phase::new(phase_id));
+        } else {
+            if self.tasks.is_empty() {
+                self.tasks = explicit_tasks(&self.spec.prompt, &self.spec.tasks);
+            }
+            self.state = RunState::Running(Phase::new(phase_id));
+        }
+        Next::StartPhase
+    }
+
+    /// The work tasks from the plan; the whole request as one task when planning failed.
+    fn take_plan(&mut self, max_tasks: usize) {
+        let planned = match (&self.planner, self.plan.take()) {
+            (Some(p), Some(plan)) if p.succeeded() => plan,
+            (Some(p), _) if p.succeeded() => Err("the planner returned no plan".into()),
+            (Some(p), _) => Err(match p.end {
+                Some(end) => format!("the planner ended {end}"),
+                None => "the planner did not run".into(),
+            }),
+            (None, _) => Err("the planner did not run".into()),
+        };
+        match planned {
+            Ok((tasks, cut)) => {
+                if cut {
+                    self.notes.push(format!(
+                        "the plan had more than {max_tasks} tasks; the rest were dropped"
+                    ));
+                }
+                self.tasks = planned_tasks(tasks);
+            }
+            Err(why) => {
+                self.notes.push(format!(
+                    "planning failed ({why}); the request ran as one task"
+                ));
+                self.tasks = vec![Task::new(
+                    TaskId::Work(0),
+                    "request",
+                    self.spec.prompt.clone(),
+                )];
+            }
         }
     }
 }

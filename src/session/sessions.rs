@@ -11,10 +11,11 @@ use crate::supervisor::{
     SupervisorRef, SupervisorSpec,
 };
 
-use super::actor::{SessionActor, SessionDeps, SessionMsg, check_session_name};
+use super::actor::{SessionActor, SessionDeps, SessionMsg};
 use super::error::SessionError;
+use super::event_queue::EventSink;
 use super::request::RequestSpec;
-use super::run::EventSink;
+use super::validate::check_session_name;
 use crate::protocol::SessionStatus;
 
 /// How long a session may take to answer a status query.
@@ -117,7 +118,7 @@ impl Sessions {
         events: Option<EventSink>,
     ) -> Result<String, SessionError> {
         // A request that cannot run never creates a Session.
-        let spec = super::actor::validate(spec, &self.deps.config)?;
+        let spec = super::validate::validate(spec, &self.deps.config)?;
         let session = self.session(&spec.session).await?;
         let name = spec.session.clone();
         call(&name, &session, |reply| SessionMsg::Submit {

@@ -21,7 +21,7 @@ pub use actor::{StoreHandle, open_database};
 pub use error::StoreError;
 pub use records::{
     AttemptRecord, OrphanCandidate, RequestDetail, RequestRecord, RequestStatus, SessionSummary,
-    TaskKind, TaskRecord, TaskStatus, Turn,
+    TaskStatus, Turn,
 };
 pub use retention::{PruneReport, Retention};
 pub use settings::StoreSettings;

@@ -1,7 +1,9 @@
 //! The records the store keeps (rows of its tables), as the rest of smithd sees them; clients
 //! see conversions of them (`protocol::record`).
 
+use crate::protocol::OutcomeReason;
 pub use crate::protocol::{RequestStatus, TaskStatus};
+use crate::task::{Task, TaskId};
 
 /// A request as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,44 +38,13 @@ pub struct RequestRecord {
     pub finished_at: Option<i64>,
 }
 
-pub use crate::protocol::TaskKind;
-
-/// A task as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskRecord {
-    /// Its request.
-    pub request_id: String,
-    /// Position in the request (0-based; the planner and synthesizer come after the work).
-    pub idx: u32,
-    /// What it is for.
-    pub kind: TaskKind,
-    /// Task id.
-    pub id: String,
-    /// Short name.
-    pub name: String,
-    /// What it was asked to do.
-    pub instruction: String,
-    /// Status.
-    pub status: TaskStatus,
-    /// Outcome class of its last attempt.
-    pub exit_reason: Option<String>,
-    /// Attempts started.
-    pub attempts: u32,
-    /// Its result text.
-    pub output: Option<String>,
-    /// Cost of all its attempts.
-    pub cost_usd: f64,
-    /// The Claude session to resume.
-    pub claude_session_id: Option<String>,
-}
-
 /// One attempt (one process) as stored.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AttemptRecord {
     /// Its request.
     pub request_id: String,
-    /// Its task's position.
-    pub task_idx: u32,
+    /// Its task.
+    pub task: TaskId,
     /// 1-based attempt number.
     pub attempt: u32,
     /// Process id (= process group id).
@@ -84,8 +55,8 @@ pub struct AttemptRecord {
     pub started_at: i64,
     /// Unix milliseconds.
     pub finished_at: Option<i64>,
-    /// Outcome class.
-    pub exit_reason: Option<String>,
+    /// How it ended (none while it runs).
+    pub exit_reason: Option<OutcomeReason>,
     /// Exit code.
     pub exit_code: Option<i32>,
     /// Signal.
@@ -109,6 +80,33 @@ pub struct AttemptRecord {
     pub detail: Option<String>,
     /// The Claude session this attempt resumed.
     pub resumed_from: Option<String>,
+}
+
+impl AttemptRecord {
+    /// Attempt `attempt` of `task`, started at `started_at`; nothing else known yet.
+    pub fn new(request_id: impl Into<String>, task: TaskId, attempt: u32, started_at: i64) -> Self {
+        Self {
+            request_id: request_id.into(),
+            task,
+            attempt,
+            pid: None,
+            process_start_time: None,
+            started_at,
+            finished_at: None,
+            exit_reason: None,
+            exit_code: None,
+            exit_signal: None,
+            stderr_tail: None,
+            claude_session_id: None,
+            input_tokens: None,
+            output_tokens: None,
+            cache_read_tokens: None,
+            cache_creation_tokens: None,
+            cost_usd: None,
+            detail: None,
+            resumed_from: None,
+        }
+    }
 }
 
 /// A session in the list.
@@ -160,7 +158,7 @@ pub struct RequestDetail {
     /// The request.
     pub request: RequestRecord,
     /// Its tasks in order.
-    pub tasks: Vec<TaskRecord>,
+    pub tasks: Vec<Task>,
     /// Their attempts in order.
     pub attempts: Vec<AttemptRecord>,
 }

@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use smith::agent::{
-    AgentConfig, AttemptEvent, AttemptSpec, Control, Outcome, ProcessGroup, SessionArg,
-    TaskOptions, run_attempt,
+    AgentConfig, AttemptEvent, AttemptSpec, Outcome, ProcessGroup, SessionArg, TaskOptions,
+    run_attempt,
 };
+use smith::protocol::StopReason;
 use tokio::sync::mpsc;
 
 /// The compiled stand-in agent.
@@ -69,7 +70,7 @@ pub async fn run_with(
     config: AgentConfig,
     cwd: &Path,
     message: &str,
-    mut on_event: impl FnMut(&AttemptEvent) -> Option<Control> + Send,
+    mut on_event: impl FnMut(&AttemptEvent) -> Option<StopReason> + Send,
 ) -> Run {
     let events = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = mpsc::unbounded_channel();

@@ -1,0 +1,172 @@
+//! What a task's attempts are given and what they report: the task ([`TaskSpec`]), what its
+//! attempts share across restarts ([`TaskCarry`]), the request's environment ([`TaskEnv`]: the
+//! reporter, the recorder, the process cap, the gate, the parent span) and the reports
+//! ([`TaskEvent`]).
+
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc};
+
+use super::attempt::AttemptEvent;
+use super::command::TaskOptions;
+use super::config::AgentConfig;
+use super::gate::AttemptGate;
+use super::outcome::{Outcome, OutcomeReason};
+use crate::protocol::StopReason;
+use crate::task::TaskId;
+
+/// What a task is asked to do (immutable; shared by all its attempts).
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    /// Which task (its child id under the request's supervisor is its name, `t1`…).
+    pub id: TaskId,
+    /// Short human name.
+    pub name: String,
+    /// The full prompt of the first attempt (request, instruction, context slice).
+    pub prompt: String,
+    /// Flags, cwd, budget, environment.
+    pub options: TaskOptions,
+    /// Service-wide agent settings.
+    pub config: Arc<AgentConfig>,
+}
+
+/// What the attempts of one task share across restarts: the attempt counter (the one place it
+/// is kept: an attempt takes its number when its process is about to start), the Claude session
+/// a restart resumes and how the last attempt ended.
+#[derive(Debug, Default, Clone)]
+pub struct TaskCarry {
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// The Claude session to resume on restart.
+    pub claude_session_id: Option<String>,
+    /// How the last attempt ended.
+    pub last_outcome: Option<OutcomeReason>,
+}
+
+/// A report from a task to whoever runs the request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskEvent {
+    /// The task.
+    pub task_id: TaskId,
+    /// 1-based attempt number (0 for a report before an attempt took its number).
+    pub attempt: u32,
+    /// What happened.
+    pub kind: TaskEventKind,
+}
+
+/// What happened in a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskEventKind {
+    /// Waiting for a process slot (the global concurrency cap).
+    Queued,
+    /// The process runs.
+    Started {
+        /// Its pid (= its process group).
+        pid: u32,
+        /// Its start time (clock ticks since boot).
+        start_time: Option<u64>,
+        /// Set when this attempt resumes an earlier Claude session.
+        resumed: Option<String>,
+        /// The Claude session it runs in (given with `--session-id` or `--resume`).
+        claude_session_id: String,
+    },
+    /// No attempt started: the request's gate closed while it waited.
+    NotStarted {
+        /// Why the gate is closed.
+        reason: StopReason,
+    },
+    /// Progress of the process.
+    Attempt(AttemptEvent),
+    /// The attempt ended.
+    Finished(Box<Outcome>),
+}
+
+/// Where task reports go: called from the attempts' own tasks, in order, never blocking.
+#[derive(Clone)]
+pub struct TaskReporter(Arc<dyn Fn(TaskEvent) + Send + Sync>);
+
+impl TaskReporter {
+    /// Reports go to `f`.
+    pub fn new(f: impl Fn(TaskEvent) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// Reports go into a channel (for tests and tools).
+    pub fn channel() -> (Self, mpsc::UnboundedReceiver<TaskEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Self::new(move |e| {
+                let _ = tx.send(e);
+            }),
+            rx,
+        )
+    }
+
+    /// Reports `event`.
+    pub fn report(&self, event: TaskEvent) {
+        (self.0)(event)
+    }
+}
+
+/// What a task needs from the request running it.
+#[derive(Clone)]
+pub struct TaskEnv {
+    /// Where reports go.
+    pub reporter: TaskReporter,
+    /// Records each attempt durably before its process starts (`None`: nothing to record).
+    pub recorder: Option<AttemptRecorder>,
+    /// The global cap on live processes.
+    pub permits: Option<Arc<Semaphore>>,
+    /// The request's gate (budget, cancel): closed → no new attempt starts.
+    pub gate: Option<Arc<AttemptGate>>,
+    /// Parent of each attempt's `invoke_agent` span (the request's or its phase's span).
+    pub span: tracing::Span,
+    /// Who the attempts work for (span attributes).
+    pub labels: Arc<TaskLabels>,
+}
+
+impl TaskEnv {
+    /// An environment with only a reporter: no cap, no gate, no parent span.
+    pub fn new(reporter: TaskReporter) -> Self {
+        Self {
+            reporter,
+            recorder: None,
+            permits: None,
+            gate: None,
+            span: tracing::Span::none(),
+            labels: Arc::default(),
+        }
+    }
+}
+
+/// An attempt about to start, as it is recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptStart {
+    /// Task id.
+    pub task_id: TaskId,
+    /// 1-based attempt.
+    pub attempt: u32,
+    /// The Claude session it resumes, if any.
+    pub resumed: Option<String>,
+    /// The Claude session it runs in.
+    pub claude_session_id: String,
+}
+
+/// Records an attempt and returns once the record is committed; an error keeps the attempt's
+/// process from starting (nothing runs that the store does not know of).
+pub type AttemptRecorder = Arc<
+    dyn Fn(AttemptStart) -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync,
+>;
+
+/// The request an attempt works for, as its span says.
+#[derive(Debug, Clone, Default)]
+pub struct TaskLabels {
+    /// Request id.
+    pub request_id: String,
+    /// Session name.
+    pub session: String,
+    /// Put the prompt and answer text on the span.
+    pub record_content: bool,
+    /// The client's traceparent, passed on when spans are not exported.
+    pub traceparent: Option<String>,
+}

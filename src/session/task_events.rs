@@ -1,0 +1,170 @@
+//! What the Session does with a task's report: the task's record moves on (attempts, Claude
+//! session, output, why it ended), the store hears it (queued, in order; the request's final
+//! commit comes after), listeners get an event, and a spent budget stops the other tasks.
+
+use crate::agent::{AttemptEvent, OutcomeReason, TaskEvent, TaskEventKind, hint};
+use crate::protocol::{Event, StopReason, TaskEnd, TaskStatus};
+use crate::store::records::now_ms;
+use crate::store::{AttemptRecord, queries};
+use crate::task::{Running, TaskId};
+
+use super::merge::cut_to;
+use super::phase::stop_for_budget;
+use super::plan::parse_plan;
+use super::state::SessionState;
+
+/// Progress text sent to clients is cut to this many characters.
+const PROGRESS_CHARS: usize = 400;
+
+impl SessionState {
+    /// A report of a task of phase `phase` (a late one from an earlier phase is dropped).
+    pub(super) fn on_task_event(&mut self, phase: u64, event: TaskEvent) {
+        let store = self.deps.store.clone();
+        let limits = &self.deps.config.limits;
+        let session = &self.name;
+        let Some(run) = self
+            .current
+            .as_mut()
+            .filter(|r| r.phase().is_some_and(|p| p.id == phase))
+        else {
+            return;
+        };
+        let request_id = run.request_id.clone();
+        let attempt = event.attempt;
+        let mut plan = None;
+        let Some(task) = run.task_mut(event.task_id) else {
+            return;
+        };
+        let task_id = task.id.to_string();
+        let emitted = match event.kind {
+            TaskEventKind::Queued => Some(Event::TaskQueued { task_id }),
+            TaskEventKind::Started {
+                pid,
+                start_time,
+                resumed,
+                claude_session_id,
+            } => {
+                task.claude_session_id = Some(claude_session_id.clone());
+                task.attempts = task.attempts.max(attempt);
+                task.status = TaskStatus::Running;
+                let since_ms = now_ms();
+                task.running = Some(Running { pid, since_ms });
+                let mut record = AttemptRecord::new(request_id.clone(), task.id, attempt, since_ms);
+                record.pid = Some(pid);
+                record.process_start_time = start_time;
+                record.resumed_from = resumed.clone();
+                record.claude_session_id = Some(claude_session_id);
+                store.send("recording an attempt", move |c| {
+                    queries::start_attempt(c, &record)
+                });
+                if attempt > 1 {
+                    tracing::info!(%session, request = %request_id, task = %task.id, attempt, "task restarted");
+                }
+                Some(Event::TaskStarted {
+                    task_id,
+                    attempt,
+                    pid,
+                    resumed,
+                })
+            }
+            TaskEventKind::Attempt(AttemptEvent::Init {
+                claude_session_id, ..
+            }) if task.claude_session_id.as_deref() != Some(claude_session_id.as_str()) => {
+                // The CLI chose another session than the one it was given: remember that one.
+                task.claude_session_id = Some(claude_session_id.clone());
+                let id = task.id;
+                store.send("recording a Claude session", move |c| {
+                    queries::set_claude_session(c, &request_id, id, attempt, &claude_session_id)
+                });
+                None
+            }
+            TaskEventKind::NotStarted { reason } => {
+                tracing::debug!(%session, request = %request_id, task = %task.id, %reason, "task not started");
+                None
+            }
+            TaskEventKind::Attempt(AttemptEvent::Progress { text, tools }) => {
+                Some(Event::TaskProgress {
+                    task_id,
+                    text: text.chars().take(PROGRESS_CHARS).collect(),
+                    tools,
+                })
+            }
+            TaskEventKind::Attempt(AttemptEvent::ApiRetry(retry)) => Some(Event::TaskApiRetry {
+                task_id,
+                status: retry.error_status,
+                attempt: retry.attempt,
+            }),
+            TaskEventKind::Attempt(AttemptEvent::Spawned { .. } | AttemptEvent::Init { .. }) => {
+                None
+            }
+            TaskEventKind::Finished(outcome) => {
+                let started_at = task.running.take().map_or_else(now_ms, |r| r.since_ms);
+                task.attempts = task.attempts.max(attempt);
+                task.cost_usd += outcome.cost_usd;
+                task.end = Some(TaskEnd::Attempt(outcome.reason));
+                if let Some(id) = &outcome.claude_session_id {
+                    task.claude_session_id = Some(id.clone());
+                }
+                if outcome.reason == OutcomeReason::Completed {
+                    let output = outcome.result.clone().unwrap_or_default();
+                    task.output = Some(cut_to(
+                        output,
+                        limits.max_task_output_bytes,
+                        "limits.max_task_output_bytes",
+                    ));
+                    task.status = TaskStatus::Succeeded;
+                    if task.id == TaskId::Planner {
+                        plan = Some(parse_plan(
+                            outcome.structured_output.as_ref(),
+                            outcome.result.as_deref(),
+                            limits.max_tasks_per_request,
+                        ));
+                    }
+                } else if !outcome.retryable {
+                    task.status = TaskStatus::Failed;
+                }
+                let (detail, hint) = hint::explain(&outcome);
+                task.failure = detail.clone().map(|d| (d, hint.clone()));
+                let mut record =
+                    AttemptRecord::new(request_id.clone(), task.id, attempt, started_at);
+                record.finished_at = Some(now_ms());
+                record.exit_reason = Some(outcome.reason);
+                record.exit_code = outcome.exit.and_then(|e| e.code);
+                record.exit_signal = outcome.exit.and_then(|e| e.signal);
+                record.stderr_tail = Some(outcome.stderr_tail.clone()).filter(|s| !s.is_empty());
+                record.claude_session_id = outcome.claude_session_id.clone();
+                record.input_tokens = Some(outcome.usage.total_input());
+                record.output_tokens = Some(outcome.usage.output_tokens);
+                record.cache_read_tokens = Some(outcome.usage.cache_read_input_tokens);
+                record.cache_creation_tokens = Some(outcome.usage.cache_creation_input_tokens);
+                record.cost_usd = Some(outcome.cost_usd);
+                record.detail = outcome.detail.clone();
+                let task = task.clone();
+                store.send("recording the end of an attempt", move |c| {
+                    queries::finish_attempt(c, &record, &task)
+                });
+                Some(Event::TaskFinished {
+                    task_id,
+                    attempt,
+                    reason: outcome.reason,
+                    retryable: outcome.retryable,
+                    cost_usd: outcome.cost_usd,
+                    detail,
+                    hint,
+                })
+            }
+        };
+        if plan.is_some() {
+            run.plan = plan;
+        }
+        // The attempt spent its cost on the gate before reporting.
+        if run.gate.closed() == Some(StopReason::BudgetExceeded) && !run.budget_stopped {
+            run.budget_stopped = true;
+            tracing::warn!(%session, request = %run.request_id, spent = run.gate.spent(), "budget exceeded; stopping the request's tasks");
+            stop_for_budget(run);
+        }
+        if let Some(e) = emitted {
+            run.emit(e);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The SQL: one function per state change or read, each a single transaction. Run them through
+//! the store actor ([`super::StoreHandle::call`]), never on an async worker.
+//!
+//! - `requests`: requests, their history pages, their end, the context turns;
+//! - `tasks`: tasks and attempts; `recovery`: what a restart finds left behind.
+
+mod recovery;
+mod requests;
+mod tasks;
+
+use rusqlite::{Connection, Row};
+
+use super::error::{QueryContext, StoreError};
+
+pub use recovery::{in_flight_requests, interrupt_in_flight, mark_interrupted};
+pub use requests::{
+    NewRequest, RequestEnd, finish_request, insert_request, list_sessions, load_turns,
+    request_detail, request_session, requeue_request, session_requests, set_request_running,
+};
+pub use tasks::{finish_attempt, set_claude_session, set_tasks, start_attempt};
+
+/// Executes one statement through the connection's statement cache.
+fn exec(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    action: &'static str,
+) -> Result<usize, StoreError> {
+    conn.prepare_cached(sql)
+        .ctx(action)?
+        .execute(params)
+        .ctx(action)
+}
+
+fn parse_col<T: std::str::FromStr<Err = String>>(r: &Row<'_>, i: usize) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    s.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}

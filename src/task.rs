@@ -1,0 +1,204 @@
+//! The task model: one [`Task`] per task of a request — who it is ([`TaskId`]: a work task by
+//! position, the planner or the synthesizer), what it was asked, its attempts, the Claude session
+//! a restart resumes, its workspace, its output and why it ended. The run holds it, the store
+//! writes it, and what clients see of it (status line, summary, `show`) are conversions of it.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::protocol::{TaskEnd, TaskInfo, TaskKind, TaskLine, TaskStatus, TaskSummary};
+
+/// Which task of its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TaskId {
+    /// A work task, by 0-based position.
+    Work(u32),
+    /// The planner of plan mode.
+    Planner,
+    /// The synthesizer of `--synthesize`.
+    Synthesizer,
+}
+
+/// Where the planner and the synthesizer are numbered: after any work task.
+const PLANNER_INDEX: u32 = 10_000;
+const SYNTHESIZER_INDEX: u32 = 10_001;
+
+impl TaskId {
+    /// What the task is for.
+    pub fn kind(self) -> TaskKind {
+        match self {
+            TaskId::Work(_) => TaskKind::Work,
+            TaskId::Planner => TaskKind::Plan,
+            TaskId::Synthesizer => TaskKind::Synthesize,
+        }
+    }
+
+    /// The number the database keys the task by and clients name its texts by (work tasks
+    /// from 0, then the planner and the synthesizer).
+    pub fn index(self) -> u32 {
+        match self {
+            TaskId::Work(i) => i,
+            TaskId::Planner => PLANNER_INDEX,
+            TaskId::Synthesizer => SYNTHESIZER_INDEX,
+        }
+    }
+
+    /// The task numbered `index` of kind `kind` (`None` when they do not match).
+    pub fn from_index(kind: TaskKind, index: u32) -> Option<Self> {
+        match (kind, index) {
+            (TaskKind::Work, i) if i < PLANNER_INDEX => Some(TaskId::Work(i)),
+            (TaskKind::Plan, PLANNER_INDEX) => Some(TaskId::Planner),
+            (TaskKind::Synthesize, SYNTHESIZER_INDEX) => Some(TaskId::Synthesizer),
+            _ => None,
+        }
+    }
+}
+
+/// `t1`, `t2`, … for work tasks; `plan`, `synthesize`.
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskId::Work(i) => write!(f, "t{}", i + 1),
+            TaskId::Planner => f.write_str("plan"),
+            TaskId::Synthesizer => f.write_str("synthesize"),
+        }
+    }
+}
+
+/// The attempt of a task that runs now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Running {
+    /// Its process (= its process group).
+    pub pid: u32,
+    /// When it started (Unix ms).
+    pub since_ms: i64,
+}
+
+/// One task of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    /// Which task.
+    pub id: TaskId,
+    /// Short name.
+    pub name: String,
+    /// What it is asked to do.
+    pub instruction: String,
+    /// Where it stands (provisional while its phase runs).
+    pub status: TaskStatus,
+    /// Why it ended as it did (none while it has not).
+    pub end: Option<TaskEnd>,
+    /// Attempts started.
+    pub attempts: u32,
+    /// The Claude session a restart (or a resume) continues.
+    pub claude_session_id: Option<String>,
+    /// The directory it works in when it has one of its own.
+    pub workspace: Option<PathBuf>,
+    /// Its result: the last completed attempt's (kept if a later attempt does not complete).
+    pub output: Option<String>,
+    /// Cost of all its attempts.
+    pub cost_usd: f64,
+    /// The first line of why its last attempt failed, and what a person can do about it.
+    pub failure: Option<(String, Option<String>)>,
+    /// Its running attempt.
+    pub running: Option<Running>,
+}
+
+impl Task {
+    /// A task not started yet.
+    pub fn new(id: TaskId, name: impl Into<String>, instruction: impl Into<String>) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            instruction: instruction.into(),
+            status: TaskStatus::Pending,
+            end: None,
+            attempts: 0,
+            claude_session_id: None,
+            workspace: None,
+            output: None,
+            cost_usd: 0.0,
+            failure: None,
+            running: None,
+        }
+    }
+
+    /// Whether it has its result (it is not run again).
+    pub fn succeeded(&self) -> bool {
+        self.status == TaskStatus::Succeeded
+    }
+
+    /// Its line in the status tree (`now_ms` for the running attempt's age).
+    pub fn line(&self, now_ms: i64) -> TaskLine {
+        TaskLine {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            status: self.status,
+            attempt: self.attempts,
+            restarts: self.attempts.saturating_sub(1),
+            pid: self.running.map(|r| r.pid),
+            uptime_secs: self
+                .running
+                .map(|r| (now_ms - r.since_ms).max(0) as f64 / 1000.0),
+            cost_usd: self.cost_usd,
+            exit_reason: self.end,
+        }
+    }
+
+    /// What the request's summary says of it.
+    pub fn summary(&self) -> TaskSummary {
+        let (detail, hint) = match &self.failure {
+            Some((detail, hint)) if !self.succeeded() => (Some(detail.clone()), hint.clone()),
+            _ => (None, None),
+        };
+        TaskSummary {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            status: self.status,
+            attempts: self.attempts,
+            exit_reason: self.end,
+            cost_usd: self.cost_usd,
+            output: self.output.clone(),
+            detail,
+            hint,
+        }
+    }
+
+    /// What `show` says of it.
+    pub fn info(&self) -> TaskInfo {
+        TaskInfo {
+            idx: self.id.index(),
+            kind: self.id.kind(),
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            instruction: self.instruction.clone(),
+            status: self.status,
+            exit_reason: self.end,
+            attempts: self.attempts,
+            output: self.output.clone(),
+            cost_usd: self.cost_usd,
+            claude_session_id: self.claude_session_id.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_named_and_numbered_as_before() {
+        assert_eq!(TaskId::Work(0).to_string(), "t1");
+        assert_eq!(TaskId::Planner.to_string(), "plan");
+        assert_eq!(TaskId::Synthesizer.to_string(), "synthesize");
+        for id in [
+            TaskId::Work(0),
+            TaskId::Work(41),
+            TaskId::Planner,
+            TaskId::Synthesizer,
+        ] {
+            assert_eq!(TaskId::from_index(id.kind(), id.index()), Some(id));
+        }
+        assert_eq!(TaskId::from_index(TaskKind::Plan, 3), None);
+        assert_eq!(TaskId::from_index(TaskKind::Work, PLANNER_INDEX), None);
+    }
+}
