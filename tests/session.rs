@@ -417,13 +417,14 @@ async fn requests_of_a_session_run_one_at_a_time_in_order() {
 async fn a_crashed_session_is_restarted_and_reloads_its_context() {
     let h = Harness::new(|_, _| {}).await;
     h.ask(h.spec("remember MANGO", &[])).await;
-    let session = h.sessions.session("main").await.unwrap();
+    let (session, lease) = h.sessions.session("main").await.unwrap();
+    drop(lease);
     session.get_cell().kill();
     let ok = eventually(Duration::from_secs(10), || async {
         h.sessions
             .session("main")
             .await
-            .is_ok_and(|s| s.get_id() != session.get_id())
+            .is_ok_and(|(s, _)| s.get_id() != session.get_id())
     })
     .await;
     assert!(ok, "the session came back");
@@ -497,4 +498,69 @@ async fn after_an_abrupt_stop_history_survives_the_request_is_interrupted_and_re
         err.to_string().contains("only an interrupted request"),
         "{err}"
     );
+}
+
+fn in_session(mut spec: smith::session::RequestSpec, name: &str) -> smith::session::RequestSpec {
+    spec.session = name.into();
+    spec
+}
+
+async fn live(h: &Harness) -> Vec<String> {
+    h.sessions
+        .status()
+        .await
+        .into_iter()
+        .map(|s| s.name)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_idle_session_retires_and_comes_back_with_its_context() {
+    let h = Harness::new(|c, _| c.limits.session_idle_timeout = Duration::from_millis(300)).await;
+    h.ask(h.spec("remember MANGO", &[])).await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            live(&h).await.is_empty()
+        })
+        .await,
+        "the idle session retired"
+    );
+    let (next, _) = h.ask(h.spec("what fruit?", &[])).await;
+    assert!(next.answer.contains("MANGO"), "{}", next.answer);
+    assert_eq!(live(&h).await, ["main"], "it came back on demand");
+}
+
+#[tokio::test]
+async fn a_busy_session_does_not_retire() {
+    let h = Harness::new(|c, _| c.limits.session_idle_timeout = Duration::from_millis(200)).await;
+    let (summary, _) = h.ask(h.spec("slow [[sleep:1200]]", &[])).await;
+    assert_eq!(summary.status, RequestStatus::Succeeded, "{summary:?}");
+}
+
+#[tokio::test]
+async fn the_session_idle_the_longest_makes_room_and_busy_ones_refuse_a_new_one() {
+    let h = Harness::new(|c, _| c.limits.max_live_sessions = 2).await;
+    h.ask(in_session(h.spec("a", &[]), "a")).await;
+    h.ask(in_session(h.spec("b", &[]), "b")).await;
+    h.ask(in_session(h.spec("c", &[]), "c")).await;
+    assert_eq!(live(&h).await, ["b", "c"], "a, idle the longest, retired");
+    let (_, busy_b) = h
+        .submit(in_session(h.spec("b [[sleep:3000]]", &[]), "b"))
+        .await;
+    let (_, busy_c) = h
+        .submit(in_session(h.spec("c [[sleep:3000]]", &[]), "c"))
+        .await;
+    let (tx, _rx) = smith::session::event_queue(8);
+    let refused = h
+        .sessions
+        .submit(in_session(h.spec("d", &[]), "d"), Some(tx))
+        .await;
+    match refused {
+        Err(smith::session::SessionError::TooManySessions { limit: 2 }) => {}
+        other => panic!("{other:?}"),
+    }
+    finish(busy_b).await;
+    finish(busy_c).await;
+    let (d, _) = h.ask(in_session(h.spec("d", &[]), "d")).await;
+    assert_eq!(d.status, RequestStatus::Succeeded);
 }

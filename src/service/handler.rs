@@ -25,7 +25,7 @@ fn session_error(e: SessionError) -> Response {
         SessionError::Invalid(_) => ErrorKind::BadRequest,
         SessionError::NotFound(_) => ErrorKind::NotFound,
         SessionError::WrongState { .. } => ErrorKind::WrongState,
-        SessionError::QueueFull { .. } => ErrorKind::Busy,
+        SessionError::QueueFull { .. } | SessionError::TooManySessions { .. } => ErrorKind::Busy,
         SessionError::Store(StoreError::NotFound { .. }) => ErrorKind::NotFound,
         SessionError::Store(_) | SessionError::Unreachable { .. } => ErrorKind::Internal,
     };

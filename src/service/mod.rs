@@ -326,23 +326,26 @@ async fn stop(
     let _ = root.terminate_child("control").await;
     if let Some(sessions) = shared.sessions() {
         let grace = shared.config.service.shutdown_grace;
-        let deadline = tokio::time::Instant::now() + grace;
-        if sessions.busy().await {
-            tracing::info!(grace = ?grace, "waiting for running requests to finish");
-        }
-        while sessions.busy().await && tokio::time::Instant::now() < deadline {
+        if sessions.busy() > 0 {
+            tracing::info!(grace = ?grace, sessions = sessions.busy(), "waiting for running requests to finish");
             tokio::select! {
-                _ = shutdown::reached(level, ShutdownLevel::Immediate) => break,
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = sessions.all_idle() => {}
+                _ = tokio::time::sleep(grace) => {}
+                _ = shutdown::reached(level, ShutdownLevel::Immediate) => {}
             }
         }
-        if sessions.busy().await {
+        if sessions.busy() > 0 {
             tracing::info!("interrupting running requests (they stay resumable)");
             sessions.interrupt_all().await;
             let budget = shared.config.agent.stop_budget() * 2 + Duration::from_secs(5);
-            let until = tokio::time::Instant::now() + budget;
-            while sessions.busy().await && tokio::time::Instant::now() < until {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+            if tokio::time::timeout(budget, sessions.all_idle())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    sessions = sessions.busy(),
+                    "sessions still busy after the stop budget; the tree stops them"
+                );
             }
         }
     }

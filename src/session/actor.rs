@@ -22,6 +22,7 @@ use crate::supervisor::ExitReason;
 use super::config::SessionConfig;
 use super::error::SessionError;
 use super::event_queue::EventSink;
+use super::registry::Registry;
 use super::request::RequestSpec;
 use super::state::SessionState;
 
@@ -83,6 +84,10 @@ pub enum SessionMsg {
         /// How.
         reason: ExitReason,
     },
+    /// Retire if idle (another Session needs the room).
+    Retire,
+    /// Internal: retire if still idle since becoming idle the `n`th time.
+    IdleCheck(u64),
 }
 
 /// The Session actor (its arguments: name and deps).
@@ -91,14 +96,23 @@ pub struct SessionActor;
 impl Actor for SessionActor {
     type Msg = SessionMsg;
     type State = SessionState;
-    type Arguments = (String, SessionDeps);
+    type Arguments = (String, SessionDeps, Registry);
 
     async fn pre_start(
         &self,
         _myself: ActorRef<SessionMsg>,
-        (name, deps): (String, SessionDeps),
+        (name, deps, registry): (String, SessionDeps, Registry),
     ) -> Result<SessionState, ActorProcessingErr> {
-        Ok(SessionState::load(name, deps).await?)
+        Ok(SessionState::load(name, deps, registry).await?)
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.became_idle(&myself);
+        Ok(())
     }
 
     async fn handle(
@@ -135,8 +149,17 @@ impl Actor for SessionActor {
             }
             SessionMsg::Task { phase, event } => state.on_task_event(phase, event),
             SessionMsg::PhaseEnded { phase, reason } => state.on_phase_ended(phase, reason),
+            SessionMsg::Retire => {
+                state.retire(&myself, None);
+                return Ok(());
+            }
+            SessionMsg::IdleCheck(n) => {
+                state.retire(&myself, Some(n));
+                return Ok(());
+            }
         }
         state.advance(&myself).await;
+        state.report_activity(&myself);
         Ok(())
     }
 

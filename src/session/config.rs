@@ -27,6 +27,11 @@ pub struct Limits {
     pub max_task_output_bytes: usize,
     /// Bytes of a merged answer (longer ones are cut and marked).
     pub max_answer_bytes: usize,
+    /// Session actors live at once; the one idle the longest retires to make room.
+    pub max_live_sessions: usize,
+    /// A Session without work this long retires (its context comes back from the store).
+    #[serde(with = "duration")]
+    pub session_idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -39,6 +44,8 @@ impl Default for Limits {
             max_queued_requests: 32,
             max_task_output_bytes: 1024 * 1024,
             max_answer_bytes: 4 * 1024 * 1024,
+            max_live_sessions: 1000,
+            session_idle_timeout: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -59,7 +66,12 @@ impl Limits {
             self.max_task_output_bytes,
             1024,
         )?;
-        check_min("limits.max_answer_bytes", self.max_answer_bytes, 1024)
+        check_min("limits.max_answer_bytes", self.max_answer_bytes, 1024)?;
+        check_min("limits.max_live_sessions", self.max_live_sessions, 1)?;
+        check_durations(
+            &[("limits.session_idle_timeout", self.session_idle_timeout)],
+            &["limits.session_idle_timeout"],
+        )
     }
 }
 

@@ -31,6 +31,14 @@ pub enum SessionError {
         /// The limit.
         limit: usize,
     },
+    /// As many Sessions as `limits.max_live_sessions` allows are live and busy.
+    #[error(
+        "{limit} sessions are busy (limits.max_live_sessions): wait for one to finish, or use one of them"
+    )]
+    TooManySessions {
+        /// The limit.
+        limit: usize,
+    },
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -10,7 +10,8 @@
 //! - `verdict`, [`context`], [`plan`], [`merge`]: pure rules (how tasks and requests end,
 //!   slices, plans, merged answers); `spans`: the request's spans; `validate`: what a request
 //!   must be;
-//! - [`sessions`]: [`Sessions`], the dynamic supervisor of Session actors by name;
+//! - [`sessions`]: [`Sessions`], the dynamic supervisor of Session actors by name; `registry`:
+//!   which are live and busy (lookups, retiring idle ones, waiting for all to be idle);
 //! - [`request`]: the request a session runs and what its clients hear; [`event_queue`]: the
 //!   bounded queue to one listening client; `wire`: conversions from and to the protocol;
 //! - [`config`], [`error`].
@@ -25,6 +26,7 @@ pub mod merge;
 mod phase;
 pub mod plan;
 mod queue;
+mod registry;
 pub mod request;
 mod run;
 pub mod sessions;

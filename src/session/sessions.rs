@@ -1,10 +1,14 @@
 //! [`Sessions`]: a dynamic supervisor (one_for_one) of Session actors by name. A Session is
-//! started on first use; a crashed one is restarted and reloads its context from the store.
+//! started on first use, retires after `limits.session_idle_timeout` without work and comes back
+//! (its context reloaded from the store) on demand; a crashed one is restarted. At most
+//! `limits.max_live_sessions` are live: the one idle the longest makes room for a new one.
+//! Finding a Session and waiting for all of them to be idle follow the [`Registry`]'s events.
 
 use std::time::Duration;
 
 use ractor::{Actor, ActorCell, ActorRef, rpc::CallResult};
 
+use crate::protocol::SessionStatus;
 use crate::store::queries;
 use crate::supervisor::{
     Backoff, ChildSpec, ChildStart, Restart, Shutdown, Strategy, SupervisorError, SupervisorFlags,
@@ -14,18 +18,21 @@ use crate::supervisor::{
 use super::actor::{SessionActor, SessionDeps, SessionMsg};
 use super::error::SessionError;
 use super::event_queue::EventSink;
+use super::registry::{Claim, Lease, Presence, Registry};
 use super::request::RequestSpec;
-use super::validate::check_session_name;
-use crate::protocol::SessionStatus;
+use super::validate::{check_session_name, validate};
 
-/// How long a session may take to answer a status query.
-const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a session may take to answer a status or interrupt query.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a caller waits for a Session that is (re)starting or retiring.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The sessions of a service.
 #[derive(Clone)]
 pub struct Sessions {
     sup: SupervisorRef,
     deps: SessionDeps,
+    registry: Registry,
 }
 
 impl Sessions {
@@ -46,11 +53,22 @@ impl Sessions {
             },
             ..SupervisorFlags::default()
         });
-        let (sup, _) = match parent {
+        let (sup, done) = match parent {
             Some(p) => SupervisorRef::start_linked(spec, p).await?,
             None => SupervisorRef::start(spec).await?,
         };
-        Ok(Self { sup, deps })
+        let registry = Registry::default();
+        // Once the supervisor is gone, no Session comes back by itself.
+        let r = registry.clone();
+        tokio::spawn(async move {
+            let _ = done.await;
+            r.clear();
+        });
+        Ok(Self {
+            sup,
+            deps,
+            registry,
+        })
     }
 
     /// The supervisor (for the status tree and shutdown).
@@ -60,55 +78,108 @@ impl Sessions {
 
     fn child_spec(&self, name: &str) -> ChildSpec {
         let deps = self.deps.clone();
+        let registry = self.registry.clone();
         let session = name.to_string();
         // A Session stops its request runs (each within the tasks' stop budget) before it exits.
         let grace = deps.agent.stop_budget() * 2 + Duration::from_secs(5);
         ChildSpec::new(name, move |sup: ActorCell| {
-            let args = (session.clone(), deps.clone());
+            let args = (session.clone(), deps.clone(), registry.clone());
+            let (name, registry) = (session.clone(), registry.clone());
             async move {
                 let (actor, _) = Actor::spawn_linked(None, SessionActor, args, sup).await?;
+                registry.live(&name, actor.clone());
                 Ok(ChildStart::Started(actor.get_cell()))
             }
         })
-        .restart(Restart::Permanent)
+        // A retired Session exits normally and is not restarted; a crashed one is.
+        .restart(Restart::Transient)
         .shutdown(Shutdown::Timeout(grace))
     }
 
-    /// The Session named `name`, started if it does not run yet.
-    pub async fn session(&self, name: &str) -> Result<ActorRef<SessionMsg>, SessionError> {
+    /// The Session named `name`, started (or brought back) if it does not run, with a lease
+    /// that keeps it from retiring while the caller talks to it.
+    pub async fn session(&self, name: &str) -> Result<(ActorRef<SessionMsg>, Lease), SessionError> {
         check_session_name(name)?;
+        let unreachable = |reason: &str| SessionError::Unreachable {
+            session: name.to_string(),
+            reason: reason.into(),
+        };
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        loop {
+            let Claim {
+                presence,
+                claimed,
+                mut changes,
+                lease,
+            } = self.registry.claim(name);
+            match (presence, lease) {
+                (Presence::Live(actor), Some(lease)) => return Ok((actor, lease)),
+                (presence, _) if claimed => {
+                    let retired = matches!(presence, Presence::Retired);
+                    return match self.start_session(name, retired).await {
+                        Ok(actor) => Ok((actor, self.registry.lease(name))),
+                        Err(e) => {
+                            self.registry.unclaim(name);
+                            Err(e)
+                        }
+                    };
+                }
+                _ => {
+                    // Starting (by another caller), restarting (by the supervisor) or retiring.
+                    if tokio::time::timeout_at(deadline, changes.changed())
+                        .await
+                        .is_err()
+                    {
+                        return Err(unreachable(
+                            "it is restarting and did not come back in 10 s",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn start_session(
+        &self,
+        name: &str,
+        retired: bool,
+    ) -> Result<ActorRef<SessionMsg>, SessionError> {
         let unreachable = |reason: String| SessionError::Unreachable {
             session: name.to_string(),
             reason,
         };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let children = self
-                .sup
-                .which_children()
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
-            match children.into_iter().find(|c| c.id.0 == name) {
-                Some(child) => {
-                    if let Some(cell) = child.cell {
-                        return Ok(ActorRef::from(cell));
-                    }
-                    // Restarting after a crash: wait for it.
-                }
-                None => match self.sup.start_child(self.child_spec(name)).await {
-                    Ok(Some(cell)) => return Ok(ActorRef::from(cell)),
-                    Ok(None) => {}
-                    Err(SupervisorError::DuplicateChild { .. }) => {}
-                    Err(e) => return Err(unreachable(e.to_string())),
-                },
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(unreachable(
-                    "it is restarting and did not come back in 10 s".into(),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        self.make_room(name).await?;
+        if retired {
+            // A retired Session stays in the supervisor as terminated: forget it first.
+            let _ = self.sup.terminate_child(name).await;
         }
+        match self.sup.start_child(self.child_spec(name)).await {
+            Ok(Some(cell)) => Ok(ActorRef::from(cell)),
+            Ok(None) => Err(unreachable("it declined to start".into())),
+            Err(e) => Err(unreachable(e.to_string())),
+        }
+    }
+
+    /// Keeps live Sessions within `limits.max_live_sessions` by retiring the one idle the
+    /// longest; when every one has work, the new one is refused.
+    async fn make_room(&self, name: &str) -> Result<(), SessionError> {
+        let limit = self.deps.config.limits.max_live_sessions;
+        while self.registry.live_count() > limit {
+            let Some((idle, actor)) = self.registry.longest_idle(name) else {
+                return Err(SessionError::TooManySessions { limit });
+            };
+            let mut changes = self.registry.watch(&idle);
+            let _ = actor.cast(SessionMsg::Retire);
+            let gone = tokio::time::timeout(
+                START_TIMEOUT,
+                changes.wait_for(|p| !matches!(p, Presence::Live(_))),
+            )
+            .await;
+            if gone.is_err() {
+                return Err(SessionError::TooManySessions { limit });
+            }
+        }
+        Ok(())
     }
 
     /// Submits a request; returns its id once it is committed.
@@ -118,8 +189,8 @@ impl Sessions {
         events: Option<EventSink>,
     ) -> Result<String, SessionError> {
         // A request that cannot run never creates a Session.
-        let spec = super::validate::validate(spec, &self.deps.config)?;
-        let session = self.session(&spec.session).await?;
+        let spec = validate(spec, &self.deps.config)?;
+        let (session, _lease) = self.session(&spec.session).await?;
         let name = spec.session.clone();
         call(&name, &session, |reply| SessionMsg::Submit {
             spec: Box::new(spec),
@@ -132,7 +203,7 @@ impl Sessions {
     async fn owner(
         &self,
         request_id: &str,
-    ) -> Result<(String, ActorRef<SessionMsg>), SessionError> {
+    ) -> Result<(String, (ActorRef<SessionMsg>, Lease)), SessionError> {
         let id = request_id.to_string();
         let session = self
             .deps
@@ -146,7 +217,7 @@ impl Sessions {
 
     /// Cancels a queued or running request.
     pub async fn cancel(&self, request_id: &str) -> Result<(), SessionError> {
-        let (name, session) = self.owner(request_id).await?;
+        let (name, (session, _lease)) = self.owner(request_id).await?;
         let request_id = request_id.to_string();
         call(&name, &session, |reply| SessionMsg::Cancel {
             request_id,
@@ -161,7 +232,7 @@ impl Sessions {
         request_id: &str,
         events: Option<EventSink>,
     ) -> Result<(), SessionError> {
-        let (name, session) = self.owner(request_id).await?;
+        let (name, (session, _lease)) = self.owner(request_id).await?;
         let request_id = request_id.to_string();
         call(&name, &session, |reply| SessionMsg::Resume {
             request_id,
@@ -171,46 +242,42 @@ impl Sessions {
         .await?
     }
 
-    /// Status of every running Session.
+    /// Status of every live Session (one that does not answer in time is left out, and logged).
     pub async fn status(&self) -> Vec<SessionStatus> {
-        let Ok(children) = self.sup.which_children().await else {
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for child in children {
-            let Some(cell) = child.cell else { continue };
-            let actor: ActorRef<SessionMsg> = ActorRef::from(cell);
-            if let Ok(CallResult::Success(s)) =
-                actor.call(SessionMsg::Status, Some(STATUS_TIMEOUT)).await
-            {
-                out.push(s);
+        for (name, actor) in self.registry.live_sessions() {
+            match actor.call(SessionMsg::Status, Some(ANSWER_TIMEOUT)).await {
+                Ok(CallResult::Success(s)) => out.push(s),
+                _ => tracing::warn!(session = %name, "a session did not answer a status query"),
             }
         }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         out
     }
 
     /// smithd is stopping: every running and queued request becomes `interrupted`. Returns when
     /// every Session has begun stopping its runs.
     pub async fn interrupt_all(&self) {
-        let Ok(children) = self.sup.which_children().await else {
-            return;
-        };
-        for child in children {
-            if let Some(cell) = child.cell {
-                let actor: ActorRef<SessionMsg> = ActorRef::from(cell);
-                let _ = actor
-                    .call(SessionMsg::Interrupt, Some(STATUS_TIMEOUT))
-                    .await;
+        for (name, actor) in self.registry.live_sessions() {
+            if !matches!(
+                actor
+                    .call(SessionMsg::Interrupt, Some(ANSWER_TIMEOUT))
+                    .await,
+                Ok(CallResult::Success(()))
+            ) {
+                tracing::warn!(session = %name, "a session did not take the interrupt; it is stopped with the tree");
             }
         }
     }
 
-    /// Whether any Session runs or queues a request.
-    pub async fn busy(&self) -> bool {
-        self.status()
-            .await
-            .iter()
-            .any(|s| s.current.is_some() || !s.queued.is_empty())
+    /// How many Sessions have a running or queued request.
+    pub fn busy(&self) -> usize {
+        self.registry.busy_count()
+    }
+
+    /// Resolves once no Session has a running or queued request.
+    pub async fn all_idle(&self) {
+        self.registry.all_idle().await
     }
 }
 

@@ -15,6 +15,7 @@ use crate::supervisor::ExitReason;
 use super::actor::{SessionDeps, SessionMsg};
 use super::context::bounded_turn;
 use super::queue::Queued;
+use super::registry::Registry;
 use super::run::{Next, Run};
 
 /// The Session's state.
@@ -25,12 +26,29 @@ pub struct SessionState {
     pub(super) queue: VecDeque<Queued>,
     pub(super) current: Option<Run>,
     pub(super) next_phase: u64,
+    registry: Registry,
+    /// It has a running or queued request.
+    busy: bool,
+    /// How many times it became idle (an idle check of an earlier time is stale).
+    idle_count: u64,
+    /// It stops because it retired (not because it crashed or is stopped).
+    retiring: bool,
+}
+
+impl Drop for SessionState {
+    fn drop(&mut self) {
+        self.registry.left(&self.name, self.retiring);
+    }
 }
 
 impl SessionState {
     /// A (re)started Session: whatever an earlier incarnation ran is interrupted, and the last
     /// turns of context are loaded.
-    pub(super) async fn load(name: String, deps: SessionDeps) -> Result<Self, StoreError> {
+    pub(super) async fn load(
+        name: String,
+        deps: SessionDeps,
+        registry: Registry,
+    ) -> Result<Self, StoreError> {
         let n = name.clone();
         let orphans = deps
             .store
@@ -57,7 +75,45 @@ impl SessionState {
             queue: VecDeque::new(),
             current: None,
             next_phase: 1,
+            registry,
+            busy: false,
+            idle_count: 0,
+            retiring: false,
         })
+    }
+
+    /// Tells the registry when it becomes busy or idle; idle, it retires after
+    /// `limits.session_idle_timeout` unless work comes first.
+    pub(super) fn report_activity(&mut self, myself: &ActorRef<SessionMsg>) {
+        let busy = self.current.is_some() || !self.queue.is_empty();
+        if busy == self.busy {
+            return;
+        }
+        self.busy = busy;
+        self.registry.set_busy(&self.name, busy);
+        if !busy {
+            self.became_idle(myself);
+        }
+    }
+
+    /// Starts the idle timer.
+    pub(super) fn became_idle(&mut self, myself: &ActorRef<SessionMsg>) {
+        self.idle_count += 1;
+        let n = self.idle_count;
+        let after = self.deps.config.limits.session_idle_timeout;
+        myself.send_after(after, move || SessionMsg::IdleCheck(n));
+    }
+
+    /// Stops if it is idle (and, for an idle check, has been since check `n` was set) and the
+    /// registry lets it (nobody is about to talk to it).
+    pub(super) fn retire(&mut self, myself: &ActorRef<SessionMsg>, n: Option<u64>) {
+        let stale = n.is_some_and(|n| n != self.idle_count);
+        if self.busy || stale || !self.registry.try_retire(&self.name) {
+            return;
+        }
+        tracing::debug!(session = %self.name, "session retires (idle)");
+        self.retiring = true;
+        myself.stop(Some(crate::supervisor::REASON_NORMAL.into()));
     }
 
     /// Moves the current run on as far as it can, and starts queued requests as runs end.
