@@ -286,3 +286,94 @@ async fn killing_the_supervisor_leaves_no_process_behind() {
     assert!(gone(pid).await, "claude {pid} survived");
     assert!(gone(grandchild).await, "grandchild {grandchild} survived");
 }
+
+/// An executor that runs nothing: it records each launch spec and ends the first attempt
+/// `crashed` (with the Claude session it was given), the second `completed`.
+struct Elsewhere(std::sync::Mutex<Vec<smith::agent::LaunchSpec>>);
+
+impl smith::agent::Executor for Elsewhere {
+    fn run<'a>(
+        &'a self,
+        launch: smith::agent::LaunchSpec,
+        _on_event: &'a mut (dyn FnMut(AttemptEvent) + Send),
+        _stop: mpsc::UnboundedReceiver<StopReason>,
+        _group: Arc<smith::agent::ProcessGroup>,
+    ) -> futures::future::BoxFuture<'a, smith::agent::Outcome> {
+        let mut seen = self.0.lock().unwrap();
+        let mut outcome = if seen.is_empty() {
+            smith::agent::Outcome::bare(OutcomeReason::Crashed, "the node went away")
+        } else {
+            let mut o = smith::agent::Outcome::bare(OutcomeReason::Completed, "");
+            o.result = Some("from elsewhere".into());
+            o
+        };
+        outcome.claude_session_id = Some(launch.session.id().to_string());
+        seen.push(launch);
+        Box::pin(async move { outcome })
+    }
+}
+
+#[tokio::test]
+async fn attempts_run_through_the_executor_seam_with_their_launch_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Arc::new(TaskSpec {
+        id: TaskId::Work(2),
+        name: "remote".into(),
+        prompt: "the prompt".into(),
+        options: TaskOptions {
+            cwd: dir.path().to_path_buf(),
+            ..TaskOptions::default()
+        },
+        config: Arc::new(stand_in_config(dir.path())),
+    });
+    let executor = Arc::new(Elsewhere(Default::default()));
+    let (reporter, mut events) = TaskReporter::channel();
+    let mut env = TaskEnv::new(reporter);
+    env.executor = executor.clone();
+    let sup_spec = SupervisorSpec::new("request")
+        .flags(SupervisorFlags {
+            backoff: Backoff::none(),
+            ..SupervisorFlags::default()
+        })
+        .child(TaskActor::child_spec(spec, env, TaskCarry::default()));
+    let (sup, _) = SupervisorRef::start(sup_spec).await.unwrap();
+    let mut ends = Vec::new();
+    while ends.len() < 2 {
+        let e = tokio::time::timeout(WAIT, events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.task_id, TaskId::Work(2));
+        if let TaskEventKind::Finished(o) = e.kind {
+            ends.push((e.attempt, o.reason, o.result));
+        }
+    }
+    assert_eq!(
+        ends,
+        [
+            (1, OutcomeReason::Crashed, None),
+            (2, OutcomeReason::Completed, Some("from elsewhere".into()))
+        ]
+    );
+    let launches = executor.0.lock().unwrap().clone();
+    let (first, second) = (&launches[0], &launches[1]);
+    assert_eq!(first.stdin.first_message, "the prompt");
+    assert_eq!(first.cwd, dir.path().canonicalize().unwrap());
+    assert!(
+        first.env["SMITH_ATTEMPT"].ends_with("/t3/1"),
+        "{:?}",
+        first.env
+    );
+    let resumed = first.session.id();
+    assert!(
+        second.args.windows(2).any(|w| w == ["--resume", resumed]),
+        "the restart resumes the first attempt's session: {:?}",
+        second.args
+    );
+    assert!(second.env["SMITH_ATTEMPT"].ends_with("/t3/2"));
+    assert_ne!(
+        second.stdin.first_message, "the prompt",
+        "a continuation, not the prompt again"
+    );
+    sup.stop(None).await.unwrap();
+}

@@ -15,10 +15,10 @@ use tokio::process::Child;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use super::attempt_tag::{self, AttemptTag};
-use super::command::{SessionArg, TaskOptions, build_command, check_cwd};
-use super::config::AgentConfig;
+use super::attempt_tag;
+use super::command::SessionArg;
 use super::event::{ApiRetry, ResultEvent, StreamEvent, interrupt_request, user_message};
+use super::launch::{AttemptSpec, LaunchSpec};
 use super::line_reader::{Line, LineReader};
 use super::outcome::{ExitStatus, Outcome, OutcomeReason, StopCause, classify};
 use super::proc_info::process_start_time;
@@ -30,21 +30,6 @@ use crate::protocol::StopReason;
 /// How long to wait for the rest of stdout and stderr once the process exited (a leaked
 /// grandchild holding the pipes open was killed with the group, so this is only a bound).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
-
-/// What one attempt runs.
-#[derive(Debug, Clone)]
-pub struct AttemptSpec {
-    /// Service-wide settings.
-    pub config: Arc<AgentConfig>,
-    /// Per-task settings.
-    pub task: TaskOptions,
-    /// Fresh session or resume.
-    pub session: SessionArg,
-    /// The user message (the prompt, or the continuation message on resume).
-    pub message: String,
-    /// The attempt's tag (`SMITH_ATTEMPT`); every process carrying it is stopped at the end.
-    pub tag: Option<AttemptTag>,
-}
 
 /// Progress of an attempt, reported as it happens.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,20 +99,28 @@ struct Observed {
 pub async fn run_attempt(
     spec: AttemptSpec,
     mut on_event: impl FnMut(AttemptEvent) + Send,
+    control: mpsc::UnboundedReceiver<StopReason>,
+    group: Arc<ProcessGroup>,
+) -> Outcome {
+    match LaunchSpec::new(&spec) {
+        Ok(launch) => run_launch(launch, &mut on_event, control, group).await,
+        Err(err) => Outcome::bare(OutcomeReason::SpawnFailed, err.to_string()),
+    }
+}
+
+/// Runs one attempt from its launch spec (see [`run_attempt`]).
+pub async fn run_launch(
+    launch: LaunchSpec,
+    on_event: &mut (dyn FnMut(AttemptEvent) + Send),
     mut control: mpsc::UnboundedReceiver<StopReason>,
     group: Arc<ProcessGroup>,
 ) -> Outcome {
     let started = Instant::now();
-    let config = spec.config.clone();
-    let cwd = match check_cwd(&config.roots, &spec.task.cwd) {
-        Ok(cwd) => cwd,
-        Err(err) => return Outcome::bare(OutcomeReason::SpawnFailed, err.to_string()),
-    };
-    let mut command = build_command(&config, &spec.task, &spec.session, &cwd, spec.tag.as_ref());
-    let mut child = match command.spawn() {
+    let config = launch.watchdogs;
+    let mut child = match launch.command().spawn() {
         Ok(child) => child,
         Err(err) => {
-            let detail = format!("cannot start {}: {err}", config.program.display());
+            let detail = format!("cannot start {}: {err}", launch.program.display());
             return Outcome::bare(OutcomeReason::SpawnFailed, detail);
         }
     };
@@ -140,17 +133,17 @@ pub async fn run_attempt(
         pid,
         start_time: leader_start,
     });
-    tracing::debug!(pid, program = %config.program.display(), session = spec.session.id(), "claude process spawned");
+    tracing::debug!(pid, program = %launch.program.display(), session = launch.session.id(), "claude process spawned");
 
     let mut stdin_tx = Some(spawn_stdin_writer(&mut child, pid));
-    send_line(&mut stdin_tx, user_message(&spec.message));
+    send_line(&mut stdin_tx, user_message(&launch.stdin.first_message));
     let mut lines = spawn_stdout_reader(&mut child, config.max_line_bytes);
     let stderr = child.stderr.take().expect("stderr is piped");
     let stderr_task = tokio::spawn(StderrTail::drain(stderr, config.stderr_tail_bytes));
 
     let mut seen = Observed {
         init_seen: false,
-        claude_session_id: match &spec.session {
+        claude_session_id: match &launch.session {
             SessionArg::Resume(id) => Some(id.clone()),
             SessionArg::New(_) => None,
         },
@@ -176,7 +169,7 @@ pub async fn run_attempt(
                 None => stdout_open = false,
                 Some(line) => {
                     idle_deadline = after(config.idle_timeout);
-                    match handle_line(line, &mut seen, &mut on_event) {
+                    match handle_line(line, &mut seen, on_event) {
                         LineVerdict::Continue => {}
                         LineVerdict::ResultSeen => {
                             // The turn is over: close stdin so the CLI exits, and watch that it does.
@@ -257,7 +250,7 @@ pub async fn run_attempt(
     // The leader is reaped; whatever else is left in its group goes now, then every process that
     // carries the attempt's tag (tools start commands in sessions of their own).
     group.signal(Signal::SIGKILL);
-    if let Some(tag) = &spec.tag {
+    if let Some(tag) = &launch.tag {
         attempt_tag::stop_tagged(tag.as_str(), leader_start, config.term_grace).await;
     }
     drop(stdin_tx);
@@ -266,7 +259,7 @@ pub async fn run_attempt(
         tokio::select! {
             line = lines.recv() => match line {
                 Some(line) => {
-                    if let LineVerdict::ProtocolError(detail) = handle_line(line, &mut seen, &mut on_event) {
+                    if let LineVerdict::ProtocolError(detail) = handle_line(line, &mut seen, on_event) {
                         seen.detail.get_or_insert(detail);
                         seen.cause.get_or_insert(StopCause::Protocol);
                     }
@@ -330,7 +323,7 @@ enum LineVerdict {
 fn handle_line(
     line: std::io::Result<Line>,
     seen: &mut Observed,
-    on_event: &mut impl FnMut(AttemptEvent),
+    on_event: &mut (dyn FnMut(AttemptEvent) + Send),
 ) -> LineVerdict {
     let text = match line {
         Ok(Line::Text(text)) => text,

@@ -1,10 +1,9 @@
-//! The `claude` command line, environment and working directory for one attempt. Arguments are a
-//! vector, never a shell string.
+//! The parts of a worker's launch spec: the `claude` argument vector (never a shell string),
+//! the rebuilt environment, the checked working directory, and finding the program.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::attempt_tag::{AttemptTag, TAG_VAR};
 use super::config::AgentConfig;
 use super::error::AgentError;
 
@@ -145,48 +144,6 @@ pub fn build_env(
     env.extend(config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env.extend(task.env.iter().cloned());
     env
-}
-
-/// The whole command of one attempt: arguments, the rebuilt environment with the attempt's tag
-/// and the workers' runtime directory, working directory, piped stdio, a process group of its
-/// own, killed on drop, and the workers' umask when one is configured.
-pub fn build_command(
-    config: &AgentConfig,
-    task: &TaskOptions,
-    session: &SessionArg,
-    cwd: &Path,
-    tag: Option<&AttemptTag>,
-) -> tokio::process::Command {
-    use std::process::Stdio;
-    let mut command = tokio::process::Command::new(&config.program);
-    command
-        .args(build_args(config, task, session))
-        .env_clear()
-        .envs(build_env(config, task, std::env::vars()))
-        .current_dir(cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(tag) = tag {
-        command.env(TAG_VAR, tag.as_str());
-    }
-    if let Some(dir) = &config.runtime_dir {
-        command.env("XDG_RUNTIME_DIR", dir);
-    }
-    if let Some(mask) = config.umask {
-        let mask = mask as libc::mode_t;
-        // SAFETY: runs in the forked child before exec; umask(2) is async-signal-safe, touches no
-        // memory and cannot fail. (It makes std fork instead of posix_spawn: only when configured.)
-        unsafe {
-            command.pre_exec(move || {
-                libc::umask(mask);
-                Ok(())
-            });
-        }
-    }
-    command
 }
 
 /// Where `program` would be found: itself when it names a path, else the first executable file of

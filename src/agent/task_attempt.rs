@@ -10,9 +10,10 @@ use tokio::sync::mpsc;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::attempt::{AttemptEvent, AttemptSpec, run_attempt};
+use super::attempt::AttemptEvent;
 use super::attempt_tag::AttemptTag;
 use super::command::SessionArg;
+use super::launch::{AttemptSpec, LaunchSpec};
 use super::outcome::{Outcome, OutcomeReason};
 use super::process_group::ProcessGroup;
 use super::task_env::{AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskSpec};
@@ -124,6 +125,7 @@ async fn run_task_attempt(a: TaskAttempt) {
         gate,
         span: parent,
         labels,
+        executor,
     } = env;
     let report = |attempt: u32, kind: TaskEventKind| {
         reporter.report(TaskEvent {
@@ -247,43 +249,38 @@ async fn run_task_attempt(a: TaskAttempt) {
         }
         None => Ok(()),
     };
-    let outcome = match recorded {
-        Err(e) => Outcome::bare(
-            OutcomeReason::SpawnFailed,
-            format!("the attempt could not be recorded, so it was not started: {e}"),
-        ),
-        Ok(()) => {
-            run_attempt(
-                attempt_spec,
-                |event| match event {
-                    AttemptEvent::Spawned { pid, start_time } => {
-                        span.record(PROCESS_PID, pid as i64);
-                        m.tasks_active.add(1, &[]);
-                        spawned = true;
-                        report(TaskEventKind::Started {
-                            pid,
-                            start_time,
-                            resumed: resumed.clone(),
-                            claude_session_id: session_id.clone(),
-                        })
+    let launch = recorded
+        .map_err(|e| format!("the attempt could not be recorded, so it was not started: {e}"))
+        .and_then(|()| LaunchSpec::new(&attempt_spec).map_err(|e| e.to_string()));
+    let outcome = match launch {
+        Err(detail) => Outcome::bare(OutcomeReason::SpawnFailed, detail),
+        Ok(launch) => {
+            let mut on_event = |event| match event {
+                AttemptEvent::Spawned { pid, start_time } => {
+                    span.record(PROCESS_PID, pid as i64);
+                    m.tasks_active.add(1, &[]);
+                    spawned = true;
+                    report(TaskEventKind::Started {
+                        pid,
+                        start_time,
+                        resumed: resumed.clone(),
+                        claude_session_id: session_id.clone(),
+                    })
+                }
+                AttemptEvent::Init {
+                    ref claude_session_id,
+                    ref model,
+                } => {
+                    if let Some(model) = model {
+                        span.record(GEN_AI_RESPONSE_MODEL, model.as_str());
                     }
-                    AttemptEvent::Init {
-                        ref claude_session_id,
-                        ref model,
-                    } => {
-                        if let Some(model) = model {
-                            span.record(GEN_AI_RESPONSE_MODEL, model.as_str());
-                        }
-                        carry.lock().expect("task carry lock").claude_session_id =
-                            Some(claude_session_id.clone());
-                        report(TaskEventKind::Attempt(event));
-                    }
-                    other => report(TaskEventKind::Attempt(other)),
-                },
-                control,
-                group,
-            )
-            .await
+                    carry.lock().expect("task carry lock").claude_session_id =
+                        Some(claude_session_id.clone());
+                    report(TaskEventKind::Attempt(event));
+                }
+                other => report(TaskEventKind::Attempt(other)),
+            };
+            executor.run(launch, &mut on_event, control, group).await
         }
     };
     if spawned {

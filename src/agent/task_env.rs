@@ -10,6 +10,7 @@ use tokio::sync::{Semaphore, mpsc};
 use super::attempt::AttemptEvent;
 use super::command::TaskOptions;
 use super::config::AgentConfig;
+use super::executor::{Executor, local};
 use super::gate::AttemptGate;
 use super::outcome::{Outcome, OutcomeReason};
 use crate::protocol::StopReason;
@@ -123,6 +124,8 @@ pub struct TaskEnv {
     pub span: tracing::Span,
     /// Who the attempts work for (span attributes).
     pub labels: Arc<TaskLabels>,
+    /// Where the attempts run.
+    pub executor: Arc<dyn Executor>,
 }
 
 impl TaskEnv {
@@ -135,6 +138,7 @@ impl TaskEnv {
             gate: None,
             span: tracing::Span::none(),
             labels: Arc::default(),
+            executor: local(),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use ractor::ActorRef;
 use tokio::sync::mpsc;
 
+use crate::agent::executor::local;
 use crate::agent::{
     AttemptRecorder, AttemptStart, TaskActor, TaskCarry, TaskEnv, TaskMsg, TaskOptions,
     TaskReporter, TaskSpec,
@@ -159,6 +160,7 @@ impl SessionState {
             gate: Some(run.gate.clone()),
             span: span.clone(),
             labels: run.labels.clone(),
+            executor: local(),
         };
         // Restarts (with their backoff) and escalations become events on the request's span.
         let (observer, mut decisions) = mpsc::unbounded_channel::<SupervisorEvent>();
