@@ -229,11 +229,14 @@ fn many_clients_at_once_are_all_served() {
 fn a_client_of_another_uid_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
+    let d = started();
     if !nix::unistd::getuid().is_root() {
-        eprintln!("not root: cannot arrange a client of another uid; skipped");
+        // Only root can run a client as another user: the rule itself is checked by
+        // service::connection's unit test; here, that smithd still serves its own user.
+        println!("not root: a client of another uid cannot be arranged; checking the own user");
+        d.assert_serving();
         return;
     }
-    let d = started();
     // Open the path so that only the uid check stands in the way.
     for dir in [
         d.root().to_path_buf(),

@@ -129,15 +129,20 @@ pub struct TaskEnv {
 }
 
 impl TaskEnv {
-    /// An environment with only a reporter: no cap, no gate, no parent span.
+    /// An environment with only a reporter: no cap, no gate, no parent span, a request of its
+    /// own (so that its attempts' tags are its own).
     pub fn new(reporter: TaskReporter) -> Self {
+        let labels = TaskLabels {
+            request_id: format!("r-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            ..TaskLabels::default()
+        };
         Self {
             reporter,
             recorder: None,
             permits: None,
             gate: None,
             span: tracing::Span::none(),
-            labels: Arc::default(),
+            labels: Arc::new(labels),
             executor: local(),
         }
     }

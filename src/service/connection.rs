@@ -114,36 +114,55 @@ impl Connection {
     }
 }
 
+/// Why a peer is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Refusal {
+    /// It runs as another user.
+    OtherUser,
+    /// It is a worker's process (or started by one): why it counts as one.
+    Worker(String),
+}
+
+/// Whether a peer of `peer_uid` (process `peer_pid`) may talk to smithd running as `me`.
+fn peer_verdict(peer_uid: u32, peer_pid: u32, me: u32) -> Result<(), Refusal> {
+    if peer_uid != me {
+        return Err(Refusal::OtherUser);
+    }
+    match worker_ancestry(peer_pid) {
+        None => Ok(()),
+        Some(why) => Err(Refusal::Worker(why)),
+    }
+}
+
 /// Whether the peer may talk to smithd; on refusal, the reason for the client.
 fn check_peer(stream: &UnixStream) -> Result<(), Option<Box<Response>>> {
     let me = nix::unistd::getuid().as_raw();
-    match getsockopt(stream, PeerCredentials) {
-        Ok(cred) if cred.uid() == me => match worker_ancestry(cred.pid() as u32) {
-            None => Ok(()),
-            Some(why) => {
-                tracing::warn!(peer_pid = cred.pid(), %why, "refused a client started by a worker");
-                Err(Some(Box::new(error(
-                    ErrorKind::Forbidden,
-                    "smithd takes no requests from its own workers or what they start",
-                ))))
-            }
-        },
-        Ok(cred) => {
+    let cred = match getsockopt(stream, PeerCredentials) {
+        Ok(cred) => cred,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the peer's credentials; closing");
+            return Err(None);
+        }
+    };
+    let reply = match peer_verdict(cred.uid(), cred.pid() as u32, me) {
+        Ok(()) => return Ok(()),
+        Err(Refusal::Worker(why)) => {
+            tracing::warn!(peer_pid = cred.pid(), %why, "refused a client started by a worker");
+            error(
+                ErrorKind::Forbidden,
+                "smithd takes no requests from its own workers or what they start",
+            )
+        }
+        Err(Refusal::OtherUser) => {
             tracing::warn!(
                 peer_uid = cred.uid(),
                 peer_pid = cred.pid(),
                 "refused a client of another user"
             );
-            Err(Some(Box::new(error(
-                ErrorKind::Forbidden,
-                format!("smithd serves only uid {me}"),
-            ))))
+            error(ErrorKind::Forbidden, format!("smithd serves only uid {me}"))
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the peer's credentials; closing");
-            Err(None)
-        }
-    }
+    };
+    Err(Some(Box::new(reply)))
 }
 
 /// Why `pid` counts as a worker's process, if it does: it or an ancestor carries an attempt tag,
@@ -234,5 +253,29 @@ pub(crate) async fn serve(stream: UnixStream, slot: ClientSlot, shared: Arc<Serv
             tracing::debug!(error = %e, "connection ended while answering");
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_same_user_outside_the_workers_is_served() {
+        let me = nix::unistd::getuid().as_raw();
+        // The test runner that started this test is not below "smithd" (this process).
+        let runner = std::os::unix::process::parent_id();
+        assert_eq!(peer_verdict(me, runner, me), Ok(()));
+        assert_eq!(
+            peer_verdict(me.wrapping_add(1), runner, me),
+            Err(Refusal::OtherUser)
+        );
+        // Its ancestry reaches "smithd" when smithd is this very process.
+        let child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let verdict = peer_verdict(me, child.id(), me);
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(matches!(verdict, Err(Refusal::Worker(_))), "{verdict:?}");
     }
 }
