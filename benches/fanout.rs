@@ -3,7 +3,7 @@
 //! against a bare tokio loop that spawns the same program 1,000 times at concurrency 32 and reads
 //! its output — measured in the same run, reported as a ratio.
 //!
-//! `cargo bench --bench fanout` (SMITH_BENCH_TASKS overrides the 1,000).
+//! `cargo bench --features stand-in --bench fanout` (SMITH_BENCH_TASKS overrides the 1,000).
 
 use std::path::Path;
 use std::sync::Arc;

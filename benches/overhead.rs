@@ -1,5 +1,5 @@
 //! smith's own overhead against the physical limit, each measured against a baseline in the same
-//! run on the same machine, reported as a ratio. `cargo bench --bench overhead [-- NAME…]` with
+//! run on the same machine, reported as a ratio. `cargo bench --features stand-in --bench overhead [-- NAME…]` with
 //! NAME among: fanout latency client restart cancel control memory parser.
 //!
 //! The workers are fake-claude (the stand-in agent, release build); smithd is the real binary,

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet --bins
+cargo build --quiet --bins --features stand-in
 bin="$PWD/target/debug"
 demo="$(mktemp -d -t smith-demo.XXXXXX)"
 mkdir -p "$demo/work"

@@ -123,19 +123,20 @@ enum Refusal {
     Worker(String),
 }
 
-/// Whether a peer of `peer_uid` (process `peer_pid`) may talk to smithd running as `me`.
-fn peer_verdict(peer_uid: u32, peer_pid: u32, me: u32) -> Result<(), Refusal> {
+/// Whether a peer of `peer_uid` (process `peer_pid`) may talk to smithd running as `me`; with
+/// `descendants`, a process below smithd counts as a worker's even without a tag.
+fn peer_verdict(peer_uid: u32, peer_pid: u32, me: u32, descendants: bool) -> Result<(), Refusal> {
     if peer_uid != me {
         return Err(Refusal::OtherUser);
     }
-    match worker_ancestry(peer_pid) {
+    match worker_ancestry(peer_pid, descendants) {
         None => Ok(()),
         Some(why) => Err(Refusal::Worker(why)),
     }
 }
 
 /// Whether the peer may talk to smithd; on refusal, the reason for the client.
-fn check_peer(stream: &UnixStream) -> Result<(), Option<Box<Response>>> {
+fn check_peer(stream: &UnixStream, descendants: bool) -> Result<(), Option<Box<Response>>> {
     let me = nix::unistd::getuid().as_raw();
     let cred = match getsockopt(stream, PeerCredentials) {
         Ok(cred) => cred,
@@ -144,7 +145,7 @@ fn check_peer(stream: &UnixStream) -> Result<(), Option<Box<Response>>> {
             return Err(None);
         }
     };
-    let reply = match peer_verdict(cred.uid(), cred.pid() as u32, me) {
+    let reply = match peer_verdict(cred.uid(), cred.pid() as u32, me, descendants) {
         Ok(()) => return Ok(()),
         Err(Refusal::Worker(why)) => {
             tracing::warn!(peer_pid = cred.pid(), %why, "refused a client started by a worker");
@@ -166,13 +167,14 @@ fn check_peer(stream: &UnixStream) -> Result<(), Option<Box<Response>>> {
 }
 
 /// Why `pid` counts as a worker's process, if it does: it or an ancestor carries an attempt tag,
-/// or its ancestry reaches smithd itself (workers, and the orphans smithd adopts as a subreaper).
-fn worker_ancestry(pid: u32) -> Option<String> {
+/// or (with `descendants`) its ancestry reaches smithd itself (workers, and the orphans smithd
+/// adopts as a subreaper).
+fn worker_ancestry(pid: u32, descendants: bool) -> Option<String> {
     let me = std::process::id();
     std::iter::once(pid)
         .chain(proc_info::ancestors(pid))
         .find_map(|p| {
-            if p == me {
+            if descendants && p == me {
                 Some("its ancestry reaches smithd".to_string())
             } else {
                 proc_info::environ_var(p, TAG_VAR)
@@ -191,7 +193,7 @@ fn evicted() -> Response {
 /// Serves one connection to its end.
 pub(crate) async fn serve(stream: UnixStream, slot: ClientSlot, shared: Arc<ServiceShared>) {
     // The peer is verified before anything it sends is read or logged.
-    let refusal = check_peer(&stream);
+    let refusal = check_peer(&stream, !shared.options.embedded);
     let mut conn = Connection::new(stream, slot, &shared.config.service);
     if let Err(reason) = refusal {
         if let Some(reply) = reason {
@@ -265,17 +267,26 @@ mod tests {
         let me = nix::unistd::getuid().as_raw();
         // The test runner that started this test is not below "smithd" (this process).
         let runner = std::os::unix::process::parent_id();
-        assert_eq!(peer_verdict(me, runner, me), Ok(()));
+        assert_eq!(peer_verdict(me, runner, me, true), Ok(()));
         assert_eq!(
-            peer_verdict(me.wrapping_add(1), runner, me),
+            peer_verdict(me.wrapping_add(1), runner, me, true),
             Err(Refusal::OtherUser)
         );
         // Its ancestry reaches "smithd" when smithd is this very process.
-        let child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
-        let verdict = peer_verdict(me, child.id(), me);
+        let child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let verdict = peer_verdict(me, child.id(), me, true);
+        let embedded = peer_verdict(me, child.id(), me, false);
         let mut child = child;
         let _ = child.kill();
         let _ = child.wait();
         assert!(matches!(verdict, Err(Refusal::Worker(_))), "{verdict:?}");
+        assert_eq!(
+            embedded,
+            Ok(()),
+            "an embedding process serves its own children"
+        );
     }
 }

@@ -52,6 +52,7 @@ use crate::supervisor::{
 use control::ControlServer;
 use lock::InstanceLock;
 pub use settings::ServiceSettings;
+pub use shared::RunOptions;
 use shared::ServiceShared;
 pub use shutdown::ShutdownLevel;
 
@@ -197,7 +198,16 @@ fn private_dir(dir: &Path) -> Result<(), String> {
 /// Runs smithd until `shutdown` says stop (or a client asks). Returns when everything is stopped.
 pub async fn run(
     config: Config,
+    shutdown: watch::Receiver<ShutdownLevel>,
+) -> Result<(), ServiceError> {
+    run_with(config, shutdown, RunOptions::default()).await
+}
+
+/// [`run`], embedded in a process as `options` say.
+pub async fn run_with(
+    config: Config,
     mut shutdown: watch::Receiver<ShutdownLevel>,
+    options: RunOptions,
 ) -> Result<(), ServiceError> {
     let data_dir = config.service.data_dir.clone();
     let dir_err = |reason: String| ServiceError::DataDir {
@@ -244,11 +254,14 @@ pub async fn run(
         );
     }
     // Tools may start processes that leave the worker's session and group: as a subreaper
-    // smithd adopts them when their parent exits (and reaps them by pid).
-    if let Err(e) = reaper::become_subreaper() {
+    // smithd adopts them when their parent exits (and reaps them by pid). Embedded, the process
+    // is not the service's alone: its children are its owner's to reap.
+    if !options.embedded
+        && let Err(e) = reaper::become_subreaper()
+    {
         tracing::warn!(error = %e, "cannot become a child subreaper; processes that leave a worker are found by their tag only");
     }
-    let reaping = tokio::spawn(reaper::reap_adopted_forever());
+    let reaping = (!options.embedded).then(|| tokio::spawn(reaper::reap_adopted_forever()));
     private_dir(&config.service.worker_runtime_dir()).map_err(dir_err)?;
 
     // The shutdown switch is shared so that a client's `shutdown` request can flip it too.
@@ -262,7 +275,7 @@ pub async fn run(
             }
         })
     };
-    let shared = ServiceShared::new(config, switch);
+    let shared = ServiceShared::new(config, switch, options);
     for warning in &shared.warnings {
         tracing::warn!("{warning}");
     }
@@ -301,11 +314,17 @@ pub async fn run(
     }
     stop(&shared, &root, &mut level).await;
     let _ = tokio::time::timeout(Duration::from_secs(30), root_done).await;
-    // Whatever carries a tag of this smithd has outlived its attempt: it goes too.
-    let grace = shared.config.agent.term_grace;
-    let left = attempt_tag::find(attempt_tag::is_ours, None);
-    attempt_tag::stop(&left, grace).await;
-    reaping.abort();
+    // Whatever carries a tag of this smithd has outlived its attempt: it goes too. (Embedded,
+    // the tag's instance is the process's, shared with whatever else runs in it: each attempt's
+    // own stop and the Drop guards are the nets then.)
+    if !options.embedded {
+        let grace = shared.config.agent.term_grace;
+        let left = attempt_tag::find(attempt_tag::is_ours, None);
+        attempt_tag::stop(&left, grace).await;
+    }
+    if let Some(r) = reaping {
+        r.abort();
+    }
     pruning.abort();
     forward.abort();
     let _ = std::fs::remove_file(&shared.config.service.socket);

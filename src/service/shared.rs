@@ -13,6 +13,18 @@ use crate::supervisor::SupervisorRef;
 
 use super::shutdown::ShutdownLevel;
 
+/// How the service runs in the process that runs it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// The service shares its process with other code (an application, or a test, that embeds
+    /// it and starts `smith` itself): it serves clients that are children of the process, and
+    /// neither becomes a child subreaper, nor reaps children it did not start, nor sweeps every
+    /// tagged process of the process when it stops (only its attempts'). smithd leaves it
+    /// off: below smithd are only its workers and what they leave behind, which it never takes
+    /// requests from and reaps. Workers are refused by their attempt tag either way.
+    pub embedded: bool,
+}
+
 /// Shared by the root tree's children and the connection handlers.
 pub struct ServiceShared {
     /// The effective configuration.
@@ -25,6 +37,8 @@ pub struct ServiceShared {
     pub shutdown: watch::Sender<ShutdownLevel>,
     /// Problems found at start that will make requests fail (shown by `smith health`).
     pub warnings: Vec<String>,
+    /// How the service runs in its process.
+    pub options: RunOptions,
     store: RwLock<Option<StoreHandle>>,
     sessions: RwLock<Option<Sessions>>,
     root: RwLock<Option<SupervisorRef>>,
@@ -55,13 +69,18 @@ fn startup_warnings(config: &Config) -> Vec<String> {
 
 impl ServiceShared {
     /// Shared state for `config`.
-    pub fn new(config: Config, shutdown: watch::Sender<ShutdownLevel>) -> Arc<Self> {
+    pub fn new(
+        config: Config,
+        shutdown: watch::Sender<ShutdownLevel>,
+        options: RunOptions,
+    ) -> Arc<Self> {
         Arc::new(Self {
             permits: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
             warnings: startup_warnings(&config),
             config,
             started: Instant::now(),
             shutdown,
+            options,
             store: RwLock::new(None),
             sessions: RwLock::new(None),
             root: RwLock::new(None),

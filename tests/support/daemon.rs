@@ -1,5 +1,7 @@
-//! A smithd started by a test in a temp dir (stand-in agent by default), `smith` commands
-//! against it, and cleanup on Drop: SIGTERM, then SIGKILL, and no process left behind.
+//! A smithd started by a test in a temp dir (stand-in agent by default) — as a process of its
+//! own (`start`: signals, kill -9 and logs are the point) or in this process (`start_in_process`:
+//! `service::run` on a runtime thread, no binary) — `smith` commands against it, and cleanup on
+//! Drop: a graceful stop, then SIGKILL, and no process left behind.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -15,9 +17,16 @@ pub fn smith_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_smith"))
 }
 
+/// smithd running in this process.
+struct InProcess {
+    shutdown: tokio::sync::watch::Sender<smith::service::ShutdownLevel>,
+    thread: std::thread::JoinHandle<Result<(), String>>,
+}
+
 pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
+    in_process: Option<InProcess>,
     pub extra_config: String,
     /// Extra environment of smithd (e.g. `SMITH_SERVICE__SHUTDOWN_GRACE`).
     pub env: Vec<(String, String)>,
@@ -47,6 +56,7 @@ impl Daemon {
         let d = Self {
             dir,
             child: None,
+            in_process: None,
             extra_config: extra.to_string(),
             env: Vec::new(),
         };
@@ -105,7 +115,54 @@ impl Daemon {
         panic!("smithd did not answer within 20 s:\n{}", self.log());
     }
 
+    /// Runs smithd in this process: `service::run` on a runtime thread of its own, with the same
+    /// config, socket and work dir as [`Daemon::start`] (its log is this test's output).
+    pub fn start_in_process(&mut self) {
+        use smith::config::{Config, ConfigSource};
+        use smith::service::RunOptions;
+        let config = Config::load(
+            Some(ConfigSource::Explicit(self.config_path())),
+            self.env.clone(),
+        )
+        .expect("the test's config loads");
+        let (shutdown, level) = smith::service::shutdown::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            let options = RunOptions { embedded: true };
+            runtime
+                .block_on(smith::service::run_with(config, level, options))
+                .map_err(|e| e.to_string())
+        });
+        self.in_process = Some(InProcess { shutdown, thread });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.smith(&["health"]).status.success() {
+                return;
+            }
+            if self
+                .in_process
+                .as_ref()
+                .is_some_and(|p| p.thread.is_finished())
+            {
+                let run = self.in_process.take().unwrap().thread.join();
+                panic!("smithd stopped early: {run:?}");
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        panic!("smithd did not answer within 20 s");
+    }
+
+    /// Stops an in-process smithd gracefully; returns how `service::run` ended.
+    pub fn stop_in_process(&mut self) -> Result<(), String> {
+        let p = self.in_process.take().expect("running in this process");
+        smith::service::shutdown::raise(&p.shutdown, smith::service::ShutdownLevel::Graceful);
+        p.thread.join().expect("the service thread does not panic")
+    }
+
     pub fn pid(&self) -> u32 {
+        if self.in_process.is_some() {
+            return std::process::id();
+        }
         self.child.as_ref().expect("running").id()
     }
 
@@ -170,6 +227,9 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if self.in_process.is_some() {
+            let _ = self.stop_in_process();
+        }
         if self.child.is_some() {
             self.signal(nix::sys::signal::Signal::SIGTERM);
             if self.wait(Duration::from_secs(15)).is_none()

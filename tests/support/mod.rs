@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+#[cfg(not(feature = "stand-in"))]
+compile_error!("the tests run the stand-in agent: cargo test --features stand-in");
+
 pub mod actors;
 pub mod agent;
 pub mod background;
@@ -9,6 +12,7 @@ pub mod daemon;
 pub mod fake_api;
 pub mod otlp;
 pub mod prometheus;
+pub mod protocol_samples;
 pub mod real_cli;
 pub mod session;
 pub mod wire;

@@ -1,11 +1,10 @@
 //! The real Claude Code CLI for tests: `@anthropic-ai/claude-code@2.1.332`, installed by npm into
-//! `target/claude-cli/` (by `.ci/run`, or here on first use), run offline against the fake API.
+//! `target/claude-cli/` by `.ci/run` (never by the tests), run offline against the fake API.
 //!
-//! If it cannot be installed, tests fail with a clear message. They are skipped only when
+//! If it is not installed, the tests fail saying how to install it. They are skipped only when
 //! `SMITH_SKIP_REAL_CLI=1` is set explicitly.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use smith::agent::AgentConfig;
@@ -24,39 +23,20 @@ pub fn cli_path() -> PathBuf {
     install_dir().join("node_modules/@anthropic-ai/claude-code-linux-x64/claude")
 }
 
-/// The real CLI, installing it on first use; `None` only when `SMITH_SKIP_REAL_CLI=1`.
+/// The real CLI (installed by `.ci/run`); `None` only when `SMITH_SKIP_REAL_CLI=1`.
 pub fn real_cli() -> Option<PathBuf> {
     if std::env::var("SMITH_SKIP_REAL_CLI").as_deref() == Ok("1") {
-        eprintln!("SMITH_SKIP_REAL_CLI=1: skipping a real-CLI test");
+        println!("SMITH_SKIP_REAL_CLI=1: this real-CLI test is skipped");
         return None;
     }
     let path = cli_path();
-    if path.exists() {
-        return Some(path);
-    }
-    let dir = install_dir();
-    std::fs::create_dir_all(&dir).expect("create the CLI install directory");
-    // Test binaries run in parallel: one installs, the others wait on the lock.
-    let lock_file = std::fs::File::create(dir.join(".install.lock")).expect("lock file");
-    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| e)
-        .expect("lock the CLI install directory");
-    if !path.exists() {
-        let status = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&dir)
-            .arg(format!("@anthropic-ai/claude-code@{CLI_VERSION}"))
-            .status();
-        match status {
-            Ok(s) if s.success() && path.exists() => {}
-            other => panic!(
-                "cannot install the Claude CLI ({other:?}) into {}: run \
-                 `npm install --prefix target/claude-cli @anthropic-ai/claude-code@{CLI_VERSION}`, \
-                 or set SMITH_SKIP_REAL_CLI=1 to skip the real-CLI tests",
-                dir.display()
-            ),
-        }
-    }
+    assert!(
+        path.exists(),
+        "the Claude CLI {CLI_VERSION} is not installed at {}: run `bash .ci/run` once, or \
+         `npm install --prefix target/claude-cli @anthropic-ai/claude-code@{CLI_VERSION}` \
+         (SMITH_SKIP_REAL_CLI=1 skips the real-CLI tests)",
+        path.display()
+    );
     Some(path)
 }
 

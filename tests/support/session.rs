@@ -106,6 +106,20 @@ impl Harness {
     }
 }
 
+/// Reads events until task `task_id` has started (its process runs).
+pub async fn until_started(rx: &mut EventStream, task_id: &str) {
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+            .await
+            .expect("the task starts within 60 s")
+            .expect("events until it starts");
+        if matches!(&e, RequestEvent::Progress(Event::TaskStarted { task_id: t, .. }) if t == task_id)
+        {
+            return;
+        }
+    }
+}
+
 /// Collects events until `Finished`.
 pub async fn finish(mut rx: EventStream) -> (RequestSummary, Vec<RequestEvent>) {
     let mut events = Vec::new();

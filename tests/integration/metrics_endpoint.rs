@@ -1,14 +1,12 @@
 //! The Prometheus endpoint under a hostile local client: connections that never send are bounded
 //! and time out, and running out of file descriptors pauses the endpoint instead of ending it.
 
-mod support;
-
 use std::net::TcpStream;
 use std::time::Duration;
 
-use support::daemon::Daemon;
-use support::eventually;
-use support::prometheus::{prometheus_addr, serves};
+use crate::support::daemon::Daemon;
+use crate::support::eventually;
+use crate::support::prometheus::{prometheus_addr, serves};
 
 fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))

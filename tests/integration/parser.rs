@@ -2,14 +2,12 @@
 //! yields the right events and the right outcome class — parsed directly, and replayed through a
 //! whole attempt by the stand-in.
 
-mod support;
-
 use std::path::PathBuf;
 
+use crate::support::agent::{run, stand_in_config};
 use smith::agent::event::ResultEvent;
 use smith::agent::outcome::classify;
 use smith::agent::{OutcomeReason, StopCause, StreamEvent};
-use support::agent::{run, stand_in_config};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -3,16 +3,14 @@
 //! task's reason with a hint (missing program, directory outside the roots), in the live output
 //! and in `--json`; `smith health` warns about a program that is not there.
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use support::daemon::{Daemon, smith_bin, stderr, stdout};
+use crate::support::daemon::{Daemon, smith_bin, stderr, stdout};
 
 fn started() -> Daemon {
     let mut d = Daemon::new("");
-    d.start();
+    d.start_in_process();
     d
 }
 

@@ -2,11 +2,12 @@
 //! API errors, SIGKILL mid-stream, an interrupt, and a restart that resumes the conversation.
 //! Few and fast: each CLI start costs about a second.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::agent::{gone, run, run_with};
+use crate::support::fake_api::{FakeApi, Fault};
+use crate::support::real_cli::{real_cli, real_cli_config};
 use smith::agent::{
     AttemptEvent, OutcomeReason, TaskActor, TaskCarry, TaskEnv, TaskEventKind, TaskOptions,
     TaskReporter, TaskSpec,
@@ -14,9 +15,6 @@ use smith::agent::{
 use smith::protocol::StopReason;
 use smith::supervisor::{Backoff, SupervisorFlags, SupervisorRef, SupervisorSpec};
 use smith::task::TaskId;
-use support::agent::{gone, run, run_with};
-use support::fake_api::{FakeApi, Fault};
-use support::real_cli::{real_cli, real_cli_config};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -236,8 +234,12 @@ async fn plan_mode_with_the_real_cli_uses_the_structured_output_of_the_planner()
         {"name": "docs", "instruction": "write the docs"},
     ]}));
     let Env { dir, api, config } = e;
-    let h =
-        support::session::Harness::open(dir, support::session::test_session_config(), config).await;
+    let h = crate::support::session::Harness::open(
+        dir,
+        crate::support::session::test_session_config(),
+        config,
+    )
+    .await;
     let mut spec = h.spec("build the service", &[]);
     spec.plan = true;
     let (summary, _) = h.ask(spec).await;
@@ -268,16 +270,16 @@ async fn plan_mode_with_the_real_cli_uses_the_structured_output_of_the_planner()
 
 #[test]
 fn smithd_with_the_real_cli_restarts_a_task_that_met_an_api_500_and_merges_all_three() {
-    let Some(cli) = support::real_cli::real_cli() else {
+    let Some(cli) = crate::support::real_cli::real_cli() else {
         return;
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let api = rt.block_on(FakeApi::start());
-    let mut d = support::daemon::Daemon::new(
+    let mut d = crate::support::daemon::Daemon::new(
         "[supervision]\nbackoff_min = \"100ms\"\nbackoff_max = \"200ms\"\n",
     );
     // No retries inside the CLI: one 500 ends the attempt, and smith restarts it.
-    support::real_cli::configure_daemon(
+    crate::support::real_cli::configure_daemon(
         &d,
         &cli,
         &api.url(),
@@ -300,10 +302,10 @@ fn smithd_with_the_real_cli_restarts_a_task_that_met_an_api_500_and_merges_all_t
         out.status.code(),
         Some(0),
         "{}\n{}",
-        support::daemon::stderr(&out),
+        crate::support::daemon::stderr(&out),
         d.log()
     );
-    let v: serde_json::Value = serde_json::from_str(&support::daemon::stdout(&out)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&crate::support::daemon::stdout(&out)).unwrap();
     assert_eq!(v["status"], "succeeded");
     let attempts: Vec<u64> = v["tasks"]
         .as_array()
@@ -320,12 +322,13 @@ fn smithd_with_the_real_cli_restarts_a_task_that_met_an_api_500_and_merges_all_t
         );
     }
     assert!(answer.contains("ECHO: "), "{answer}");
-    let show: serde_json::Value = serde_json::from_str(&support::daemon::stdout(&d.smith(&[
-        "show",
-        v["request_id"].as_str().unwrap(),
-        "--json",
-    ])))
-    .unwrap();
+    let show: serde_json::Value =
+        serde_json::from_str(&crate::support::daemon::stdout(&d.smith(&[
+            "show",
+            v["request_id"].as_str().unwrap(),
+            "--json",
+        ])))
+        .unwrap();
     let beta: Vec<&serde_json::Value> = show["attempts"]
         .as_array()
         .unwrap()

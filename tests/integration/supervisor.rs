@@ -2,19 +2,19 @@
 //! backoff, shutdown, dynamic and significant children. Small test actors, no OS processes;
 //! tokio's paused clock where time matters.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::support::actors::{
+    Log, WorkerMsg, cell_of, next_exit, probe, tell, worker, worker_failing,
+};
+use crate::support::eventually;
 use ractor::ActorCell;
 use smith::supervisor::{
     AutoShutdown, Backoff, ChildSpec, ChildStart, ChildState, ExitReason, Restart, Shutdown,
     Strategy, SupervisorError, SupervisorFlags, SupervisorRef, SupervisorSpec, SupervisorState,
 };
-use support::actors::{Log, WorkerMsg, cell_of, next_exit, probe, tell, worker, worker_failing};
-use support::eventually;
 
 const WAIT: Duration = Duration::from_secs(10);
 

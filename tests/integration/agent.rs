@@ -1,13 +1,11 @@
 //! One `claude` attempt with the stand-in agent: every outcome class produced for real,
 //! containment (process group, grandchildren), watchdogs and the stop sequence.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::agent::{gone, pid_alive, run, run_with, stand_in_config};
 use smith::agent::{AgentConfig, AttemptEvent, OutcomeReason};
 use smith::protocol::StopReason;
-use support::agent::{gone, pid_alive, run, run_with, stand_in_config};
 
 fn setup() -> (tempfile::TempDir, AgentConfig) {
     let dir = tempfile::tempdir().expect("tempdir");

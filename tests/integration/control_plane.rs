@@ -3,19 +3,17 @@
 //! reading, replies larger than a client accepts, a huge `--timeout`, a socket path that holds
 //! something else — smithd never aborts, never stalls for others, and answers `health` afterwards.
 
-mod support;
-
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
+use crate::support::daemon::{Daemon, stderr, stdout};
+use crate::support::wire::{closed, connect, handshaken, hello_frame, read_response, send};
 use smith::protocol::frame::{decode, encode};
 use smith::protocol::{
     Ask, AskSpec, CancelRequest, ErrorKind, HealthQuery, HistoryQuery, Request, Response,
     ShowQuery, StatusQuery, TextPart, TextQuery,
 };
-use support::daemon::{Daemon, stderr, stdout};
-use support::wire::{closed, connect, handshaken, hello_frame, read_response, send};
 
 fn started(extra: &str) -> Daemon {
     let mut d = Daemon::new(extra);
@@ -461,7 +459,7 @@ fn a_socket_directory_of_another_user_is_refused() {
 
 /// Starts smithd where it must refuse to start; returns its log.
 fn start_expecting_failure(d: &mut Daemon) -> String {
-    let out = std::process::Command::new(support::daemon::smithd_bin())
+    let out = std::process::Command::new(crate::support::daemon::smithd_bin())
         .arg("--config")
         .arg(d.config_path())
         .env_remove("RUST_LOG")

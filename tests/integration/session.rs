@@ -2,17 +2,15 @@
 //! escalation that degrades a request but not the session, retry rules, context slices, plan and
 //! synthesize modes, the budget, the concurrency cap, cancel, crash recovery and resume.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::agent::{gone, pid_alive};
+use crate::support::eventually;
+use crate::support::session::{Harness, finish, started_pids, test_session_config};
 use smith::protocol::{Event, OutcomeReason, RequestSummary, TaskEnd};
 use smith::session::RequestEvent;
 use smith::store::{RequestStatus, TaskStatus, queries};
 use smith::supervisor::{Restart, Strategy};
-use support::agent::{gone, pid_alive};
-use support::eventually;
-use support::session::{Harness, finish, started_pids, test_session_config};
 
 fn attempts(summary: &RequestSummary) -> Vec<u32> {
     summary.tasks.iter().map(|t| t.attempts).collect()
@@ -459,7 +457,7 @@ async fn after_an_abrupt_stop_history_survives_the_request_is_interrupted_and_re
     let slow_pid = slow_pid.unwrap();
     assert!(gone(slow_pid).await, "the Drop guards killed the process");
     let Harness { dir, .. } = h;
-    let agent = support::agent::stand_in_config(dir.path());
+    let agent = crate::support::agent::stand_in_config(dir.path());
     let h = Harness::open(dir, test_session_config(), agent).await;
     // Startup recovery, as smithd does it.
     h.store

@@ -4,15 +4,13 @@
 //! files workers create keep the user's umask while smithd's own are private; no HOME and no
 //! roots is a clear error.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::background::{self, ask_in_background, gone_within, kill_if_alive};
+use crate::support::daemon::{Daemon, smith_bin, stderr, stdout};
 use nix::sys::signal::Signal;
-use support::background::{self, ask_in_background, gone_within, kill_if_alive};
-use support::daemon::{Daemon, smith_bin, stderr, stdout};
 
 fn started() -> Daemon {
     let mut d = Daemon::new("");
@@ -60,7 +58,7 @@ fn a_group_whose_leader_is_gone_is_swept_for_its_members() {
     let mut d = started();
     let mut client = ask_in_background(&d, "[[grandchild]] [[sleep:60000]]");
     // The worker reports its grandchild (a `sleep 1000` in its group).
-    let grandchild = support::eventually_sync(Duration::from_secs(20), || {
+    let grandchild = crate::support::eventually_sync(Duration::from_secs(20), || {
         d.worker_pids().into_iter().find(|&p| {
             std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
         })
@@ -163,7 +161,7 @@ fn workers_keep_the_users_umask_while_smithds_files_are_private() {
 
 /// `smithd --check-config` with `config` and no HOME.
 fn check_config_without_home(config: &std::path::Path) -> std::process::Output {
-    Command::new(support::daemon::smithd_bin())
+    Command::new(crate::support::daemon::smithd_bin())
         .args(["--check-config", "--config"])
         .arg(config)
         .env_remove("HOME")

@@ -2,14 +2,12 @@
 //! another process holds), no attempt starts unrecorded, requests and answers are bounded, a
 //! session's queue is bounded, and token usage counts the whole input.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::session::{Harness, finish, until_started};
 use smith::protocol::{OutcomeReason, TaskEnd};
 use smith::session::SessionError;
 use smith::store::RequestStatus;
-use support::session::{Harness, finish};
 
 /// Pages in use now; the database cannot grow past them once `max_page_count` is set to it.
 async fn freeze_size(h: &Harness) {
@@ -49,8 +47,8 @@ async fn a_full_database_is_never_answered_as_success_and_the_context_does_not_m
     let h = Harness::new(|_, _| {}).await;
     // A long prompt: its answer needs new pages when the request ends.
     let prompt = format!("first [[sleep:400]] {}", "z".repeat(200_000));
-    let (id, events) = h.submit(h.spec(&prompt, &[])).await;
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (id, mut events) = h.submit(h.spec(&prompt, &[])).await;
+    until_started(&mut events, "t1").await;
     freeze_size(&h).await;
     let (summary, _) = finish(events).await;
     assert_eq!(summary.status, RequestStatus::Interrupted, "{summary:?}");
@@ -108,10 +106,11 @@ async fn a_locked_database_keeps_attempts_from_starting_and_ends_from_being_answ
         .unwrap();
     let marker = h.cwd().join("second-ran");
     let second = format!("second [[sh:touch {}]]", marker.display());
-    let (_, events) = h
+    let (_, mut events) = h
         .submit(h.spec("two", &["first [[sleep:400]]", &second]))
         .await;
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The first runs (and holds the only slot); the second waits to be recorded.
+    until_started(&mut events, "t1").await;
     let (release, holder) = hold_database(h.dir.path().join("smith.db"));
     let (summary, _) = finish(events).await;
     release.send(()).unwrap();

@@ -6,21 +6,19 @@
 //! The worker runs with `bypassPermissions` so that the tool may run (as root the CLI requires
 //! `IS_SANDBOX=1` for that).
 
-mod support;
-
 use std::time::Duration;
 
-use support::background;
-use support::daemon::{Daemon, smith_bin, stderr, stdout};
-use support::fake_api::FakeApi;
+use crate::support::background;
+use crate::support::daemon::{Daemon, smith_bin, stderr, stdout};
+use crate::support::fake_api::FakeApi;
 
 /// smithd running the real CLI; `None` when real-CLI tests are skipped on purpose.
 fn daemon() -> Option<(Daemon, FakeApi, tokio::runtime::Runtime)> {
-    let cli = support::real_cli::real_cli()?;
+    let cli = crate::support::real_cli::real_cli()?;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let api = rt.block_on(FakeApi::start());
     let mut d = Daemon::new("");
-    support::real_cli::configure_daemon(
+    crate::support::real_cli::configure_daemon(
         &d,
         &cli,
         &api.url(),

@@ -1,17 +1,15 @@
 //! `smith` end to end against a smithd started by the test (stand-in agent): ask with a fan-out,
 //! the status tree, history, show, cancel, sessions, health, `--json` shapes, exit codes.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::agent::pid_alive;
+use crate::support::daemon::{Daemon, stderr, stdout};
 use serde_json::Value;
-use support::agent::pid_alive;
-use support::daemon::{Daemon, stderr, stdout};
 
 fn started() -> Daemon {
     let mut d = Daemon::new("[supervision]\nbackoff_min = \"50ms\"\nbackoff_max = \"100ms\"\n");
-    d.start();
+    d.start_in_process();
     d
 }
 

@@ -5,17 +5,15 @@
 //! the stand-in sees the request's trace id in TRACEPARENT; a missing collector blocks nothing;
 //! and the dashboard only queries metrics the service really emits.
 
-mod support;
-
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use crate::support::daemon::{Daemon, stderr, stdout};
+use crate::support::otlp::{Receiver, attr, hex};
+use crate::support::prometheus::{prometheus_addr, scrape};
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::Value;
-use support::daemon::{Daemon, stderr, stdout};
-use support::otlp::{Receiver, attr, hex};
-use support::prometheus::{prometheus_addr, scrape};
 
 /// A daemon exporting to `endpoint`, quickly, with a Prometheus endpoint on a free port.
 fn daemon(endpoint: &str) -> Daemon {
@@ -35,7 +33,7 @@ fn daemon(endpoint: &str) -> Daemon {
 }
 
 fn smith_traced(d: &Daemon, endpoint: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(support::daemon::smith_bin())
+    std::process::Command::new(crate::support::daemon::smith_bin())
         .args(args)
         .env("SMITH_SOCKET", d.socket())
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)

@@ -2,11 +2,12 @@
 //! outcome, resume of the previous Claude session, cancel, and no process left behind when the
 //! actor or its supervisor dies.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::actors::cell_of;
+use crate::support::agent::{gone, stand_in_config};
+use crate::support::eventually;
 use smith::agent::{
     AgentConfig, AttemptEvent, OutcomeReason, TaskActor, TaskCarry, TaskEnv, TaskEvent,
     TaskEventKind, TaskMsg, TaskOptions, TaskReporter, TaskSpec,
@@ -16,9 +17,6 @@ use smith::supervisor::{
     Backoff, ChildState, Strategy, SupervisorFlags, SupervisorRef, SupervisorSpec,
 };
 use smith::task::TaskId;
-use support::actors::cell_of;
-use support::agent::{gone, stand_in_config};
-use support::eventually;
 use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(20);

@@ -2,20 +2,17 @@
 //! a truncated frame, a wrong version and a silent client each get a clear error or a closed
 //! connection while smithd keeps serving others; a client of another uid is refused.
 
-#[path = "support/protocol_samples.rs"]
-mod samples;
-mod support;
-
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::support::daemon::{Daemon, stderr};
+use crate::support::protocol_samples as samples;
+use crate::support::wire::{connect, read_response};
 use smith::protocol::{
     ErrorKind, Hello, PROTOCOL_VERSION, ReadLimits, Response, frame::encode, read_frame,
 };
-use support::daemon::{Daemon, stderr};
-use support::wire::{connect, read_response};
 
 async fn round_trip<T>(value: T)
 where
@@ -66,7 +63,7 @@ fn the_encoding_of_every_message_is_fixed_for_this_protocol_version() {
         }
         panic!(
             "no golden file for protocol v{PROTOCOL_VERSION} ({}): a new version's bytes are \
-             written once with SMITH_BLESS_PROTOCOL=1 cargo test --test protocol",
+             written once with SMITH_BLESS_PROTOCOL=1 cargo test --features stand-in --test protocol",
             path.display()
         );
     };
@@ -98,7 +95,7 @@ fn hex(bytes: &[u8]) -> String {
 
 fn started() -> Daemon {
     let mut d = Daemon::new("");
-    d.start();
+    d.start_in_process();
     d
 }
 
@@ -210,7 +207,7 @@ fn many_clients_at_once_are_all_served() {
         .map(|_| {
             let socket = d.socket();
             std::thread::spawn(move || {
-                std::process::Command::new(support::daemon::smith_bin())
+                std::process::Command::new(crate::support::daemon::smith_bin())
                     .args(["health"])
                     .env("SMITH_SOCKET", socket)
                     .output()
@@ -229,7 +226,9 @@ fn many_clients_at_once_are_all_served() {
 fn a_client_of_another_uid_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
-    let d = started();
+    // A process of its own: its log says whom it refused.
+    let mut d = Daemon::new("");
+    d.start();
     if !nix::unistd::getuid().is_root() {
         // Only root can run a client as another user: the rule itself is checked by
         // service::connection's unit test; here, that smithd still serves its own user.
@@ -245,7 +244,7 @@ fn a_client_of_another_uid_is_refused() {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     std::fs::set_permissions(d.socket(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let mut ancestors = support::daemon::smith_bin();
+    let mut ancestors = crate::support::daemon::smith_bin();
     while ancestors.pop() {
         if let Ok(meta) = std::fs::metadata(&ancestors)
             && meta.permissions().mode() & 0o001 == 0
@@ -257,7 +256,7 @@ fn a_client_of_another_uid_is_refused() {
             return;
         }
     }
-    let out = std::process::Command::new(support::daemon::smith_bin())
+    let out = std::process::Command::new(crate::support::daemon::smith_bin())
         .arg("health")
         .env("SMITH_SOCKET", d.socket())
         .current_dir("/")

@@ -2,14 +2,12 @@
 //! deleted with everything they hold, the file gives the space back, running and queued requests
 //! are never touched; `smith prune` does it on request.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::daemon::{Daemon, stderr, stdout};
 use smith::store::queries::{self, NewRequest, RequestEnd};
 use smith::store::retention::prune;
 use smith::store::{RequestStatus, Retention, open_database};
-use support::daemon::{Daemon, stderr, stdout};
 
 fn add(conn: &mut rusqlite::Connection, id: &str, session: &str, answer_bytes: usize, done: bool) {
     queries::insert_request(

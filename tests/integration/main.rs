@@ -1,0 +1,25 @@
+//! The integration tests, by area: one binary (one link of the crate) with a module per
+//! feature. `lifecycle` (signals, kill -9, the instance lock), `agent_env` (it changes its own
+//! environment) and `supervisor_events` (it installs the global subscriber) are binaries of
+//! their own.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod agent;
+mod ask_inputs;
+mod cli;
+mod containment;
+mod control_plane;
+mod durability;
+mod metrics_endpoint;
+mod parser;
+mod protocol;
+mod real_cli;
+mod real_cli_containment;
+mod retention;
+mod session;
+mod store;
+mod supervisor;
+mod task;
+mod telemetry;
