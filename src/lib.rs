@@ -31,11 +31,11 @@
 pub mod agent;
 pub mod cli;
 pub mod config;
-pub mod paths;
+pub(crate) mod paths;
 pub mod protocol;
 pub mod service;
 pub mod session;
-pub mod settings;
+pub(crate) mod settings;
 pub mod store;
 pub mod supervisor;
 pub mod task;

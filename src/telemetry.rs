@@ -8,9 +8,9 @@
 //! - Spans: `smith.request` → `plan` / `invoke_agent {task}` (one per attempt, kind CLIENT) /
 //!   `synthesize` / `merge`; see observability/README.md.
 
-pub mod metrics;
-pub mod prometheus;
-pub mod semconv;
+pub(crate) mod metrics;
+pub(crate) mod prometheus;
+pub(crate) mod semconv;
 mod settings;
 
 pub use settings::{LogFormat, TelemetrySettings};
@@ -314,12 +314,4 @@ pub fn trace_env(span: &tracing::Span) -> Option<Vec<(String, String)>> {
         .collect();
     env.sort();
     Some(env)
-}
-
-/// The W3C traceparent of `span`, when it is exported.
-pub fn traceparent(span: &tracing::Span) -> Option<String> {
-    trace_env(span)?
-        .into_iter()
-        .find(|(k, _)| k == "TRACEPARENT")
-        .map(|(_, v)| v)
 }

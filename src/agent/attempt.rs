@@ -61,7 +61,7 @@ pub enum AttemptEvent {
 
 /// Where the stop sequence stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+enum StopStage {
     Running,
     /// Interrupt sent; SIGTERM at the deadline.
     Interrupting,
@@ -154,8 +154,8 @@ pub async fn run_launch(
     let wall_deadline = after_at(started, config.timeout);
     let mut idle_deadline = after(config.idle_timeout);
     let mut linger_deadline: Option<Instant> = None;
-    let mut phase = Phase::Running;
-    let mut phase_deadline: Option<Instant> = None;
+    let mut stage = StopStage::Running;
+    let mut stage_deadline: Option<Instant> = None;
     let mut control_open = true;
     let mut stdout_open = true;
     let far = || after(Duration::from_secs(365 * 24 * 3600));
@@ -191,38 +191,38 @@ pub async fn run_launch(
                     stop = Some(StopCause::Cancelled);
                 }
             },
-            _ = sleep_until(wall_deadline), if phase == Phase::Running => {
+            _ = sleep_until(wall_deadline), if stage == StopStage::Running => {
                 seen.detail.get_or_insert(format!("wall-clock timeout of {:?} exceeded", config.timeout));
                 stop = Some(StopCause::Timeout);
             },
-            _ = sleep_until(idle_deadline), if phase == Phase::Running && seen.result.is_none() => {
+            _ = sleep_until(idle_deadline), if stage == StopStage::Running && seen.result.is_none() => {
                 seen.detail.get_or_insert(format!("no output for {:?}", config.idle_timeout));
                 stop = Some(StopCause::Idle);
             },
-            _ = sleep_until(linger_deadline.unwrap_or_else(far)), if phase == Phase::Running && linger_deadline.is_some() => {
+            _ = sleep_until(linger_deadline.unwrap_or_else(far)), if stage == StopStage::Running && linger_deadline.is_some() => {
                 seen.detail.get_or_insert(format!("no exit within {:?} of its result", config.result_grace));
                 stop = Some(StopCause::ResultLinger);
             },
-            _ = sleep_until(phase_deadline.unwrap_or_else(far)), if phase_deadline.is_some() => {
-                match phase {
-                    Phase::Interrupting => {
+            _ = sleep_until(stage_deadline.unwrap_or_else(far)), if stage_deadline.is_some() => {
+                match stage {
+                    StopStage::Interrupting => {
                         tracing::debug!(pid, "no exit after interrupt; SIGTERM to the group");
                         group.signal(Signal::SIGTERM);
-                        phase = Phase::Terminating;
-                        phase_deadline = Some(after(config.term_grace));
+                        stage = StopStage::Terminating;
+                        stage_deadline = Some(after(config.term_grace));
                     }
-                    Phase::Terminating => {
+                    StopStage::Terminating => {
                         tracing::debug!(pid, "no exit after SIGTERM; SIGKILL to the group");
                         group.signal(Signal::SIGKILL);
-                        phase = Phase::Killed;
-                        phase_deadline = None;
+                        stage = StopStage::Killed;
+                        stage_deadline = None;
                     }
-                    Phase::Running | Phase::Killed => phase_deadline = None,
+                    StopStage::Running | StopStage::Killed => stage_deadline = None,
                 }
             },
         }
         if let Some(cause) = stop
-            && phase == Phase::Running
+            && stage == StopStage::Running
         {
             seen.cause.get_or_insert(cause);
             // A graceful interrupt lets the CLI end the turn and save the session (for --resume);
@@ -235,14 +235,14 @@ pub async fn run_launch(
             if interrupt {
                 tracing::debug!(pid, ?cause, "interrupting claude");
                 send_line(&mut stdin_tx, interrupt_request(&format!("smith-{pid}")));
-                phase = Phase::Interrupting;
-                phase_deadline = Some(after(config.interrupt_grace));
+                stage = StopStage::Interrupting;
+                stage_deadline = Some(after(config.interrupt_grace));
             } else {
                 tracing::debug!(pid, ?cause, "terminating claude");
                 stdin_tx = None;
                 group.signal(Signal::SIGTERM);
-                phase = Phase::Terminating;
-                phase_deadline = Some(after(config.term_grace));
+                stage = StopStage::Terminating;
+                stage_deadline = Some(after(config.term_grace));
             }
         }
     };

@@ -37,16 +37,6 @@ pub struct TaskOptions {
     pub cwd: PathBuf,
     /// `--model`.
     pub model: Option<String>,
-    /// `--max-turns`.
-    pub max_turns: Option<u32>,
-    /// `--permission-mode`.
-    pub permission_mode: Option<String>,
-    /// `--allowedTools` (replaces the config's list when non-empty).
-    pub allowed_tools: Vec<String>,
-    /// `--tools`.
-    pub tools: Option<Vec<String>>,
-    /// `--append-system-prompt`.
-    pub append_system_prompt: Option<String>,
     /// `--max-budget-usd`: what is left of the request's budget.
     pub max_budget_usd: Option<f64>,
     /// `--json-schema` (a JSON Schema document).
@@ -78,33 +68,20 @@ pub fn build_args(config: &AgentConfig, task: &TaskOptions, session: &SessionArg
     if let Some(model) = task.model.as_ref().or(config.model.as_ref()) {
         flag("--model", model.clone());
     }
-    if let Some(n) = task.max_turns.or(config.max_turns) {
+    if let Some(n) = config.max_turns {
         flag("--max-turns", n.to_string());
     }
-    if let Some(mode) = task
-        .permission_mode
-        .as_ref()
-        .or(config.permission_mode.as_ref())
-    {
+    if let Some(mode) = &config.permission_mode {
         flag("--permission-mode", mode.clone());
     }
-    let allowed = if task.allowed_tools.is_empty() {
-        &config.allowed_tools
-    } else {
-        &task.allowed_tools
-    };
-    if !allowed.is_empty() {
-        flag("--allowedTools", allowed.join(","));
+    if !config.allowed_tools.is_empty() {
+        flag("--allowedTools", config.allowed_tools.join(","));
     }
-    if let Some(tools) = task.tools.as_ref().or(config.tools.as_ref()) {
+    if let Some(tools) = &config.tools {
         flag("--tools", tools.join(","));
     }
-    let system = match (&config.append_system_prompt, &task.append_system_prompt) {
-        (Some(a), Some(b)) => Some(format!("{a}\n\n{b}")),
-        (a, b) => a.clone().or_else(|| b.clone()),
-    };
-    if let Some(s) = system {
-        flag("--append-system-prompt", s);
+    if let Some(s) = &config.append_system_prompt {
+        flag("--append-system-prompt", s.clone());
     }
     if let Some(usd) = task.max_budget_usd {
         flag("--max-budget-usd", format!("{usd:.6}"));
@@ -220,12 +197,12 @@ mod tests {
     }
 
     #[test]
-    fn full_command_line_is_exact_and_task_overrides_config() {
+    fn full_command_line_is_exact_and_the_task_model_wins() {
         let config = AgentConfig {
             model: Some("sonnet".into()),
-            max_turns: Some(10),
+            max_turns: Some(3),
             permission_mode: Some("default".into()),
-            allowed_tools: vec!["Read".into()],
+            allowed_tools: vec!["Bash(git *)".into(), "Read".into()],
             tools: Some(vec!["Bash".into(), "Read".into()]),
             append_system_prompt: Some("Be brief.".into()),
             extra_args: vec!["--strict-mcp-config".into()],
@@ -233,9 +210,6 @@ mod tests {
         };
         let task = TaskOptions {
             model: Some("opus".into()),
-            max_turns: Some(3),
-            allowed_tools: vec!["Bash(git *)".into(), "Read".into()],
-            append_system_prompt: Some("Task: tests".into()),
             max_budget_usd: Some(0.25),
             json_schema: Some(r#"{"type":"object"}"#.into()),
             ..TaskOptions::default()
@@ -263,7 +237,7 @@ mod tests {
                 "--tools",
                 "Bash,Read",
                 "--append-system-prompt",
-                "Be brief.\n\nTask: tests",
+                "Be brief.",
                 "--max-budget-usd",
                 "0.250000",
                 "--json-schema",
@@ -275,11 +249,15 @@ mod tests {
 
     #[test]
     fn no_tools_passes_an_empty_tools_argument() {
-        let task = TaskOptions {
+        let config = AgentConfig {
             tools: Some(vec![]),
-            ..TaskOptions::default()
+            ..AgentConfig::default()
         };
-        let args = build_args(&AgentConfig::default(), &task, &SessionArg::New("s".into()));
+        let args = build_args(
+            &config,
+            &TaskOptions::default(),
+            &SessionArg::New("s".into()),
+        );
         let i = args.iter().position(|a| a == "--tools").unwrap();
         assert_eq!(args[i + 1], "");
     }
@@ -325,7 +303,8 @@ mod tests {
 
     #[test]
     fn cwd_must_lie_inside_a_root() {
-        let base = std::env::temp_dir().join(format!("smith-cwd-{}", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().to_path_buf();
         let inside = base.join("root/project");
         let outside = base.join("elsewhere");
         std::fs::create_dir_all(&inside).unwrap();
@@ -340,6 +319,5 @@ mod tests {
         );
         assert!(check_cwd(&roots, &base.join("root/missing")).is_err());
         assert!(check_cwd(&[], &inside).is_err(), "no roots, no directory");
-        std::fs::remove_dir_all(&base).unwrap();
     }
 }

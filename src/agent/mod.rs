@@ -19,25 +19,25 @@
 //! - [`task_env`]: what a task's attempts are given and report; [`task_attempt`]: one attempt
 //!   as the task actor's runner; [`task`]: the task actor ([`TaskActor`]).
 
-pub mod attempt;
+pub(crate) mod attempt;
 pub mod attempt_tag;
-pub mod command;
-pub mod config;
-pub mod error;
+pub(crate) mod command;
+pub(crate) mod config;
+pub(crate) mod error;
 pub mod event;
-pub mod executor;
-pub mod gate;
-pub mod hint;
-pub mod launch;
-pub mod line_reader;
+pub(crate) mod executor;
+pub(crate) mod gate;
+pub(crate) mod hint;
+pub(crate) mod launch;
+pub(crate) mod line_reader;
 pub mod outcome;
-pub mod proc_info;
-pub mod process_group;
-pub mod reaper;
-pub mod stderr_tail;
-pub mod task;
-pub mod task_attempt;
-pub mod task_env;
+pub(crate) mod proc_info;
+pub(crate) mod process_group;
+pub(crate) mod reaper;
+pub(crate) mod stderr_tail;
+pub(crate) mod task;
+pub(crate) mod task_attempt;
+pub(crate) mod task_env;
 
 pub use attempt::{AttemptEvent, run_attempt, run_launch};
 pub use command::{SessionArg, TaskOptions};

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use smith::cli::{self, EXIT_USAGE, args::Cli};
+use smith::cli::{self, Cli, EXIT_USAGE};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

@@ -2,14 +2,16 @@
 //!
 //! - [`args`]: the command line (its doc comments are the help);
 //! - [`client`]: the protocol's client side; `inputs`: the prompt and tasks of `smith ask`;
-//! - [`render`]: progress, the status tree, tables; `texts`: long texts fetched whole.
+//! - `progress`: the live lines of a running request; [`render`]: the status tree, tables,
+//!   a request in full; `texts`: long texts fetched whole.
 
-pub mod args;
+pub(crate) mod args;
 pub mod client;
 mod inputs;
-pub mod render;
+pub(crate) mod progress;
+pub(crate) mod render;
 mod texts;
-pub mod trace;
+pub(crate) mod trace;
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -22,9 +24,10 @@ use crate::protocol::{
     StatusQuery,
 };
 
-use args::{AskArgs, Cli, Command};
+pub use args::Cli;
+use args::{AskArgs, Command};
 use client::{Client, ClientError};
-use render::Progress;
+use progress::Progress;
 
 /// Exit code: the request succeeded (or the command did what it was asked).
 pub const EXIT_OK: u8 = 0;

@@ -12,13 +12,13 @@
 //!   attempts, tasks and requests ended (one vocabulary for smithd, its database and clients);
 //! - [`status`]: the live supervision tree.
 
-pub mod ask;
-pub mod event;
+pub(crate) mod ask;
+pub(crate) mod event;
 pub mod frame;
-pub mod message;
-pub mod reason;
-pub mod record;
-pub mod status;
+pub(crate) mod message;
+pub(crate) mod reason;
+pub(crate) mod record;
+pub(crate) mod status;
 
 pub use ask::{AskSpec, Restart, Strategy, TaskInput};
 pub use event::{Event, RequestSummary, TaskRef, TaskSummary};

@@ -11,7 +11,6 @@ use nix::fcntl::{Flock, FlockArg};
 /// Held while smithd runs.
 pub struct InstanceLock {
     _lock: Flock<File>,
-    path: PathBuf,
 }
 
 /// Why the lock could not be taken.
@@ -66,12 +65,7 @@ impl InstanceLock {
         lock.rewind().map_err(io)?;
         writeln!(lock, "{}", std::process::id()).map_err(io)?;
         lock.flush().map_err(io)?;
-        Ok(Self { _lock: lock, path })
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Self { _lock: lock })
     }
 }
 
@@ -81,18 +75,16 @@ mod tests {
 
     #[test]
     fn a_second_lock_on_the_same_dir_is_refused_with_the_holders_pid() {
-        let dir =
-            std::env::temp_dir().join(format!("smith-lock-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let first = InstanceLock::acquire(&dir).unwrap();
-        let err = InstanceLock::acquire(&dir).err().expect("held");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let first = InstanceLock::acquire(dir).unwrap();
+        let err = InstanceLock::acquire(dir).err().expect("held");
         let msg = err.to_string();
         assert!(
             msg.contains(&std::process::id().to_string()) && msg.contains("already running"),
             "{msg}"
         );
         drop(first);
-        assert!(InstanceLock::acquire(&dir).is_ok(), "released on drop");
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(InstanceLock::acquire(dir).is_ok(), "released on drop");
     }
 }

@@ -21,14 +21,14 @@
 mod bounded_reply;
 mod client_slots;
 mod connection;
-pub mod control;
+pub(crate) mod control;
 mod handler;
-pub mod lock;
+pub(crate) mod lock;
 mod settings;
-pub mod shared;
+pub(crate) mod shared;
 pub mod shutdown;
-pub mod socket;
-pub mod sweep;
+pub(crate) mod socket;
+pub(crate) mod sweep;
 mod wire;
 
 use std::collections::HashMap;

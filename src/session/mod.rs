@@ -16,20 +16,20 @@
 //!   bounded queue to one listening client; `wire`: conversions from and to the protocol;
 //! - [`config`], [`error`].
 
-pub mod actor;
-pub mod config;
-pub mod context;
-pub mod error;
+pub(crate) mod actor;
+pub(crate) mod config;
+pub(crate) mod context;
+pub(crate) mod error;
 pub mod event_queue;
 mod finish;
-pub mod merge;
+pub(crate) mod merge;
 mod phase;
-pub mod plan;
+pub(crate) mod plan;
 mod queue;
 mod registry;
-pub mod request;
+pub(crate) mod request;
 mod run;
-pub mod sessions;
+pub(crate) mod sessions;
 mod spans;
 mod state;
 mod task_events;

@@ -9,8 +9,8 @@
 //! The database runs in WAL mode with foreign keys on. Every state change is committed before the
 //! caller's future resolves, so nothing is acknowledged that is not on disk.
 
-pub mod actor;
-pub mod error;
+pub(crate) mod actor;
+pub(crate) mod error;
 pub mod queries;
 pub mod records;
 pub mod retention;

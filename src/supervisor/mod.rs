@@ -27,17 +27,19 @@
 //! - Backoff is not OTP's (it comes from Akka); `Backoff::none()` gives OTP's immediate restarts.
 //! - ractor's `Drained` stop reason counts as a normal exit.
 
-pub mod actor;
-pub mod backoff;
-pub mod child_spec;
-pub mod error;
-pub mod exit_reason;
-pub mod flags;
-pub mod handle;
-pub mod intensity;
-pub mod observer;
-pub mod status;
-pub mod strategy;
+pub(crate) mod actor;
+pub(crate) mod backoff;
+mod child;
+pub(crate) mod child_spec;
+pub(crate) mod error;
+pub(crate) mod exit_reason;
+pub(crate) mod flags;
+pub(crate) mod handle;
+pub(crate) mod intensity;
+pub(crate) mod observer;
+mod restart;
+pub(crate) mod status;
+pub(crate) mod strategy;
 
 pub use actor::{Supervisor, SupervisorMsg};
 pub use backoff::{Backoff, BackoffState};

@@ -1,21 +1,14 @@
-//! Attribute names: the OpenTelemetry GenAI, process and error conventions smith uses, and its
-//! own `smith.*` attributes. Our own constants: the semantic-conventions crate marks the GenAI
-//! ones deprecated (they moved), and `-D warnings` builds must stay clean.
+//! Attribute names set from code (span fields named in `tracing` macros are written there, as
+//! the macros need identifiers): the OpenTelemetry GenAI, process and error conventions smith
+//! uses, and its own `smith.*` attributes. Our own constants: the semantic-conventions crate
+//! marks the GenAI ones deprecated (they moved), and `-D warnings` builds must stay clean.
 
 /// `gen_ai.operation.name`: invoke_agent, plan, invoke_workflow, …
 pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
 /// `gen_ai.provider.name` (always `anthropic`).
 pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
-/// `gen_ai.agent.name`: the task's name.
-pub const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
-/// `gen_ai.agent.id`: the task's id within its request.
-pub const GEN_AI_AGENT_ID: &str = "gen_ai.agent.id";
-/// `gen_ai.request.model`.
-pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
 /// `gen_ai.response.model`.
 pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
-/// `gen_ai.conversation.id`: the Claude session id (on attempts) or the smith session (on requests).
-pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
 /// `gen_ai.usage.input_tokens`.
 pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
 /// `gen_ai.usage.output_tokens`.
@@ -32,16 +25,8 @@ pub const PROCESS_PID: &str = "process.pid";
 pub const PROCESS_EXIT_CODE: &str = "process.exit.code";
 /// `error.type`: low-cardinality, only on failure.
 pub const ERROR_TYPE: &str = "error.type";
-/// `smith.request.id`.
-pub const SMITH_REQUEST_ID: &str = "smith.request.id";
-/// `smith.session`.
-pub const SMITH_SESSION: &str = "smith.session";
-/// `smith.attempt`: 1-based.
-pub const SMITH_ATTEMPT: &str = "smith.attempt";
 /// `smith.exit_reason`: the outcome class.
 pub const SMITH_EXIT_REASON: &str = "smith.exit_reason";
-/// `smith.strategy`.
-pub const SMITH_STRATEGY: &str = "smith.strategy";
 /// `smith.request.status`.
 pub const SMITH_REQUEST_STATUS: &str = "smith.request.status";
 /// `smith.prompt` (only with `telemetry.record_content`).
