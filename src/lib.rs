@@ -28,6 +28,7 @@
 //! The binaries are thin: `src/bin/smithd.rs` (config → telemetry → [`service::run`]) and
 //! `src/bin/smith.rs` (arguments → [`cli::run`]).
 
+mod accept_pause;
 pub mod agent;
 pub mod cli;
 pub mod config;

@@ -6,12 +6,12 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
+use crate::accept_pause::AcceptPause;
 use crate::protocol::ErrorKind;
 use crate::protocol::frame::encode;
 
@@ -63,17 +63,15 @@ impl Actor for ControlServer {
 /// after a pause that grows while it lasts; it never ends the loop.
 async fn accept_loop(listener: UnixListener, shared: Arc<ServiceShared>) {
     let slots = ClientSlots::new(shared.config.service.max_clients);
-    let mut pause = Duration::from_millis(10);
+    let mut pause = AcceptPause::new();
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => {
-                pause = Duration::from_millis(10);
+                pause.reset();
                 stream
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?pause, "accept failed");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(1));
+                pause.failed("control socket", &e).await;
                 continue;
             }
         };

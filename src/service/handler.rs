@@ -12,8 +12,7 @@ use crate::protocol::{
 };
 use crate::session::event_queue::EVENT_QUEUE_CAPACITY;
 use crate::session::{EventStream, RequestEvent, RequestSpec, SessionError, event_queue};
-use crate::store::records::now_ms;
-use crate::store::{StoreError, queries, retention};
+use crate::store::{StoreError, queries};
 
 use super::bounded_reply::{clip_request, clip_show, text_chunk};
 use super::connection::{Connection, error};
@@ -179,10 +178,7 @@ pub(crate) async fn handle(
         }
         Request::Prune(_) => {
             let retention = shared.config.store.retention();
-            match store
-                .call(move |c| retention::prune(c, &retention, now_ms()))
-                .await
-            {
+            match store.call(move |c| retention.prune_now(c)).await {
                 Ok(report) => {
                     tracing::info!(
                         requests = report.requests,

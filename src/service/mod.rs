@@ -148,12 +148,7 @@ async fn prune_periodically(shared: Arc<ServiceShared>) {
             continue;
         };
         let retention = shared.config.store.retention();
-        match store
-            .call(move |c| {
-                crate::store::retention::prune(c, &retention, crate::store::records::now_ms())
-            })
-            .await
-        {
+        match store.call(move |c| retention.prune_now(c)).await {
             Ok(r) if r.requests > 0 => {
                 tracing::info!(requests = r.requests, bytes_freed = r.bytes_freed, "pruned")
             }
@@ -224,8 +219,7 @@ pub async fn run_with(
     let retention = config.store.retention();
     let (in_flight, orphans) = tokio::task::spawn_blocking(move || {
         let mut conn = open_database(&db)?;
-        let pruned =
-            crate::store::retention::prune(&conn, &retention, crate::store::records::now_ms())?;
+        let pruned = retention.prune_now(&conn)?;
         if pruned.requests > 0 {
             tracing::info!(
                 requests = pruned.requests,
@@ -285,12 +279,7 @@ pub async fn run_with(
             strategy: Strategy::RestForOne,
             max_restarts: 3,
             period: Duration::from_secs(60),
-            backoff: Backoff {
-                min: Duration::from_millis(100),
-                max: Duration::from_secs(5),
-                jitter: 0.2,
-                reset_after: Duration::from_secs(60),
-            },
+            backoff: Backoff::quick(),
             ..SupervisorFlags::default()
         })
         .child(store_spec(shared.clone()))

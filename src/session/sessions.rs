@@ -45,12 +45,7 @@ impl Sessions {
             strategy: Strategy::OneForOne,
             max_restarts: deps.config.supervision.session_max_restarts.max(1),
             period: Duration::from_secs(60),
-            backoff: Backoff {
-                min: Duration::from_millis(100),
-                max: Duration::from_secs(5),
-                jitter: 0.2,
-                reset_after: Duration::from_secs(60),
-            },
+            backoff: Backoff::quick(),
             ..SupervisorFlags::default()
         });
         let (sup, done) = match parent {

@@ -32,6 +32,13 @@ fn pragma_i64(conn: &Connection, name: &str) -> Result<i64, StoreError> {
         .ctx("reading the database's size")
 }
 
+impl Retention {
+    /// Applies this retention now and gives the space back.
+    pub fn prune_now(&self, conn: &Connection) -> Result<PruneReport, StoreError> {
+        prune(conn, self, super::records::now_ms())
+    }
+}
+
 /// Deletes what `retention` does not keep (as of `now_ms`), then gives the freed pages back.
 pub fn prune(
     conn: &Connection,

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::accept_pause::AcceptPause;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
@@ -69,17 +70,15 @@ pub async fn serve(
 
 async fn accept_loop(listener: TcpListener, registry: Arc<Registry>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let mut pause = Duration::from_millis(10);
+    let mut pause = AcceptPause::new();
     loop {
         let sock = match listener.accept().await {
             Ok((sock, _)) => {
-                pause = Duration::from_millis(10);
+                pause.reset();
                 sock
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?pause, "metrics endpoint: accept failed");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(1));
+                pause.failed("metrics endpoint", &e).await;
                 continue;
             }
         };

@@ -8,7 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use crate::support::daemon::{Daemon, stderr, stdout};
-use crate::support::wire::{closed, connect, handshaken, hello_frame, read_response, send};
+use crate::support::wire::{
+    closed, connect, handshaken, hello_frame, read_response, send, string_bomb,
+};
 use smith::protocol::frame::{decode, encode};
 use smith::protocol::{
     Ask, AskSpec, CancelRequest, ErrorKind, HealthQuery, HistoryQuery, Request, Response,
@@ -19,15 +21,6 @@ fn started(extra: &str) -> Daemon {
     let mut d = Daemon::new(extra);
     d.start();
     d
-}
-
-/// A frame holding a u32 (1) then a string whose length is announced as `len` (a u64 varint).
-fn string_bomb(len: u64) -> Vec<u8> {
-    let mut payload = vec![1u8, 253];
-    payload.extend_from_slice(&len.to_be_bytes());
-    let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
-    frame.extend(payload);
-    frame
 }
 
 #[test]

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use crate::support::daemon::{Daemon, stderr};
 use crate::support::protocol_samples as samples;
-use crate::support::wire::{connect, read_response};
+use crate::support::wire::{connect, read_response, string_bomb};
+use smith::protocol::frame::DECODE_LIMIT;
 use smith::protocol::{
-    ErrorKind, Hello, PROTOCOL_VERSION, ReadLimits, Response, frame::encode, read_frame,
+    ErrorKind, FrameError, Hello, PROTOCOL_VERSION, ReadLimits, Response, frame::encode, read_frame,
 };
 
 async fn round_trip<T>(value: T)
@@ -24,6 +25,19 @@ where
         .await
         .unwrap();
     assert_eq!(back, value);
+}
+
+#[tokio::test]
+async fn announced_lengths_inside_a_payload_are_bounded_before_allocating() {
+    // 1 TiB made the allocation abort the process; 2^63 overflowed; both are clean errors now.
+    for len in [1u64 << 40, 1 << 63, u64::MAX, DECODE_LIMIT as u64 + 1] {
+        let frame = string_bomb(len);
+        let got = read_frame::<_, (u32, String)>(&mut &frame[..], ReadLimits::bytes(1024)).await;
+        assert!(
+            matches!(got, Err(FrameError::Malformed(_))),
+            "{len}: {got:?}"
+        );
+    }
 }
 
 #[tokio::test]

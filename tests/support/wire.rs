@@ -60,3 +60,12 @@ pub fn closed(s: &mut UnixStream) -> bool {
         }
     }
 }
+
+/// A frame holding a u32 (1) then a string whose length is announced as `len` (a u64 varint).
+pub fn string_bomb(len: u64) -> Vec<u8> {
+    let mut payload = vec![1u8, 253];
+    payload.extend_from_slice(&len.to_be_bytes());
+    let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
+    frame.extend(payload);
+    frame
+}

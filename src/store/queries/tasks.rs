@@ -168,30 +168,8 @@ pub fn finish_attempt(
         ],
         "finishing an attempt",
     )?;
-    update_task(&tx, &a.request_id, task)?;
+    upsert_task(&tx, &a.request_id, task)?;
     tx.commit().ctx("committing the attempt's end")
-}
-
-/// Writes a task's state (inside the caller's transaction).
-pub(super) fn update_task(conn: &Connection, request_id: &str, t: &Task) -> Result<(), StoreError> {
-    exec(
-        conn,
-        "UPDATE tasks SET status = ?3, exit_reason = ?4, attempts = ?5, output = ?6, cost_usd = ?7,
-                claude_session_id = ?8
-         WHERE request_id = ?1 AND idx = ?2",
-        params![
-            request_id,
-            t.id.index(),
-            t.status.as_str(),
-            t.end.map(|e| e.to_string()),
-            t.attempts,
-            t.output,
-            t.cost_usd,
-            t.claude_session_id
-        ],
-        "updating a task",
-    )?;
-    Ok(())
 }
 
 /// A stored reason; one this smithd cannot read (written by a newer one) is left out.
