@@ -9,11 +9,14 @@
 //! Read in this order:
 //! - [`supervisor`]: OTP supervision on ractor — child specs, strategies, restart intensity and
 //!   escalation, backoff, ordered shutdown, status snapshots. Everything else runs under it.
-//! - [`agent`]: one `claude` process per attempt — command, stream-json, containment, watchdogs,
-//!   outcome classes — and the task actor that owns it.
-//! - [`store`]: SQLite — schema, migrations, the Store actor; committed before acknowledged.
-//! - [`session`]: the Session actor (the main REPL session: context, planning, request runs,
-//!   budget, merge) and `Sessions`, the dynamic supervisor of sessions by name.
+//! - [`task`]: the task model — one record per task of a request, its id and why it ended.
+//! - [`agent`]: one `claude` process per attempt — its launch spec, stream-json, containment,
+//!   watchdogs, outcome classes — the executor seam attempts run through, and the task actor.
+//! - [`store`]: SQLite — schema, migrations, the Store actor, queries, retention; committed
+//!   before acknowledged.
+//! - [`session`]: the Session actor (the main REPL session: it dispatches), the running request
+//!   as a state machine (plan → tasks → synthesize → finish), the pure rules (verdict, slices,
+//!   plans, merge), and `Sessions` with its registry of live sessions.
 //! - [`protocol`]: the control protocol — frames, handshake, Request/Response and every type
 //!   they carry (DTOs). It imports nothing else of smith; [`cli`] imports only it (and the
 //!   config paths); internal types are converted to it at the edge (`service::wire`,
@@ -22,8 +25,12 @@
 //!   sweep, the ordered shutdown.
 //! - [`cli`]: `smith` — arguments, client, rendering.
 //! - [`config`]: the configuration's layers (defaults < file < environment) over the sections,
-//!   each defined by the module that uses it; [`settings`]: how values are written (durations,
-//!   "empty means none"); [`paths`]: default locations; [`telemetry`]: logs, traces, metrics.
+//!   each defined by the module that uses it; `settings`: how values are written (durations,
+//!   "empty means none"); `paths`: default locations; [`telemetry`]: logs, traces, metrics.
+//!
+//! No module imports one that imports it back (the session uses the agent, the store and the
+//! protocol; none of those uses the session). Everything is `pub(crate)` unless a binary or an
+//! integration test needs it.
 //!
 //! The binaries are thin: `src/bin/smithd.rs` (config → telemetry → [`service::run`]) and
 //! `src/bin/smith.rs` (arguments → [`cli::run`]).

@@ -4,7 +4,7 @@
 //! batched, flushed on shutdown, and never in the way: a missing or failing collector only
 //! produces log lines. Optionally a Prometheus scrape endpoint.
 //!
-//! - [`semconv`]: attribute names; [`metrics`]: the instruments; [`prometheus`]: `/metrics`.
+//! - `semconv`: attribute names; `metrics`: the instruments; `prometheus`: `/metrics`.
 //! - Spans: `smith.request` → `plan` / `invoke_agent {task}` (one per attempt, kind CLIENT) /
 //!   `synthesize` / `merge`; see observability/README.md.
 

@@ -3,21 +3,21 @@
 //! watchdogs; the stop
 //! sequence; outcome classification; and the task actor that owns one process per attempt.
 //!
-//! - [`config`]: how smith runs `claude` ([`AgentConfig`]);
-//! - [`command`]: argument vector, environment, working-directory check;
-//! - [`event`]: typed stream-json events; [`line_reader`]: bounded stdout lines;
-//!   [`stderr_tail`]: bounded stderr;
-//! - [`process_group`]: the group and its kill-on-drop guard; [`proc_info`]: what /proc says;
+//! - `config`: how smith runs `claude` ([`AgentConfig`]);
+//! - `command`: argument vector, environment, working-directory check;
+//! - [`event`]: typed stream-json events; `line_reader`: bounded stdout lines;
+//!   `stderr_tail`: bounded stderr;
+//! - `process_group`: the group and its kill-on-drop guard; `proc_info`: what /proc says;
 //! - [`attempt_tag`]: `SMITH_ATTEMPT`, finding and stopping every process of an attempt;
-//!   [`reaper`]: smithd as child subreaper, reaping adopted orphans by pid;
-//! - [`launch`]: the launch spec, everything fixed when a worker is spawned;
-//! - [`attempt`]: one attempt from spawn to reaped exit ([`run_launch`]);
-//! - [`executor`]: the seam the task actor runs attempts through (local processes today);
+//!   `reaper`: smithd as child subreaper, reaping adopted orphans by pid;
+//! - `launch`: the launch spec, everything fixed when a worker is spawned;
+//! - `attempt`: one attempt from spawn to reaped exit ([`run_launch`]);
+//! - `executor`: the seam the task actor runs attempts through (local processes today);
 //! - [`outcome`]: outcome classes and what an attempt leaves behind;
-//! - [`gate`]: a request's hold over its attempts (budget left, closed on cancel or budget);
-//! - [`hint`]: what a person should do about a failed attempt;
-//! - [`task_env`]: what a task's attempts are given and report; [`task_attempt`]: one attempt
-//!   as the task actor's runner; [`task`]: the task actor ([`TaskActor`]).
+//! - `gate`: a request's hold over its attempts (budget left, closed on cancel or budget);
+//! - `hint`: what a person should do about a failed attempt;
+//! - `task_env`: what a task's attempts are given and report; `task_attempt`: one attempt
+//!   as the task actor's runner; `task`: the task actor ([`TaskActor`]).
 
 pub(crate) mod attempt;
 pub mod attempt_tag;

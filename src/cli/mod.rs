@@ -1,8 +1,8 @@
 //! `smith`, the thin control CLI: parse, connect, render.
 //!
-//! - [`args`]: the command line (its doc comments are the help);
+//! - `args`: the command line (its doc comments are the help);
 //! - [`client`]: the protocol's client side; `inputs`: the prompt and tasks of `smith ask`;
-//! - `progress`: the live lines of a running request; [`render`]: the status tree, tables,
+//! - `progress`: the live lines of a running request; `render`: the status tree, tables,
 //!   a request in full; `texts`: long texts fetched whole.
 
 pub(crate) mod args;

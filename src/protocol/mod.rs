@@ -6,11 +6,11 @@
 //! golden test in `tests/protocol.rs` fails until [`PROTOCOL_VERSION`] is bumped).
 //!
 //! - [`frame`]: length-prefixed frames, limits and deadlines;
-//! - [`message`]: `Hello`, `Request`, `Response` and their small payloads;
-//! - [`ask`]: what a client submits; [`event`]: what it hears while a request runs;
-//! - [`record`]: requests, tasks, attempts and sessions as clients read them; [`reason`]: why
+//! - `message`: `Hello`, `Request`, `Response` and their small payloads;
+//! - `ask`: what a client submits; `event`: what it hears while a request runs;
+//! - `record`: requests, tasks, attempts and sessions as clients read them; `reason`: why
 //!   attempts, tasks and requests ended (one vocabulary for smithd, its database and clients);
-//! - [`status`]: the live supervision tree.
+//! - `status`: the live supervision tree.
 
 pub(crate) mod ask;
 pub(crate) mod event;

@@ -8,7 +8,7 @@
 //! └── control   the control server (Unix socket)
 //! ```
 //!
-//! The control server's parts: [`socket`] (its place on disk), [`control`] (listener and accept
+//! The control server's parts: `socket` (its place on disk), `control` (listener and accept
 //! loop), `client_slots` (who holds a slot, who gives it up), `connection` (one client: peer,
 //! handshake, bounded reads and writes), `handler` (one request), `bounded_reply` (replies that fit).
 //!

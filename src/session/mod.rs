@@ -1,20 +1,20 @@
 //! Sessions: the main REPL sessions that hold the context, fan requests out to tasks, supervise
 //! them, and merge what they return.
 //!
-//! - [`actor`]: the Session actor ([`SessionActor`]) — it only dispatches;
+//! - `actor`: the Session actor ([`SessionActor`]) — it only dispatches;
 //! - `state`: what a Session holds, and the loop that drives its running request;
 //! - `queue`: requests before they run (accepted, resumed, cancelled, interrupted);
 //! - `run`: one running request as a state machine (`Starting → Planning → Running →
 //!   Synthesizing → Finishing`); `phase`: starting a phase's supervisor and tasks;
 //!   `task_events`: what a task's report changes; `finish`: merge, verdict, commit, answer;
-//! - `verdict`, [`context`], [`plan`], [`merge`]: pure rules (how tasks and requests end,
+//! - `verdict`, `context`, `plan`, `merge`: pure rules (how tasks and requests end,
 //!   slices, plans, merged answers); `spans`: the request's spans; `validate`: what a request
 //!   must be;
-//! - [`sessions`]: [`Sessions`], the dynamic supervisor of Session actors by name; `registry`:
+//! - `sessions`: [`Sessions`], the dynamic supervisor of Session actors by name; `registry`:
 //!   which are live and busy (lookups, retiring idle ones, waiting for all to be idle);
-//! - [`request`]: the request a session runs and what its clients hear; [`event_queue`]: the
+//! - `request`: the request a session runs and what its clients hear; [`event_queue`]: the
 //!   bounded queue to one listening client; `wire`: conversions from and to the protocol;
-//! - [`config`], [`error`].
+//! - `config`, `error`.
 
 pub(crate) mod actor;
 pub(crate) mod config;

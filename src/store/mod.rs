@@ -4,7 +4,7 @@
 //! - [`queries`]: one function per state change or read, each one transaction;
 //! - [`records`]: the records as the rest of smith sees them;
 //! - [`retention`]: pruning what is not kept, and giving the space back;
-//! - [`actor`]: the Store actor that owns the connection, and [`StoreHandle`] to talk to it.
+//! - `actor`: the Store actor that owns the connection, and [`StoreHandle`] to talk to it.
 //!
 //! The database runs in WAL mode with foreign keys on. Every state change is committed before the
 //! caller's future resolves, so nothing is acknowledged that is not on disk.

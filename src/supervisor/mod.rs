@@ -5,10 +5,10 @@
 //! rest_for_one), restart intensity with escalation, backoff with jitter, auto shutdown,
 //! dynamic children, ordered and timed shutdown, and typed status snapshots.
 //!
-//! - [`strategy`], [`intensity`], [`backoff`], [`exit_reason`]: pure rules, unit-tested beside them;
-//! - [`child_spec`], [`flags`]: what a supervisor is told;
-//! - [`actor`]: the supervisor actor; [`handle`]: [`SupervisorRef`], its API;
-//! - [`status`]: snapshots for the status tree; [`error`]: what can go wrong.
+//! - `strategy`, `intensity`, `backoff`, `exit_reason`: pure rules, unit-tested beside them;
+//! - `child_spec`, `flags`: what a supervisor is told;
+//! - `actor`: the supervisor actor; `handle`: [`SupervisorRef`], its API;
+//! - `status`: snapshots for the status tree; `error`: what can go wrong.
 //!
 //! Every restart, backoff delay and escalation is a `tracing` event with the fields
 //! `supervisor`, `child`, `reason`, `attempt` and `delay_ms`.
