@@ -178,4 +178,67 @@ mod tests {
         let s = build_slice("main", &[], "hello", None, &ContextLimits::default());
         assert_eq!(s, "## Current request\nhello\n");
     }
+
+    /// The text a turn takes in a slice.
+    fn text_len(t: &Turn) -> usize {
+        format!(
+            "### Request {seq}\n{p}\n### Answer {seq}\n{a}\n",
+            seq = t.seq,
+            p = t.prompt,
+            a = t.answer
+        )
+        .chars()
+        .count()
+    }
+
+    fn limits(max_chars: usize) -> ContextLimits {
+        ContextLimits {
+            turns: 10,
+            max_chars,
+        }
+    }
+
+    #[test]
+    fn a_turn_that_fits_exactly_is_kept_whole_and_nothing_is_said_omitted() {
+        let history = vec![turn(1, "q", "a")];
+        let s = build_slice("main", &history, "r", None, &limits(text_len(&history[0])));
+        assert!(s.contains("(1 of 1 turns)\n### Request 1"), "{s}");
+        assert!(!s.contains("omitted") && !s.contains("truncated"), "{s}");
+    }
+
+    #[test]
+    fn a_cut_turn_says_exactly_how_much_is_missing() {
+        let history = vec![turn(1, "q", &"y".repeat(1_000))];
+        let whole = text_len(&history[0]);
+        let s = build_slice("main", &history, "r", None, &limits(300));
+        assert!(
+            s.contains(&format!(
+                "[… {} characters of this turn truncated by smith]",
+                whole - 300
+            )),
+            "{s}"
+        );
+        // A budget of exactly 200 is too small to show a cut turn: it is omitted instead, and the
+        // section still says how many turns there were.
+        let s = build_slice("main", &history, "r", None, &limits(200));
+        assert!(!s.contains("### Request 1"), "{s}");
+        assert!(
+            s.contains("## Earlier in this session (0 of 1 turns; older or longer parts omitted)"),
+            "{s}"
+        );
+        let s = build_slice("main", &history, "r", None, &limits(201));
+        assert!(
+            s.contains("### Request 1"),
+            "201 characters show the cut turn: {s}"
+        );
+    }
+
+    #[test]
+    fn a_bounded_turn_is_cut_only_past_the_limit_and_says_by_how_much() {
+        let t = bounded_turn(turn(1, "abcd", "xyz"), 4);
+        assert_eq!((t.prompt.as_str(), t.answer.as_str()), ("abcd", "xyz"));
+        let t = bounded_turn(turn(1, "abcdef", "xy"), 4);
+        assert_eq!(t.prompt, "abcd\n[… 2 characters truncated by smith]");
+        assert_eq!(t.answer, "xy");
+    }
 }

@@ -113,4 +113,18 @@ mod tests {
         let p = synthesis_prompt("the question", &[ok(0, "a", "A1"), ok(1, "b", "B1")]);
         assert!(p.contains("the question") && p.contains("A1") && p.contains("## 2. b"));
     }
+
+    #[test]
+    fn text_is_cut_only_past_the_limit_with_a_note_naming_it() {
+        assert_eq!(cut_to("abcd".into(), 4, "k"), "abcd");
+        assert_eq!(
+            cut_to("abcdef".into(), 4, "limits.x"),
+            "abcd\n\n[smith: cut at 4 of 6 bytes (limits.x)]"
+        );
+        // At a character boundary: "é" is two bytes.
+        assert_eq!(
+            cut_to("aéé".into(), 4, "k"),
+            "aé\n\n[smith: cut at 3 of 5 bytes (k)]"
+        );
+    }
 }
