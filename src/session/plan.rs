@@ -134,4 +134,75 @@ mod tests {
         assert!(parse_plan(None, Some(r#"{"tasks":[{"instruction":"x"}]}"#), 3).is_ok());
         serde_json::from_str::<Value>(PLAN_SCHEMA).expect("the schema is JSON");
     }
+
+    #[test]
+    fn a_plan_of_exactly_the_limit_is_not_cut() {
+        let v = json!({"tasks": [{"instruction": "a"}, {"instruction": "b"}]});
+        let (tasks, cut) = parse_plan(Some(&v), None, 2).unwrap();
+        assert_eq!((tasks.len(), cut), (2, false));
+    }
+
+    #[test]
+    fn the_planner_is_told_the_request_and_the_limit() {
+        let p = planner_prompt("  build the thing \n", 7);
+        assert!(p.contains("at most 7 independent sub-tasks"), "{p}");
+        assert!(p.ends_with("## Request\nbuild the thing\n"), "{p}");
+    }
+
+    #[test]
+    fn explicit_tasks_are_named_and_numbered_and_no_task_is_the_request() {
+        let inputs = [
+            TaskInput::from("write the unit tests for the parser module please now"),
+            TaskInput {
+                name: Some("lint".into()),
+                instruction: "fix the lint".into(),
+            },
+        ];
+        let tasks = explicit_tasks("the prompt", &inputs);
+        let got: Vec<(TaskId, &str, &str)> = tasks
+            .iter()
+            .map(|t| (t.id, t.name.as_str(), t.instruction.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    TaskId::Work(0),
+                    "write the unit tests for the",
+                    "write the unit tests for the parser module please now"
+                ),
+                (TaskId::Work(1), "lint", "fix the lint"),
+            ]
+        );
+        let one = explicit_tasks("the prompt", &[]);
+        assert_eq!(one.len(), 1);
+        assert_eq!(
+            (one[0].id, one[0].name.as_str(), one[0].instruction.as_str()),
+            (TaskId::Work(0), "request", "the prompt")
+        );
+        let long = "w".repeat(70);
+        assert_eq!(task_name(&long), format!("{}…", "w".repeat(60)));
+    }
+
+    #[test]
+    fn planned_tasks_keep_the_plan_order() {
+        let planned = vec![
+            PlannedTask {
+                name: "a".into(),
+                instruction: "do a".into(),
+            },
+            PlannedTask {
+                name: "b".into(),
+                instruction: "do b".into(),
+            },
+        ];
+        let tasks = planned_tasks(planned);
+        assert_eq!(
+            tasks
+                .iter()
+                .map(|t| (t.id, t.name.as_str()))
+                .collect::<Vec<_>>(),
+            [(TaskId::Work(0), "a"), (TaskId::Work(1), "b")]
+        );
+    }
 }
