@@ -201,7 +201,7 @@ async fn latency() {
         ms(s50),
         ms(b50),
         "ms",
-        "overhead <= 2 ms",
+        "overhead <= 1.5 ms",
     );
     report(
         "2 per-task latency p99",

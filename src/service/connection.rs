@@ -1,9 +1,8 @@
-//! One client connection: the peer is checked before anything it sends is read, the handshake
-//! must arrive in time, then requests are read one at a time. Every read is bounded (size, idle
-//! time, a deadline once a frame began), every write has a deadline, and a connection that waits
-//! for its client gives its slot up when another client needs it.
+//! One client connection: who the peer is (checked before anything it sends is read), and
+//! reads and writes with their bounds — every read is bounded (size, idle time, a deadline once
+//! a frame began), every write has a deadline, and a connection that waits for its client gives
+//! its slot up when another client needs it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
@@ -11,18 +10,13 @@ use serde::de::DeserializeOwned;
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
-use super::settings::ServiceSettings;
 use crate::agent::attempt_tag::TAG_VAR;
 use crate::agent::proc_info;
+use crate::config::ServiceSettings;
 use crate::protocol::frame::encode;
-use crate::protocol::{
-    ErrorKind, ErrorReply, FrameError, Hello, PROTOCOL_VERSION, ReadLimits, Request, Response,
-    Welcome, read_frame,
-};
+use crate::protocol::{ErrorKind, ErrorReply, FrameError, ReadLimits, Response, read_frame};
 
 use super::client_slots::ClientSlot;
-use super::handler::handle;
-use super::shared::ServiceShared;
 
 /// An error reply.
 pub(crate) fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
@@ -33,7 +27,7 @@ pub(crate) fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
 }
 
 /// What one read brought.
-enum Read<T> {
+pub(super) enum Read<T> {
     Frame(T),
     Evicted,
     Failed(FrameError),
@@ -49,7 +43,7 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    fn new(stream: UnixStream, slot: ClientSlot, service: &ServiceSettings) -> Self {
+    pub(super) fn new(stream: UnixStream, slot: ClientSlot, service: &ServiceSettings) -> Self {
         Self {
             stream,
             slot,
@@ -88,7 +82,7 @@ impl Connection {
     }
 
     /// Waits for the client's next frame (for `idle` at most); meanwhile the slot may be taken.
-    async fn read<T: DeserializeOwned>(&mut self, idle: Duration) -> Read<T> {
+    pub(super) async fn read<T: DeserializeOwned>(&mut self, idle: Duration) -> Read<T> {
         let limits = ReadLimits {
             max_bytes: self.max_frame,
             idle: Some(idle),
@@ -108,7 +102,7 @@ impl Connection {
     }
 
     /// Says why the connection closes, without waiting long for a client that does not read.
-    async fn close_with(mut self, response: Response) {
+    pub(super) async fn close_with(mut self, response: Response) {
         self.write_timeout = self.write_timeout.min(Duration::from_secs(1));
         let _ = self.send(&response).await;
     }
@@ -136,7 +130,10 @@ fn peer_verdict(peer_uid: u32, peer_pid: u32, me: u32, descendants: bool) -> Res
 }
 
 /// Whether the peer may talk to smithd; on refusal, the reason for the client.
-fn check_peer(stream: &UnixStream, descendants: bool) -> Result<(), Option<Box<Response>>> {
+pub(super) fn check_peer(
+    stream: &UnixStream,
+    descendants: bool,
+) -> Result<(), Option<Box<Response>>> {
     let me = nix::unistd::getuid().as_raw();
     let cred = match getsockopt(stream, PeerCredentials) {
         Ok(cred) => cred,
@@ -181,81 +178,6 @@ fn worker_ancestry(pid: u32, descendants: bool) -> Option<String> {
                     .map(|tag| format!("pid {p} carries {TAG_VAR}={tag}"))
             }
         })
-}
-
-fn evicted() -> Response {
-    error(
-        ErrorKind::Busy,
-        "closed to make room for another client: this connection was idle and smithd is at service.max_clients",
-    )
-}
-
-/// Serves one connection to its end.
-pub(crate) async fn serve(stream: UnixStream, slot: ClientSlot, shared: Arc<ServiceShared>) {
-    // The peer is verified before anything it sends is read or logged.
-    let refusal = check_peer(&stream, !shared.options.embedded);
-    let mut conn = Connection::new(stream, slot, &shared.config.service);
-    if let Err(reason) = refusal {
-        if let Some(reply) = reason {
-            conn.close_with(*reply).await;
-        }
-        return;
-    }
-    let handshake = shared.config.service.handshake_timeout;
-    let hello = match conn.read::<Hello>(handshake).await {
-        Read::Frame(hello) => hello,
-        Read::Evicted => return conn.close_with(evicted()).await,
-        Read::Failed(FrameError::Closed) => return,
-        Read::Failed(FrameError::Idle(_)) => {
-            tracing::debug!("no handshake in time; closing");
-            return conn
-                .close_with(error(ErrorKind::BadRequest, "no handshake in time"))
-                .await;
-        }
-        Read::Failed(e) => {
-            tracing::debug!(error = %e, "bad handshake");
-            return conn
-                .close_with(error(ErrorKind::BadRequest, format!("bad handshake: {e}")))
-                .await;
-        }
-    };
-    if hello.protocol_version != PROTOCOL_VERSION {
-        return conn
-            .close_with(error(
-                ErrorKind::Version,
-                format!(
-                    "smithd {} speaks protocol version {PROTOCOL_VERSION}, this client ({}) speaks {}: use matching versions",
-                    env!("CARGO_PKG_VERSION"),
-                    hello.client_version.chars().take(64).collect::<String>(),
-                    hello.protocol_version
-                ),
-            ))
-            .await;
-    }
-    let welcome = Response::Welcome(Welcome {
-        protocol_version: PROTOCOL_VERSION,
-        server_version: env!("CARGO_PKG_VERSION").to_string(),
-    });
-    if conn.send(&welcome).await.is_err() {
-        return;
-    }
-    let idle = shared.config.service.idle_timeout;
-    loop {
-        let request = match conn.read::<Request>(idle).await {
-            Read::Frame(r) => r,
-            Read::Evicted => return conn.close_with(evicted()).await,
-            Read::Failed(FrameError::Closed | FrameError::Idle(_)) => return,
-            Read::Failed(e) => {
-                return conn
-                    .close_with(error(ErrorKind::BadRequest, e.to_string()))
-                    .await;
-            }
-        };
-        if let Err(e) = handle(&mut conn, &shared, request, hello.traceparent.clone()).await {
-            tracing::debug!(error = %e, "connection ended while answering");
-            return;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@ use crate::protocol::ErrorKind;
 use crate::protocol::frame::encode;
 
 use super::client_slots::ClientSlots;
-use super::connection::{error, serve};
+use super::connection::error;
+use super::serve::serve;
 use super::shared::ServiceShared;
 use super::socket::{ControlError, prepare_socket};
 

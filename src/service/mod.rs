@@ -24,7 +24,7 @@ mod connection;
 pub(crate) mod control;
 mod handler;
 pub(crate) mod lock;
-mod settings;
+mod serve;
 pub(crate) mod shared;
 pub mod shutdown;
 pub(crate) mod socket;
@@ -51,7 +51,6 @@ use crate::supervisor::{
 
 use control::ControlServer;
 use lock::InstanceLock;
-pub use settings::ServiceSettings;
 pub use shared::RunOptions;
 use shared::ServiceShared;
 pub use shutdown::ShutdownLevel;
@@ -282,6 +281,7 @@ pub async fn run_with(
             backoff: Backoff::quick(),
             ..SupervisorFlags::default()
         })
+        .observer(crate::telemetry::metrics::escalation_counter())
         .child(store_spec(shared.clone()))
         .child(sessions_spec(shared.clone()))
         .child(control_spec(shared.clone()));

@@ -9,86 +9,14 @@
 //! queued behind them, so a phase ends only after all its reports. Escalation inside a request
 //! never stops the Session.
 
-use std::sync::Arc;
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
-use tokio::sync::Semaphore;
-
-use crate::agent::{AgentConfig, TaskEvent};
-use crate::protocol::{SessionStatus, StopReason};
-use crate::store::StoreHandle;
+use crate::protocol::StopReason;
 use crate::supervisor::ExitReason;
 
-use super::config::SessionConfig;
-use super::error::SessionError;
-use super::event_queue::EventSink;
+use super::message::{SessionDeps, SessionMsg};
 use super::registry::Registry;
-use super::request::RequestSpec;
 use super::state::SessionState;
-
-/// What every Session shares with the others.
-#[derive(Clone)]
-pub struct SessionDeps {
-    /// The database.
-    pub store: StoreHandle,
-    /// How `claude` runs.
-    pub agent: Arc<AgentConfig>,
-    /// Limits, supervision defaults, context.
-    pub config: Arc<SessionConfig>,
-    /// The global cap on live processes.
-    pub permits: Arc<Semaphore>,
-}
-
-/// Messages of a Session.
-pub enum SessionMsg {
-    /// A new request; the reply (after it is committed) carries its id.
-    Submit {
-        /// The request.
-        spec: Box<RequestSpec>,
-        /// Where its events go.
-        events: Option<EventSink>,
-        /// Its id.
-        reply: RpcReplyPort<Result<String, SessionError>>,
-    },
-    /// Continue an interrupted request.
-    Resume {
-        /// Request id.
-        request_id: String,
-        /// Where its events go.
-        events: Option<EventSink>,
-        /// Accepted or why not.
-        reply: RpcReplyPort<Result<(), SessionError>>,
-    },
-    /// Cancel a queued or running request.
-    Cancel {
-        /// Request id.
-        request_id: String,
-        /// Done or why not.
-        reply: RpcReplyPort<Result<(), SessionError>>,
-    },
-    /// smithd is stopping: the running request and the queued ones become `interrupted`.
-    Interrupt(RpcReplyPort<()>),
-    /// A status snapshot.
-    Status(RpcReplyPort<SessionStatus>),
-    /// Internal: a task report of phase `phase`.
-    Task {
-        /// Phase id.
-        phase: u64,
-        /// The report.
-        event: TaskEvent,
-    },
-    /// Internal: the supervisor of phase `phase` ended (queued behind the phase's reports).
-    PhaseEnded {
-        /// Phase id.
-        phase: u64,
-        /// How.
-        reason: ExitReason,
-    },
-    /// Retire if idle (another Session needs the room).
-    Retire,
-    /// Internal: retire if still idle since becoming idle the `n`th time.
-    IdleCheck(u64),
-}
 
 /// The Session actor (its arguments: name and deps).
 pub struct SessionActor;

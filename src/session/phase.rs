@@ -21,10 +21,10 @@ use crate::supervisor::{
 };
 use crate::task::{Task, TaskId};
 
-use super::actor::SessionMsg;
 use super::config::SessionConfig;
 use super::context::{TaskRef as SliceTask, build_slice};
 use super::merge::synthesis_prompt;
+use super::message::SessionMsg;
 use super::plan::{PLAN_SCHEMA, planner_prompt};
 use super::run::{Run, RunState};
 use super::spans::{phase_span, record_supervision};

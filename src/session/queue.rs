@@ -15,17 +15,8 @@ use super::event_queue::EventSink;
 use super::request::{RequestEvent, RequestSpec};
 use super::run::{Run, RunState};
 use super::spans::request_span;
-use super::state::SessionState;
+use super::state::{Queued, SessionState};
 use super::validate::{stored_spec, validate};
-
-/// A request waiting for its turn.
-pub(super) struct Queued {
-    pub(super) request_id: String,
-    spec: RequestSpec,
-    /// For a resume: its work tasks as stored.
-    resume: Option<Vec<Task>>,
-    sinks: Vec<EventSink>,
-}
 
 impl SessionState {
     fn position(&self) -> u64 {

@@ -12,7 +12,7 @@ use std::time::Instant;
 use ractor::ActorRef;
 use tokio::sync::watch;
 
-use super::actor::SessionMsg;
+use super::message::SessionMsg;
 
 /// Where a Session stands.
 #[derive(Clone)]

@@ -15,9 +15,10 @@ use crate::supervisor::{
     SupervisorRef, SupervisorSpec,
 };
 
-use super::actor::{SessionActor, SessionDeps, SessionMsg};
+use super::actor::SessionActor;
 use super::error::SessionError;
 use super::event_queue::EventSink;
+use super::message::{SessionDeps, SessionMsg};
 use super::registry::{Claim, Lease, Presence, Registry};
 use super::request::RequestSpec;
 use super::validate::{check_session_name, validate};
@@ -41,13 +42,15 @@ impl Sessions {
         deps: SessionDeps,
         parent: Option<ActorCell>,
     ) -> Result<Self, SupervisorError> {
-        let spec = SupervisorSpec::new("sessions").flags(SupervisorFlags {
-            strategy: Strategy::OneForOne,
-            max_restarts: deps.config.supervision.session_max_restarts.max(1),
-            period: Duration::from_secs(60),
-            backoff: Backoff::quick(),
-            ..SupervisorFlags::default()
-        });
+        let spec = SupervisorSpec::new("sessions")
+            .flags(SupervisorFlags {
+                strategy: Strategy::OneForOne,
+                max_restarts: deps.config.supervision.session_max_restarts.max(1),
+                period: Duration::from_secs(60),
+                backoff: Backoff::quick(),
+                ..SupervisorFlags::default()
+            })
+            .observer(crate::telemetry::metrics::escalation_counter());
         let (sup, done) = match parent {
             Some(p) => SupervisorRef::start_linked(spec, p).await?,
             None => SupervisorRef::start(spec).await?,

@@ -80,10 +80,13 @@ pub fn record_supervision(span: &tracing::Span, event: SupervisorEvent) {
             delay_ms = delay.as_millis() as u64,
             "smith.restart_failed"
         ),
-        SupervisorEvent::Escalated { child, reason } => tracing::warn!(
-            gen_ai.agent.id = %child,
-            smith.exit_reason = %reason,
-            "smith.escalation"
-        ),
+        SupervisorEvent::Escalated { child, reason } => {
+            crate::telemetry::metrics::metrics().escalations.add(1, &[]);
+            tracing::warn!(
+                gen_ai.agent.id = %child,
+                smith.exit_reason = %reason,
+                "smith.escalation"
+            )
+        }
     })
 }

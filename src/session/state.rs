@@ -12,11 +12,22 @@ use crate::store::records::now_ms;
 use crate::store::{StoreError, Turn, queries};
 use crate::supervisor::ExitReason;
 
-use super::actor::{SessionDeps, SessionMsg};
 use super::context::bounded_turn;
-use super::queue::Queued;
+use super::event_queue::EventSink;
+use super::message::{SessionDeps, SessionMsg};
 use super::registry::Registry;
+use super::request::RequestSpec;
 use super::run::{Next, Run};
+use crate::task::Task;
+
+/// A request waiting for its turn.
+pub(super) struct Queued {
+    pub(super) request_id: String,
+    pub(super) spec: RequestSpec,
+    /// For a resume: its work tasks as stored.
+    pub(super) resume: Option<Vec<Task>>,
+    pub(super) sinks: Vec<EventSink>,
+}
 
 /// The Session's state.
 pub struct SessionState {

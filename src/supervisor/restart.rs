@@ -231,7 +231,6 @@ impl SupervisorRunState {
             period_ms = self.flags.period.as_millis() as u64,
             "restart intensity exceeded; escalating"
         );
-        crate::telemetry::metrics::metrics().escalations.add(1, &[]);
         self.observe(SupervisorEvent::Escalated {
             child: child.clone(),
             reason: reason.to_string(),

@@ -111,3 +111,17 @@ pub fn token_type(kind: &'static str) -> [KeyValue; 3] {
         KeyValue::new(GEN_AI_PROVIDER_NAME, ANTHROPIC),
     ]
 }
+
+/// An observer for a supervisor that counts its escalations (`smith.supervisor.escalations`),
+/// for the supervisors whose decisions go nowhere else (the service's own).
+pub fn escalation_counter() -> crate::supervisor::SupervisorObserver {
+    let (observer, mut events) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if matches!(event, crate::supervisor::SupervisorEvent::Escalated { .. }) {
+                metrics().escalations.add(1, &[]);
+            }
+        }
+    });
+    observer
+}

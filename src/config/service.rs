@@ -1,5 +1,6 @@
 //! The `[service]` section of the configuration: where smithd keeps its state, its control
-//! socket and the deadlines it holds clients to, how it logs, how long it lets requests finish.
+//! socket (which `smith` finds through it too) and the deadlines it holds clients to, how it
+//! logs, how long it lets requests finish.
 
 use std::path::PathBuf;
 use std::time::Duration;

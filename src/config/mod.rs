@@ -1,5 +1,8 @@
 //! smithd's configuration: built-in defaults < a TOML file < `SMITH_<SECTION>__<KEY>` environment
-//! variables. Every key is documented in `config/smith.toml`. Unknown keys and bad values are
+//! variables. Each section is the settings type of the module that uses it (`[agent]` is the
+//! agent's `AgentConfig`, `[limits]`/`[supervision]`/`[context]` the session's, `[store]` the
+//! store's, `[telemetry]` telemetry's); `[service]` — where smithd lives and how it serves, which
+//! `smith` needs too — is defined here, in `service`. Every key is documented in `config/smith.toml`. Unknown keys and bad values are
 //! errors that name the key.
 
 use std::collections::BTreeMap;
@@ -7,9 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod service;
+
+pub use service::ServiceSettings;
+
 use crate::agent::AgentConfig;
 use crate::paths::default_config_file;
-use crate::service::ServiceSettings;
 use crate::session::{ContextLimits, Limits, SessionConfig, Supervision};
 use crate::settings::Invalid;
 use crate::store::StoreSettings;
@@ -395,7 +401,7 @@ mod tests {
         // its name and meaning.
         let c = load(
             Some(include_str!(
-                "../tests/fixtures/config/smith-2026-11-26.toml"
+                "../../tests/fixtures/config/smith-2026-11-26.toml"
             )),
             &[],
         )
