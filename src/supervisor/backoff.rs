@@ -145,4 +145,19 @@ mod tests {
         let quiet = t0 + Duration::from_millis(2400) + Duration::from_secs(10);
         assert_eq!(s.next(&p, quiet, 0.0), (0, Duration::from_millis(100)));
     }
+
+    #[test]
+    fn the_quiet_period_counts_from_when_the_restart_happened() {
+        // A 1 s delay: the restart happens at t0 + 1 s, so t0 + 10.5 s is only 9.5 s of quiet.
+        let p = Backoff {
+            min: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+            jitter: 0.0,
+            reset_after: Duration::from_secs(10),
+        };
+        let t0 = Instant::now();
+        let mut s = BackoffState::default();
+        assert_eq!(s.next(&p, t0, 0.0).0, 0);
+        assert_eq!(s.next(&p, t0 + Duration::from_millis(10_500), 0.0).0, 1);
+    }
 }

@@ -73,18 +73,6 @@ impl ExitReason {
     pub fn is_abnormal(&self) -> bool {
         !matches!(self, ExitReason::Normal | ExitReason::Shutdown(_))
     }
-
-    /// A short, low-cardinality label for logs and metrics.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ExitReason::Normal => "normal",
-            ExitReason::Shutdown(_) => "shutdown",
-            ExitReason::Killed => "killed",
-            ExitReason::Escalated(_) => "escalated",
-            ExitReason::Failed(_) => "failed",
-            ExitReason::Other(_) => "other",
-        }
-    }
 }
 
 impl fmt::Display for ExitReason {
@@ -136,5 +124,42 @@ mod tests {
             ExitReason::from_stop_reason(Some("shutdown: auto")),
             ExitReason::Shutdown(Some("auto".into()))
         );
+    }
+
+    #[test]
+    fn reasons_read_as_they_were_given() {
+        let shown = [
+            ExitReason::Normal,
+            ExitReason::Shutdown(None),
+            ExitReason::Shutdown(Some("auto".into())),
+            ExitReason::Killed,
+            ExitReason::Escalated("escalated: too many".into()),
+            ExitReason::Failed("panic".into()),
+            ExitReason::Other("oops".into()),
+        ]
+        .map(|r| r.to_string());
+        assert_eq!(
+            shown,
+            [
+                "normal",
+                "shutdown",
+                "shutdown: auto",
+                "killed",
+                "escalated: too many",
+                "failed: panic",
+                "oops"
+            ]
+        );
+        // What a stop reason says is what it reads back as.
+        for r in [
+            "normal",
+            "shutdown",
+            "shutdown: auto",
+            "killed",
+            "escalated: x",
+            "oops",
+        ] {
+            assert_eq!(ExitReason::from_stop_reason(Some(r)).to_string(), r);
+        }
     }
 }

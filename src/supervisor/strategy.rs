@@ -93,4 +93,16 @@ mod tests {
         }
         assert!("simple_one_for_one".parse::<Strategy>().is_err());
     }
+
+    #[test]
+    fn strategies_are_shown_by_their_config_names() {
+        for s in [
+            Strategy::OneForOne,
+            Strategy::OneForAll,
+            Strategy::RestForOne,
+        ] {
+            assert_eq!(s.to_string(), s.as_str());
+            assert_eq!(s.to_string().parse::<Strategy>(), Ok(s));
+        }
+    }
 }
