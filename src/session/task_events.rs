@@ -49,13 +49,10 @@ impl SessionState {
                 task.status = TaskStatus::Running;
                 let since_ms = now_ms();
                 task.running = Some(Running { pid, since_ms });
-                let mut record = AttemptRecord::new(request_id.clone(), task.id, attempt, since_ms);
-                record.pid = Some(pid);
-                record.process_start_time = start_time;
-                record.resumed_from = resumed.clone();
-                record.claude_session_id = Some(claude_session_id);
-                store.send("recording an attempt", move |c| {
-                    queries::start_attempt(c, &record)
+                // The attempt was recorded (and committed) before its process started.
+                let (rid, id) = (request_id.clone(), task.id);
+                store.send("recording an attempt's process", move |c| {
+                    queries::set_attempt_process(c, &rid, id, attempt, pid, start_time)
                 });
                 if attempt > 1 {
                     tracing::info!(%session, request = %request_id, task = %task.id, attempt, "task restarted");

@@ -17,7 +17,9 @@ pub use requests::{
     NewRequest, RequestEnd, finish_request, insert_request, list_sessions, load_turns,
     request_detail, request_session, requeue_request, session_requests, set_request_running,
 };
-pub use tasks::{finish_attempt, set_claude_session, set_tasks, start_attempt};
+pub use tasks::{
+    finish_attempt, set_attempt_process, set_claude_session, set_tasks, start_attempt,
+};
 
 /// Executes one statement through the connection's statement cache.
 fn exec(

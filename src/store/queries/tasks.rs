@@ -103,6 +103,25 @@ pub fn start_attempt(conn: &mut Connection, a: &AttemptRecord) -> Result<(), Sto
     tx.commit().ctx("committing the attempt")
 }
 
+/// Records the process of an attempt recorded before it started (the orphan sweep needs it).
+pub fn set_attempt_process(
+    conn: &Connection,
+    request_id: &str,
+    task: TaskId,
+    attempt: u32,
+    pid: u32,
+    start_time: Option<u64>,
+) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "UPDATE attempts SET pid = ?4, process_start_time = ?5
+         WHERE request_id = ?1 AND task_idx = ?2 AND attempt = ?3",
+        params![request_id, task.index(), attempt, pid, start_time.map(|t| t as i64)],
+        "recording an attempt's process",
+    )?;
+    Ok(())
+}
+
 /// Records the Claude session id an attempt learnt (so a resume after a crash of smithd can
 /// continue it).
 pub fn set_claude_session(
