@@ -116,7 +116,13 @@ pub fn set_attempt_process(
         conn,
         "UPDATE attempts SET pid = ?4, process_start_time = ?5
          WHERE request_id = ?1 AND task_idx = ?2 AND attempt = ?3",
-        params![request_id, task.index(), attempt, pid, start_time.map(|t| t as i64)],
+        params![
+            request_id,
+            task.index(),
+            attempt,
+            pid,
+            start_time.map(|t| t as i64)
+        ],
         "recording an attempt's process",
     )?;
     Ok(())
