@@ -292,8 +292,11 @@ mod tests {
             ..NONE
         };
         assert_eq!(
-            verdict(interrupted, &some, None, &[]).0,
-            RequestStatus::Interrupted
+            verdict(interrupted, &some, None, &[]),
+            (
+                RequestStatus::Interrupted,
+                Some("smithd stopped while it ran".into())
+            )
         );
         let budget_and_escalation = RunStop {
             gate: Some(StopReason::BudgetExceeded),
