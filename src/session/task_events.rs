@@ -44,7 +44,7 @@ impl SessionState {
                 resumed,
                 claude_session_id,
             } => {
-                task.claude_session_id = Some(claude_session_id.clone());
+                task.claude_session_id = Some(claude_session_id);
                 task.attempts = task.attempts.max(attempt);
                 task.status = TaskStatus::Running;
                 let since_ms = now_ms();
