@@ -52,18 +52,19 @@ pub(crate) struct TaskAttempt {
 
 /// Runs one attempt to its end; a panic inside it (a bug) ends the attempt as `crashed`, with
 /// its process group killed, instead of leaving the task `running` forever.
-pub(crate) async fn run_guarded(mut a: TaskAttempt) {
-    let reporter = a.env.reporter.clone();
-    let task_id = a.spec.id;
-    let carry = a.carry.clone();
-    let group = a.group.clone();
-    let (end_tx, end_rx) = tokio::sync::oneshot::channel::<AttemptEnd>();
-    let on_end = std::mem::replace(
-        &mut a.on_end,
-        Box::new(move |end| {
-            let _ = end_tx.send(end);
-        }),
-    );
+pub(crate) async fn run_guarded(a: TaskAttempt) {
+    let TaskAttempt {
+        spec,
+        carry,
+        env,
+        control,
+        group,
+        tag,
+        on_end,
+    } = a;
+    let reporter = env.reporter.clone();
+    let task_id = spec.id;
+    let attempt = run_task_attempt(spec, carry.clone(), env, control, group.clone(), tag);
     let crashed = |panic: String| {
         group.signal(nix::sys::signal::Signal::SIGKILL);
         let attempt = carry.lock().map(|c| c.attempts).unwrap_or(0);
@@ -81,43 +82,34 @@ pub(crate) async fn run_guarded(mut a: TaskAttempt) {
             detail,
         }
     };
-    let end = match catch_panic(run_task_attempt(a), crashed).await {
-        Some(end) => end,
-        None => end_rx.await.unwrap_or(AttemptEnd::NotStarted),
-    };
-    on_end(end);
+    on_end(catch_panic(attempt, crashed).await);
 }
 
-/// Runs `fut`; if it panics, returns what `on_panic` makes of the panic's message.
-async fn catch_panic<F: Future<Output = ()>, T>(
-    fut: F,
-    on_panic: impl FnOnce(String) -> T,
-) -> Option<T> {
+/// Runs `fut`; if it panics, returns what `on_panic` makes of the panic's message instead.
+async fn catch_panic<T>(fut: impl Future<Output = T>, on_panic: impl FnOnce(String) -> T) -> T {
     use futures::FutureExt;
     match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(()) => None,
+        Ok(value) => value,
         Err(panic) => {
             let message = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "panic".into());
-            Some(on_panic(message))
+            on_panic(message)
         }
     }
 }
 
-/// Runs one attempt to its end (see the module doc).
-async fn run_task_attempt(a: TaskAttempt) {
-    let TaskAttempt {
-        spec,
-        carry,
-        env,
-        control,
-        group,
-        tag,
-        on_end,
-    } = a;
+/// Runs one attempt to its end (see the module doc) and says how it ended.
+async fn run_task_attempt(
+    spec: Arc<TaskSpec>,
+    carry: Arc<Mutex<TaskCarry>>,
+    env: TaskEnv,
+    control: mpsc::UnboundedReceiver<StopReason>,
+    group: Arc<ProcessGroup>,
+    tag: Arc<OnceLock<AttemptTag>>,
+) -> AttemptEnd {
     let TaskEnv {
         reporter,
         recorder,
@@ -151,8 +143,7 @@ async fn run_task_attempt(a: TaskAttempt) {
     // The gate may have closed while this attempt waited for its slot.
     if let Some(reason) = gate.as_ref().and_then(|g| g.closed()) {
         report(0, TaskEventKind::NotStarted { reason });
-        on_end(AttemptEnd::NotStarted);
-        return;
+        return AttemptEnd::NotStarted;
     }
     // The attempt takes its number now that its process is about to start.
     let (attempt, session, message) = {
@@ -310,11 +301,11 @@ async fn run_task_attempt(a: TaskAttempt) {
         .unwrap_or_default();
     drop(span);
     report(TaskEventKind::Finished(Box::new(outcome)));
-    on_end(AttemptEnd::Ended {
+    AttemptEnd::Ended {
         attempt,
         reason,
         detail,
-    });
+    }
 }
 
 /// Puts the attempt's end on its span and into the metrics.
@@ -365,9 +356,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_runner_is_reported_not_lost() {
-        let seen = catch_panic(async { panic!("boom") }, |m| m).await;
+        let seen = catch_panic(async { panic!("boom") }, Some).await;
         assert_eq!(seen.as_deref(), Some("boom"));
-        let seen = catch_panic(async {}, |m| m).await;
+        let seen = catch_panic(async { None }, Some).await;
         assert_eq!(seen, None);
     }
 }
