@@ -32,6 +32,7 @@ impl SessionState {
         let request_id = run.request_id.clone();
         let attempt = event.attempt;
         let mut plan = None;
+        let mut attempt_ended = false;
         let Some(task) = run.task_mut(event.task_id) else {
             return;
         };
@@ -95,6 +96,7 @@ impl SessionState {
                 None
             }
             TaskEventKind::Finished(outcome) => {
+                attempt_ended = true;
                 let started_at = task.running.take().map_or_else(now_ms, |r| r.since_ms);
                 task.attempts = task.attempts.max(attempt);
                 task.cost_usd += outcome.cost_usd;
@@ -154,8 +156,11 @@ impl SessionState {
         if plan.is_some() {
             run.plan = plan;
         }
-        // The attempt spent its cost on the gate before reporting.
-        if run.gate.closed() == Some(StopReason::BudgetExceeded) && !run.budget_stopped {
+        // An attempt that ended spent its cost on the gate before reporting.
+        if attempt_ended
+            && run.gate.closed() == Some(StopReason::BudgetExceeded)
+            && !run.budget_stopped
+        {
             run.budget_stopped = true;
             tracing::warn!(%session, request = %run.request_id, spent = run.gate.spent(), "budget exceeded; stopping the request's tasks");
             stop_for_budget(run);
