@@ -39,6 +39,10 @@ async fn smith_path(n: usize, dir: &Path) -> Duration {
         agent: Arc::new(agent),
         permits: Arc::new(Semaphore::new(CONCURRENCY)),
         config: Arc::new(config),
+        workspaces: Arc::new(smith::workspace::Workspaces::new(
+            Default::default(),
+            dir.join("worktrees"),
+        )),
     };
     let sessions = Sessions::start(deps, None).await.unwrap();
     let spec = RequestSpec {

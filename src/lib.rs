@@ -17,6 +17,8 @@
 //! - [`session`]: the Session actor (the main REPL session: it dispatches), the running request
 //!   as a state machine (plan → tasks → synthesize → finish), the pure rules (verdict, slices,
 //!   plans, merge), and `Sessions` with its registry of live sessions.
+//! - [`workspace`]: isolated tasks' git worktrees — made ready, committed, reviewed, merged,
+//!   discarded, reconciled; a typed git wrapper. It imports only the protocol's types.
 //! - [`protocol`]: the control protocol — frames, handshake, Request/Response and every type
 //!   they carry (DTOs). It imports nothing else of smith; [`cli`] imports only it (and the
 //!   config paths); internal types are converted to it at the edge (`service::wire`,
@@ -48,3 +50,4 @@ pub mod store;
 pub mod supervisor;
 pub mod task;
 pub mod telemetry;
+pub mod workspace;

@@ -4,9 +4,11 @@
 //! writes it, and what clients see of it (status line, summary, `show`) are conversions of it.
 
 use std::fmt;
-use std::path::PathBuf;
 
-use crate::protocol::{TaskEnd, TaskInfo, TaskKind, TaskLine, TaskStatus, TaskSummary};
+use crate::protocol::{
+    ChangeSummary, TaskEnd, TaskInfo, TaskKind, TaskLine, TaskStatus, TaskSummary,
+};
+use crate::workspace::TaskWorkspace;
 
 /// Which task of its request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -91,8 +93,8 @@ pub struct Task {
     pub attempts: u32,
     /// The Claude session a restart (or a resume) continues.
     pub claude_session_id: Option<String>,
-    /// The directory it works in when it has one of its own.
-    pub workspace: Option<PathBuf>,
+    /// Its git worktree, when its request is isolated (a work task's).
+    pub workspace: Option<TaskWorkspace>,
     /// Its result: the last completed attempt's (kept if a later attempt does not complete).
     pub output: Option<String>,
     /// Cost of all its attempts.
@@ -160,7 +162,19 @@ impl Task {
             output: self.output.clone(),
             detail,
             hint,
+            branch: self.branch(),
+            changes: self.changes(),
         }
+    }
+
+    /// Its worktree's branch, if it has one.
+    pub fn branch(&self) -> Option<String> {
+        self.workspace.as_ref().map(|w| w.worktree.branch.clone())
+    }
+
+    /// What it changed in its worktree, once an attempt ended.
+    pub fn changes(&self) -> Option<ChangeSummary> {
+        self.workspace.as_ref().and_then(|w| w.changes.clone())
     }
 
     /// What `show` says of it.
@@ -177,6 +191,8 @@ impl Task {
             output: self.output.clone(),
             cost_usd: self.cost_usd,
             claude_session_id: self.claude_session_id.clone(),
+            branch: self.branch(),
+            changes: self.changes(),
         }
     }
 }

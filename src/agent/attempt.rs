@@ -309,6 +309,7 @@ pub async fn run_launch(
         exit,
         stderr_tail,
         detail,
+        changes: None,
     };
     tracing::debug!(pid, reason = %outcome.reason, exit = ?outcome.exit, "claude attempt ended");
     outcome

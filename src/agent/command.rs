@@ -43,6 +43,11 @@ pub struct TaskOptions {
     pub json_schema: Option<String>,
     /// Extra environment (e.g. `TRACEPARENT`), set last.
     pub env: Vec<(String, String)>,
+    /// `--tools` instead of `agent.tools` (e.g. read-only tools for the planner of an isolated
+    /// request).
+    pub tools: Option<Vec<String>>,
+    /// `--disallowedTools` (e.g. the CLI's own worktree tools for a worker in a worktree).
+    pub disallowed_tools: Vec<String>,
 }
 
 /// The argument vector (without the program).
@@ -77,8 +82,11 @@ pub fn build_args(config: &AgentConfig, task: &TaskOptions, session: &SessionArg
     if !config.allowed_tools.is_empty() {
         flag("--allowedTools", config.allowed_tools.join(","));
     }
-    if let Some(tools) = &config.tools {
+    if let Some(tools) = task.tools.as_ref().or(config.tools.as_ref()) {
         flag("--tools", tools.join(","));
+    }
+    if !task.disallowed_tools.is_empty() {
+        flag("--disallowedTools", task.disallowed_tools.join(","));
     }
     if let Some(s) = &config.append_system_prompt {
         flag("--append-system-prompt", s.clone());

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::Isolation;
+
 use crate::settings::{
     Invalid, check_durations, check_min, duration, empty_is_none, home_dir, octal_umask,
     zero_is_none,
@@ -84,6 +86,9 @@ pub struct AgentConfig {
     pub env: BTreeMap<String, String>,
     /// Working directories must lie inside one of these.
     pub roots: Vec<PathBuf>,
+    /// Where work tasks run unless a request says: `none` (the request's cwd) or `worktree`
+    /// (each in a git worktree of its own).
+    pub isolation: Isolation,
     /// Wall-clock limit of one attempt.
     #[serde(with = "duration")]
     pub timeout: Duration,
@@ -134,6 +139,7 @@ impl Default for AgentConfig {
                 .collect(),
             env: BTreeMap::new(),
             roots: home_dir().into_iter().collect(),
+            isolation: Isolation::None,
             timeout: Duration::from_secs(30 * 60),
             idle_timeout: Duration::from_secs(5 * 60),
             result_grace: Duration::from_secs(3),

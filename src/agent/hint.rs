@@ -35,6 +35,12 @@ pub fn hint(reason: OutcomeReason, detail: &str) -> Option<&'static str> {
         OutcomeReason::SpawnFailed if detail.contains("cannot start") => Some(
             "install Claude Code (npm install -g @anthropic-ai/claude-code) where smithd runs, or set agent.program to the claude executable",
         ),
+        OutcomeReason::WorkspaceFailed if detail.contains("workspace.setup") => Some(
+            "fix the command in workspace.setup (it runs in each new worktree before the worker), then `smith resume` the request",
+        ),
+        OutcomeReason::WorkspaceFailed => Some(
+            "see the git error above; `smith workspaces` lists what exists, `smith discard` removes a request's worktrees",
+        ),
         OutcomeReason::ApiError(Some(401 | 403)) => Some(
             "the API refused the credentials: check ANTHROPIC_API_KEY, or run `claude login`, as the user smithd runs as",
         ),

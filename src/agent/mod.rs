@@ -52,5 +52,5 @@ pub use process_group::ProcessGroup;
 pub use task::{TaskActor, TaskMsg};
 pub use task_env::{
     AttemptRecorder, AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskLabels,
-    TaskReporter, TaskSpec,
+    TaskReporter, TaskSpec, TaskWorktree,
 };

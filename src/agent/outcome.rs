@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::event::{ResultEvent, Usage};
+use crate::protocol::ChangeSummary;
 
 pub use crate::protocol::OutcomeReason;
 
@@ -28,6 +29,7 @@ impl OutcomeReason {
             | OutcomeReason::MaxTurns
             | OutcomeReason::BudgetExceeded
             | OutcomeReason::SpawnFailed
+            | OutcomeReason::WorkspaceFailed
             | OutcomeReason::Cancelled => false,
         }
     }
@@ -95,6 +97,9 @@ pub struct Outcome {
     pub stderr_tail: String,
     /// A human explanation (spawn error, protocol error, watchdog).
     pub detail: Option<String>,
+    /// What the task's branch changed after the attempt (isolated tasks).
+    #[serde(default)]
+    pub changes: Option<ChangeSummary>,
 }
 
 impl Outcome {
@@ -112,6 +117,7 @@ impl Outcome {
             exit: None,
             stderr_tail: String::new(),
             detail: Some(detail.into()),
+            changes: None,
         }
     }
 }

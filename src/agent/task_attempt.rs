@@ -220,7 +220,7 @@ async fn run_task_attempt(
             }
         }
     }
-    let attempt_spec = AttemptSpec {
+    let mut attempt_spec = AttemptSpec {
         config: spec.config.clone(),
         task,
         session,
@@ -228,6 +228,17 @@ async fn run_task_attempt(
         tag: Some(attempt_tag),
     };
     let mut spawned = false;
+    // An isolated task runs in its worktree: made ready (or found again) before its attempt.
+    let prepared = match &spec.workspace {
+        Some(ws) => match ws.workspaces.prepare(&ws.worktree, &parent).await {
+            Ok(cwd) => {
+                attempt_spec.task.cwd = cwd;
+                Ok(true)
+            }
+            Err(e) => Err(Outcome::bare(OutcomeReason::WorkspaceFailed, e.to_string())),
+        },
+        None => Ok(false),
+    };
     let recorded = match &recorder {
         Some(record) => {
             record(AttemptStart {
@@ -243,9 +254,10 @@ async fn run_task_attempt(
     let launch = recorded
         .map_err(|e| format!("the attempt could not be recorded, so it was not started: {e}"))
         .and_then(|()| LaunchSpec::new(&attempt_spec).map_err(|e| e.to_string()));
-    let outcome = match launch {
-        Err(detail) => Outcome::bare(OutcomeReason::SpawnFailed, detail),
-        Ok(launch) => {
+    let mut outcome = match (&prepared, launch) {
+        (Err(failed), _) => failed.clone(),
+        (Ok(_), Err(detail)) => Outcome::bare(OutcomeReason::SpawnFailed, detail),
+        (Ok(_), Ok(launch)) => {
             let mut on_event = |event| match event {
                 AttemptEvent::Spawned { pid, start_time } => {
                     span.record(PROCESS_PID, pid as i64);
@@ -276,6 +288,22 @@ async fn run_task_attempt(
     };
     if spawned {
         m.tasks_active.add(-1, &[]);
+    }
+    // What the attempt changed is committed on the task's branch, whatever its end.
+    if let (Some(ws), Ok(true)) = (&spec.workspace, &prepared) {
+        match ws
+            .workspaces
+            .settle(&ws.worktree, &ws.commit_message, &parent)
+            .await
+        {
+            Ok(changes) => outcome.changes = Some(changes),
+            Err(e) => {
+                tracing::warn!(task = %spec.id, attempt, error = %e, "cannot commit what the attempt changed");
+                outcome.detail.get_or_insert_with(|| {
+                    format!("what the attempt changed could not be committed: {e}")
+                });
+            }
+        }
     }
     record_outcome(&span, &outcome, labels.record_content);
     // Spend before the slot is released, so that the next waiting attempt sees a closed gate.

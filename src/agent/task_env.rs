@@ -15,6 +15,7 @@ use super::gate::AttemptGate;
 use super::outcome::{Outcome, OutcomeReason};
 use crate::protocol::StopReason;
 use crate::task::TaskId;
+use crate::workspace::{Workspaces, Worktree};
 
 /// What a task is asked to do (immutable; shared by all its attempts).
 #[derive(Debug, Clone)]
@@ -29,6 +30,20 @@ pub struct TaskSpec {
     pub options: TaskOptions,
     /// Service-wide agent settings.
     pub config: Arc<AgentConfig>,
+    /// Its git worktree (isolated work tasks): made ready before each attempt, what it
+    /// changed committed after.
+    pub workspace: Option<TaskWorktree>,
+}
+
+/// A task's worktree and the service's workspaces that make it ready and commit to it.
+#[derive(Debug, Clone)]
+pub struct TaskWorktree {
+    /// The worktree, as recorded.
+    pub worktree: Worktree,
+    /// The service's workspaces.
+    pub workspaces: Arc<Workspaces>,
+    /// The message of the commit made after each attempt.
+    pub commit_message: String,
 }
 
 /// What the attempts of one task share across restarts: the attempt counter (the one place it

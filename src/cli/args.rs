@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
 
-use crate::protocol::{Restart, Strategy};
+use crate::protocol::{Isolation, Restart, Strategy};
 
 /// Control smithd: send requests to Claude Code workers supervised like Erlang/OTP processes,
 /// watch them, and look at what they did.
@@ -50,6 +50,17 @@ pub enum Command {
     /// Apply the retention now (store.retention_age, store.retention_requests): delete finished
     /// requests it does not keep and give the database's freed space back.
     Prune(JsonArg),
+    /// What an isolated request's tasks changed: a unified diff per task (base → branch).
+    Diff(DiffArgs),
+    /// Merge isolated tasks' branches into the checkout's current branch, in task order (without
+    /// TASK: the tasks that succeeded). Each merge is checked first; a conflict stops with
+    /// nothing half-applied, names the files and keeps that branch. Merged worktrees and
+    /// branches are removed.
+    Apply(WorkspaceOpArgs),
+    /// Remove isolated tasks' worktrees and branches (without TASK: all of the request's).
+    Discard(WorkspaceOpArgs),
+    /// The task worktrees smith keeps: request, task, branch, size, age, state.
+    Workspaces(JsonArg),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -114,6 +125,11 @@ pub struct AskArgs {
     /// Model of the workers.
     #[arg(long)]
     pub model: Option<String>,
+    /// Where work tasks run: `worktree` (each in a git worktree of its own, on branch
+    /// smith/<request>/<task>; review with `smith diff`, merge with `smith apply`) or `none`
+    /// (all in the working directory). Default: agent.isolation of smithd's config.
+    #[arg(long, value_name = "MODE")]
+    pub isolate: Option<Isolation>,
     /// Return as soon as the request is accepted; print its id.
     #[arg(long)]
     pub detach: bool,
@@ -156,6 +172,33 @@ pub struct ShowArgs {
 pub struct IdArgs {
     /// The request id (as printed by `smith ask` or `smith history`).
     pub request_id: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smith diff`.
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The request id.
+    pub request_id: String,
+    /// One task (t1, t2, …); all of the request's without it.
+    pub task: Option<String>,
+    /// Only the changed files with lines added and removed.
+    #[arg(long)]
+    pub stat: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smith apply` and `smith discard`.
+#[derive(Args, Debug)]
+pub struct WorkspaceOpArgs {
+    /// The request id.
+    pub request_id: String,
+    /// Tasks (t1, t2, …), in this order.
+    pub tasks: Vec<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -127,3 +127,8 @@ impl Client {
         self.recv().await
     }
 }
+
+/// A reply that does not answer the request sent.
+pub(crate) fn unexpected(r: crate::protocol::Response) -> ClientError {
+    ClientError::Protocol(format!("unexpected reply from smithd: {r:?}"))
+}

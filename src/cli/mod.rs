@@ -12,6 +12,7 @@ pub(crate) mod progress;
 pub(crate) mod render;
 mod texts;
 pub(crate) mod trace;
+mod workspaces;
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -19,15 +20,16 @@ use std::time::Duration;
 use clap::CommandFactory;
 
 use crate::protocol::{
-    Ask, AskSpec, CancelRequest, HealthQuery, HistoryQuery, PruneRequest, Request, RequestStatus,
-    RequestSummary, Response, ResumeRequest, SessionsQuery, ShowQuery, ShutdownRequest,
-    StatusQuery,
+    Ask, AskSpec, CancelRequest, Event, HealthQuery, HistoryQuery, PruneRequest, Request,
+    RequestStatus, RequestSummary, Response, ResumeRequest, SessionsQuery, ShowQuery,
+    ShutdownRequest, StatusQuery,
 };
 
 pub use args::Cli;
 use args::{AskArgs, Command};
-use client::{Client, ClientError};
+use client::{Client, ClientError, unexpected};
 use progress::Progress;
+use render::print_json;
 
 /// Exit code: the request succeeded (or the command did what it was asked).
 pub const EXIT_OK: u8 = 0;
@@ -83,11 +85,9 @@ pub async fn run(cli: Cli) -> u8 {
     }
 }
 
-fn print_json<T: serde::Serialize>(value: &T) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("responses serialize to JSON")
-    );
+/// 0 when every task was merged (or discarded), 1 when one stopped the run.
+fn exit_for_apply(complete: bool) -> u8 {
+    if complete { EXIT_OK } else { EXIT_FAILED }
 }
 
 fn exit_for(status: RequestStatus) -> u8 {
@@ -96,10 +96,6 @@ fn exit_for(status: RequestStatus) -> u8 {
         RequestStatus::Degraded => EXIT_DEGRADED,
         _ => EXIT_FAILED,
     }
-}
-
-fn unexpected(r: Response) -> ClientError {
-    ClientError::Protocol(format!("unexpected reply from smithd: {r:?}"))
 }
 
 async fn dispatch(socket: &std::path::Path, command: Command) -> Result<u8, ClientError> {
@@ -264,6 +260,12 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
             }
             other => Err(unexpected(other)),
         },
+        Command::Diff(a) => workspaces::diff(client, a).await.map(|()| EXIT_OK),
+        Command::Apply(a) => workspaces::apply(client, a, false)
+            .await
+            .map(exit_for_apply),
+        Command::Discard(a) => workspaces::apply(client, a, true).await.map(exit_for_apply),
+        Command::Workspaces(a) => workspaces::list(client, a).await.map(|()| EXIT_OK),
         Command::Completions { .. } => unreachable!("handled before the socket is known"),
     }
 }
@@ -290,6 +292,7 @@ async fn ask(client: &mut Client, args: AskArgs) -> Result<u8, ClientError> {
         budget_usd: args.budget,
         cwd,
         model: args.model,
+        isolate: args.isolate,
     };
     client
         .send(&Request::Ask(Ask {
@@ -313,15 +316,25 @@ async fn follow(client: &mut Client, json: bool) -> Result<u8, ClientError> {
             Response::Event(event) => {
                 if !json {
                     progress.event(&event);
+                } else if let Event::Accepted {
+                    worktrees: Some(base),
+                    ..
+                } = &event
+                {
+                    // Said on stderr in JSON mode too: the JSON document is the summary.
+                    eprintln!("{}", workspaces::accepted_note(base));
                 }
             }
             Response::Finished(summary) => return Ok(finish(&mut progress, &summary, json)),
             Response::Accepted(a) => {
                 if json {
                     print_json(
-                        &serde_json::json!({"request_id": a.request_id, "status": "queued"}),
+                        &serde_json::json!({"request_id": a.request_id, "status": "queued", "worktrees": a.worktrees}),
                     );
                 } else {
+                    if let Some(base) = &a.worktrees {
+                        eprintln!("{}", workspaces::accepted_note(base));
+                    }
                     println!("{}", a.request_id);
                 }
                 return Ok(EXIT_OK);

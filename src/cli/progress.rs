@@ -89,6 +89,7 @@ impl Progress {
                 request_id,
                 session,
                 position,
+                worktrees,
             } => {
                 let queue = if *position > 0 {
                     format!(" ({position} ahead)")
@@ -97,6 +98,9 @@ impl Progress {
                 };
                 // Shown in both modes: it is printed once, before the live lines start.
                 eprintln!("accepted {request_id} in session {session}{queue}");
+                if let Some(base) = worktrees {
+                    eprintln!("{}", super::workspaces::accepted_note(base));
+                }
             }
             Event::Started { request_id } => self.plain(format!("started {request_id}")),
             Event::Planned { tasks } => {

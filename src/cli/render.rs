@@ -271,3 +271,11 @@ pub fn request_detail(d: &ShowReply) -> String {
     }
     out
 }
+
+/// Prints `value` as pretty JSON on stdout.
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("responses serialize to JSON")
+    );
+}

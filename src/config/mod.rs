@@ -1,7 +1,7 @@
 //! smithd's configuration: built-in defaults < a TOML file < `SMITH_<SECTION>__<KEY>` environment
 //! variables. Each section is the settings type of the module that uses it (`[agent]` is the
 //! agent's `AgentConfig`, `[limits]`/`[supervision]`/`[context]` the session's, `[store]` the
-//! store's, `[telemetry]` telemetry's); `[service]` — where smithd lives and how it serves, which
+//! store's, `[telemetry]` telemetry's, `[workspace]` the workspaces'); `[service]` — where smithd lives and how it serves, which
 //! `smith` needs too — is defined here, in `service`. Every key is documented in `config/smith.toml`. Unknown keys and bad values are
 //! errors that name the key.
 
@@ -16,10 +16,12 @@ pub use service::ServiceSettings;
 
 use crate::agent::AgentConfig;
 use crate::paths::default_config_file;
+use crate::protocol::Isolation;
 use crate::session::{ContextLimits, Limits, SessionConfig, Supervision};
 use crate::settings::Invalid;
 use crate::store::StoreSettings;
 use crate::telemetry::TelemetrySettings;
+use crate::workspace::WorkspaceSettings;
 
 /// What can be wrong with the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,8 @@ pub struct Config {
     pub store: StoreSettings,
     /// `[telemetry]`.
     pub telemetry: TelemetrySettings,
+    /// `[workspace]`.
+    pub workspace: WorkspaceSettings,
 }
 
 /// Where the config file comes from.
@@ -128,7 +132,7 @@ impl Config {
                         return Err(ConfigError::Key {
                             key: section,
                             origin,
-                            message: "unknown section (expected service, agent, limits, supervision, context, store or telemetry)".into(),
+                            message: "unknown section (expected service, agent, limits, supervision, context, store, telemetry or workspace)".into(),
                         });
                     }
                     (_, Some(_)) => {
@@ -192,6 +196,7 @@ impl Config {
             .and(self.supervision.check())
             .and(self.store.check())
             .and(self.telemetry.check())
+            .and(self.workspace.check())
             .and(self.across_sections());
         checked.map_err(|Invalid { key, message }| ConfigError::Key {
             key: key.to_string(),
@@ -222,7 +227,35 @@ impl Config {
                 ),
             ));
         }
+        if self.agent.isolation == Isolation::Worktree {
+            self.workspace_dir_allowed()?;
+        }
         Ok(())
+    }
+
+    /// Workers may run in `workspace.dir` (it lies inside `agent.roots`, compared as written;
+    /// smithd checks the resolved paths again at start).
+    pub fn workspace_dir_allowed(&self) -> Result<(), Invalid> {
+        let dir = self.workspace_dir();
+        if self.agent.roots.iter().any(|root| dir.starts_with(root)) {
+            return Ok(());
+        }
+        Err(Invalid::new(
+            "workspace.dir",
+            format!(
+                "{} is not inside agent.roots, so no isolated worker could run in its worktree: put workspace.dir under one of the roots, or add it to agent.roots",
+                dir.display()
+            ),
+        ))
+    }
+
+    /// Where task worktrees live: `workspace.dir`, or `<data_dir>/worktrees`.
+    pub fn workspace_dir(&self) -> PathBuf {
+        if self.workspace.dir.as_os_str().is_empty() {
+            self.service.data_dir.join("worktrees")
+        } else {
+            self.workspace.dir.clone()
+        }
     }
 
     /// The effective configuration as TOML.

@@ -61,6 +61,8 @@ pub struct AskSpec {
     pub cwd: PathBuf,
     /// Model for its tasks.
     pub model: Option<String>,
+    /// Where its work tasks run (`None`: `agent.isolation`).
+    pub isolate: Option<super::workspace::Isolation>,
 }
 
 macro_rules! named_enum {

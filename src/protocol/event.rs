@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::reason::{OutcomeReason, TaskEnd};
 use super::record::{RequestStatus, TaskStatus};
+use super::workspace::{ChangeSummary, WorktreeBase};
 
 /// A task named in an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +27,8 @@ pub enum Event {
         session: String,
         /// Requests ahead of it in the session.
         position: u64,
+        /// The checkout its worktrees are cut from (isolated requests).
+        worktrees: Option<WorktreeBase>,
     },
     /// The session started it.
     Started {
@@ -116,6 +119,10 @@ pub struct TaskSummary {
     pub detail: Option<String>,
     /// What a person can do about it, where smith knows.
     pub hint: Option<String>,
+    /// Its branch (isolated tasks).
+    pub branch: Option<String>,
+    /// What it changed on its branch (isolated tasks, once ended).
+    pub changes: Option<ChangeSummary>,
 }
 
 /// A request at its end (`Response::Finished`).

@@ -7,9 +7,12 @@ use super::ask::AskSpec;
 use super::event::{Event, RequestSummary};
 use super::record::{AttemptInfo, RequestInfo, SessionInfo, TaskInfo};
 use super::status::ServiceStatus;
+use super::workspace::{
+    ApplyReply, DiffQuery, DiffReply, WorkspaceList, WorkspaceOp, WorkspacesQuery, WorktreeBase,
+};
 
 /// Bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The first frame a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +50,14 @@ pub enum Request {
     Text(TextQuery),
     /// Apply the retention now (`store.retention_*`) and give the space back.
     Prune(PruneRequest),
+    /// What isolated tasks changed (unified diff or statistics).
+    Diff(DiffQuery),
+    /// Merge tasks' branches into the checkout.
+    Apply(WorkspaceOp),
+    /// Throw tasks' worktrees and branches away.
+    Discard(WorkspaceOp),
+    /// Every workspace smith keeps.
+    Workspaces(WorkspacesQuery),
 }
 
 /// `Request::Prune`.
@@ -200,6 +211,12 @@ pub enum Response {
     Done(Done),
     /// Health.
     Health(HealthReply),
+    /// Diffs of isolated tasks.
+    Diff(DiffReply),
+    /// What an `apply` or `discard` did, per task.
+    Applied(ApplyReply),
+    /// Workspaces.
+    Workspaces(WorkspaceList),
 }
 
 /// `Response::Welcome`.
@@ -246,6 +263,8 @@ pub struct ErrorReply {
 pub struct Accepted {
     /// Request id.
     pub request_id: String,
+    /// The checkout its worktrees are cut from (isolated requests).
+    pub worktrees: Option<WorktreeBase>,
 }
 
 /// `Response::Sessions`.

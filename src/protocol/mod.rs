@@ -10,7 +10,8 @@
 //! - `ask`: what a client submits; `event`: what it hears while a request runs;
 //! - `record`: requests, tasks, attempts and sessions as clients read them; `reason`: why
 //!   attempts, tasks and requests ended (one vocabulary for smithd, its database and clients);
-//! - `status`: the live supervision tree.
+//! - `status`: the live supervision tree;
+//! - `workspace`: isolation, what tasks changed, diff / apply / discard.
 
 pub(crate) mod ask;
 pub(crate) mod event;
@@ -19,6 +20,7 @@ pub(crate) mod message;
 pub(crate) mod reason;
 pub(crate) mod record;
 pub(crate) mod status;
+pub(crate) mod workspace;
 
 pub use ask::{AskSpec, Restart, Strategy, TaskInput};
 pub use event::{Event, RequestSummary, TaskRef, TaskSummary};
@@ -31,4 +33,9 @@ pub use record::{
 pub use status::{
     ChildKind, ChildState, ChildStatus, RunPhase, RunStatus, ServiceStatus, SessionStatus,
     SupervisorState, SupervisorStatus, TaskLine,
+};
+pub use workspace::{
+    ApplyReply, ChangeSummary, DiffQuery, DiffReply, FileChange, Isolation, TaskApply,
+    TaskApplyReport, TaskDiff, WorkspaceInfo, WorkspaceList, WorkspaceOp, WorkspaceState,
+    WorkspacesQuery, WorktreeBase,
 };

@@ -32,13 +32,15 @@ pub enum OutcomeReason {
     ProtocolError,
     /// The program could not be started.
     SpawnFailed,
+    /// The task's worktree could not be made ready (git, `workspace.copy` or `workspace.setup`).
+    WorkspaceFailed,
     /// The user or a shutdown stopped it.
     Cancelled,
     /// smithd stopped (or crashed) while it ran; found so at the next start.
     Interrupted,
 }
 
-const OUTCOME_CLASSES: [OutcomeReason; 11] = [
+const OUTCOME_CLASSES: [OutcomeReason; 12] = [
     OutcomeReason::Completed,
     OutcomeReason::ApiError(None),
     OutcomeReason::MaxTurns,
@@ -48,6 +50,7 @@ const OUTCOME_CLASSES: [OutcomeReason; 11] = [
     OutcomeReason::Crashed,
     OutcomeReason::ProtocolError,
     OutcomeReason::SpawnFailed,
+    OutcomeReason::WorkspaceFailed,
     OutcomeReason::Cancelled,
     OutcomeReason::Interrupted,
 ];
@@ -65,6 +68,7 @@ impl OutcomeReason {
             OutcomeReason::Crashed => "crashed",
             OutcomeReason::ProtocolError => "protocol_error",
             OutcomeReason::SpawnFailed => "spawn_failed",
+            OutcomeReason::WorkspaceFailed => "workspace_failed",
             OutcomeReason::Cancelled => "cancelled",
             OutcomeReason::Interrupted => "interrupted",
         }

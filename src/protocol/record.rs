@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::workspace::ChangeSummary;
+
 use super::ask::named_enum;
 use super::reason::{OutcomeReason, TaskEnd};
 
@@ -114,6 +116,10 @@ pub struct TaskInfo {
     pub cost_usd: f64,
     /// The Claude session a resume continues.
     pub claude_session_id: Option<String>,
+    /// Its branch (isolated tasks).
+    pub branch: Option<String>,
+    /// What it changed on its branch (isolated tasks, once ended).
+    pub changes: Option<ChangeSummary>,
 }
 
 /// One attempt (one `claude` process) of a task.

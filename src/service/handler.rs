@@ -18,6 +18,7 @@ use super::bounded_reply::{clip_request, clip_show, text_chunk};
 use super::connection::{Connection, error};
 use super::shared::ServiceShared;
 use super::shutdown::{ShutdownLevel, raise};
+use super::workspaces;
 
 fn session_error(e: SessionError) -> Response {
     let kind = match &e {
@@ -27,8 +28,20 @@ fn session_error(e: SessionError) -> Response {
         SessionError::QueueFull { .. } | SessionError::TooManySessions { .. } => ErrorKind::Busy,
         SessionError::Store(StoreError::NotFound { .. }) => ErrorKind::NotFound,
         SessionError::Store(_) | SessionError::Unreachable { .. } => ErrorKind::Internal,
+        SessionError::Workspace(_) => ErrorKind::BadRequest,
     };
     error(kind, e.to_string())
+}
+
+/// The checkout of an accepted request's worktrees: its `Accepted` event, queued before the
+/// session replied.
+fn accepted_worktrees(events: &mut EventStream) -> Option<crate::protocol::WorktreeBase> {
+    match events.try_recv() {
+        Some(RequestEvent::Progress(crate::protocol::Event::Accepted { worktrees, .. })) => {
+            worktrees
+        }
+        _ => None,
+    }
 }
 
 fn store_error(e: StoreError) -> Response {
@@ -68,11 +81,16 @@ pub(crate) async fn handle(
             }
             let spec = RequestSpec::from_ask(spec, traceparent);
             let (sink, events) = event_queue(EVENT_QUEUE_CAPACITY);
+            let mut events = events;
             match sessions.submit(spec, Some(sink)).await {
                 Err(e) => conn.send(&session_error(e)).await,
                 Ok(id) if detach => {
-                    conn.send(&Response::Accepted(Accepted { request_id: id }))
-                        .await
+                    let worktrees = accepted_worktrees(&mut events);
+                    conn.send(&Response::Accepted(Accepted {
+                        request_id: id,
+                        worktrees,
+                    }))
+                    .await
                 }
                 Ok(id) => stream_events(conn, events, &id).await,
             }
@@ -81,12 +99,14 @@ pub(crate) async fn handle(
             if stopping {
                 return conn.send(&shutting_down()).await;
             }
-            let (sink, events) = event_queue(EVENT_QUEUE_CAPACITY);
+            let (sink, mut events) = event_queue(EVENT_QUEUE_CAPACITY);
             match sessions.resume(&r.request_id, Some(sink)).await {
                 Err(e) => conn.send(&session_error(e)).await,
                 Ok(()) if r.detach => {
+                    let worktrees = accepted_worktrees(&mut events);
                     conn.send(&Response::Accepted(Accepted {
                         request_id: r.request_id,
+                        worktrees,
                     }))
                     .await
                 }
@@ -190,6 +210,16 @@ pub(crate) async fn handle(
                 Err(e) => conn.send(&store_error(e)).await,
             }
         }
+        Request::Diff(q) => conn.send(&workspaces::diff(&store, q).await).await,
+        Request::Apply(op) => {
+            let reply = workspaces::apply_or_discard(shared, &store, op, false).await;
+            conn.send(&reply).await
+        }
+        Request::Discard(op) => {
+            let reply = workspaces::apply_or_discard(shared, &store, op, true).await;
+            conn.send(&reply).await
+        }
+        Request::Workspaces(_) => conn.send(&workspaces::list(&store).await).await,
         Request::Health(_) => {
             conn.send(&Response::Health(HealthReply {
                 version: env!("CARGO_PKG_VERSION").to_string(),

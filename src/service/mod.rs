@@ -24,16 +24,18 @@ mod connection;
 pub(crate) mod control;
 mod handler;
 pub(crate) mod lock;
+mod private_dir;
 mod serve;
 pub(crate) mod shared;
 pub mod shutdown;
 pub(crate) mod socket;
 pub(crate) mod sweep;
 mod wire;
+mod workspaces;
+
+use private_dir::private_dir;
 
 use std::collections::HashMap;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -111,6 +113,7 @@ fn sessions_spec(shared: Arc<ServiceShared>) -> ChildSpec {
                 agent: Arc::new(shared.config.worker_agent()),
                 config: Arc::new(shared.config.session_config()),
                 permits: shared.permits.clone(),
+                workspaces: shared.workspaces.clone(),
             };
             let sessions = Sessions::start(deps, Some(sup)).await?;
             let cell = sessions.supervisor().cell();
@@ -155,38 +158,6 @@ async fn prune_periodically(shared: Arc<ServiceShared>) {
             Err(e) => tracing::warn!(error = %e, "pruning failed; trying again later"),
         }
     }
-}
-
-/// Creates `dir` 0700 (parents as needed) or makes the existing one 0700: only smithd's own
-/// directories (data, workers' runtime) go through here, never a shared one.
-fn private_dir(dir: &Path) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot inspect it: {e}"))?;
-    let shared = meta.mode() & 0o1000 != 0 || meta.uid() != nix::unistd::getuid().as_raw();
-    if shared {
-        return Err(format!(
-            "{} is not smithd's own directory (another owner, or sticky like /tmp): choose one for smithd alone",
-            dir.display()
-        ));
-    }
-    if meta.mode() & 0o077 != 0 {
-        tracing::info!(dir = %dir.display(), "making smithd's directory private (0700)");
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("cannot make {} private (0700): {e}", dir.display()))?;
-    }
-    // Databases written before smithd set its umask may be readable by others.
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let private = entry.metadata().is_ok_and(|m| m.mode() & 0o077 == 0);
-        if entry.file_name().to_string_lossy().starts_with("smith.db") && !private {
-            let _ = std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600));
-        }
-    }
-    Ok(())
 }
 
 /// Runs smithd until `shutdown` says stop (or a client asks). Returns when everything is stopped.
@@ -290,6 +261,7 @@ pub async fn run_with(
         .map_err(|e| ServiceError::Start(e.to_string()))?;
     shared.set_root(root.clone());
     let pruning = tokio::spawn(prune_periodically(shared.clone()));
+    let reconciling = tokio::spawn(workspaces::reconcile_periodically(shared.clone()));
     tracing::info!(pid = std::process::id(), data_dir = %data_dir.display(),
         socket = %shared.config.service.socket.display(), version = env!("CARGO_PKG_VERSION"), "smithd started");
 
@@ -315,6 +287,7 @@ pub async fn run_with(
         r.abort();
     }
     pruning.abort();
+    reconciling.abort();
     forward.abort();
     let _ = std::fs::remove_file(&shared.config.service.socket);
     drop(lock);

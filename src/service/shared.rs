@@ -39,6 +39,8 @@ pub struct ServiceShared {
     pub warnings: Vec<String>,
     /// How the service runs in its process.
     pub options: RunOptions,
+    /// Isolated tasks' worktrees.
+    pub workspaces: Arc<crate::workspace::Workspaces>,
     store: RwLock<Option<StoreHandle>>,
     sessions: RwLock<Option<Sessions>>,
     root: RwLock<Option<SupervisorRef>>,
@@ -74,9 +76,13 @@ impl ServiceShared {
         shutdown: watch::Sender<ShutdownLevel>,
         options: RunOptions,
     ) -> Arc<Self> {
+        let mut warnings = startup_warnings(&config);
+        let (workspaces, problem) = super::workspaces::open(&config);
+        warnings.extend(problem);
         Arc::new(Self {
             permits: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
-            warnings: startup_warnings(&config),
+            warnings,
+            workspaces: Arc::new(workspaces),
             config,
             started: Instant::now(),
             shutdown,

@@ -42,6 +42,9 @@ pub enum SessionError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An isolated request cannot have worktrees (not a repository, git missing, …).
+    #[error(transparent)]
+    Workspace(#[from] crate::workspace::WorkspaceError),
     /// The session actor is not reachable.
     #[error("session {session} is not reachable: {reason}")]
     Unreachable {

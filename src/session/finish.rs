@@ -33,7 +33,7 @@ impl SessionState {
         let ok = run.tasks.iter().filter(|t| t.succeeded()).count();
         let merge_span = tracing::info_span!(target: "smith::session", parent: &run.span, "merge",
             smith.request.id = %run.request_id, smith.merge.tasks = total, smith.merge.succeeded = ok);
-        let deterministic = merge::deterministic(&run.tasks);
+        let deterministic = merge::deterministic(&run.tasks, &run.request_id);
         drop(merge_span);
         let synthesized = run
             .synthesizer
@@ -42,7 +42,11 @@ impl SessionState {
             .and_then(|s| s.output.clone());
         let keep_answer = ok > 0 || synthesized.is_some();
         let (answer, mode) = match synthesized {
-            Some(text) => (text, "synthesized"),
+            // The synthesizer's answer, with what the isolated tasks changed after it.
+            Some(text) => match merge::changes_section(&run.tasks, &run.request_id) {
+                Some(changes) => (format!("{}\n\n{changes}", text.trim_end()), "synthesized"),
+                None => (text, "synthesized"),
+            },
             None => (deterministic, "deterministic"),
         };
         let limits = &self.deps.config.limits;

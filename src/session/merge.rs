@@ -4,8 +4,45 @@
 use crate::protocol::TaskStatus;
 use crate::task::Task;
 
-/// The deterministic merge. A request of one successful task answers with its output alone.
-pub fn deterministic(tasks: &[Task]) -> String {
+/// The deterministic merge, with what isolated tasks changed at the end. A request of one
+/// successful task answers with its output alone.
+pub fn deterministic(tasks: &[Task], request_id: &str) -> String {
+    let mut out = sections(tasks);
+    if let Some(changes) = changes_section(tasks, request_id) {
+        out.push_str("\n\n");
+        out.push_str(&changes);
+    }
+    out
+}
+
+/// What each isolated task changed on its branch, and how to review and merge it (`None` when
+/// the request was not isolated).
+pub fn changes_section(tasks: &[Task], request_id: &str) -> Option<String> {
+    let isolated: Vec<&Task> = tasks.iter().filter(|t| t.workspace.is_some()).collect();
+    if isolated.is_empty() {
+        return None;
+    }
+    let mut out = format!(
+        "## Changes\n\nEach task worked in its own worktree; nothing is in your checkout yet. Review with `smith diff {request_id}`, merge with `smith apply {request_id}`, or throw away with `smith discard {request_id}`.\n"
+    );
+    for t in isolated {
+        let branch = t.branch().unwrap_or_default();
+        let line = match t.changes() {
+            None => "no commit (it did not run to the end of an attempt)".to_string(),
+            Some(c) if c.files.is_empty() => "changed nothing".to_string(),
+            Some(c) => {
+                let files: Vec<&str> = c.files.iter().map(|f| f.path.as_str()).take(10).collect();
+                let more = if c.files.len() > 10 { ", …" } else { "" };
+                format!("{}: {}{more}", c.line(), files.join(", "))
+            }
+        };
+        out.push_str(&format!("\n- {} {} (`{branch}`): {line}", t.id, t.name));
+    }
+    Some(out)
+}
+
+/// A section per task, in task order (one successful task: its output alone).
+fn sections(tasks: &[Task]) -> String {
     if let [only] = tasks
         && only.status == TaskStatus::Succeeded
     {
@@ -45,14 +82,14 @@ pub fn deterministic(tasks: &[Task]) -> String {
     out
 }
 
-/// The prompt of the synthesis task.
-pub fn synthesis_prompt(request: &str, tasks: &[Task]) -> String {
+/// The prompt of the synthesis task (with the isolated tasks' change summaries).
+pub fn synthesis_prompt(request: &str, tasks: &[Task], request_id: &str) -> String {
     format!(
         "[smith] Several workers each did part of the request below. Write the final answer to \
          the request from their results: combine, remove repetition, resolve conflicts, and say \
          plainly what is missing where a worker failed.\n\n## Request\n{}\n\n## Worker results\n\n{}\n",
         request.trim(),
-        deterministic(tasks)
+        deterministic(tasks, request_id)
     )
 }
 
@@ -90,7 +127,7 @@ mod tests {
     #[test]
     fn one_task_answers_with_its_output() {
         assert_eq!(
-            deterministic(&[ok(0, "only", " the answer \n")]),
+            deterministic(&[ok(0, "only", " the answer \n")], "r-1"),
             "the answer"
         );
     }
@@ -101,7 +138,7 @@ mod tests {
         failed.status = TaskStatus::Failed;
         failed.end = Some(TaskEnd::Attempt(OutcomeReason::ApiError(Some(500))));
         failed.attempts = 4;
-        let merged = deterministic(&[ok(0, "a", "A"), failed, ok(2, "c", "C")]);
+        let merged = deterministic(&[ok(0, "a", "A"), failed, ok(2, "c", "C")], "r-1");
         assert_eq!(
             merged,
             "## 1. a\n\nA\n\n## 2. b — failed (api_error(500), after 4 attempts)\n\n_No result from this task; the answer above and below does not cover it._\n\n## 3. c\n\nC"
@@ -110,7 +147,7 @@ mod tests {
 
     #[test]
     fn synthesis_prompt_carries_request_and_results() {
-        let p = synthesis_prompt("the question", &[ok(0, "a", "A1"), ok(1, "b", "B1")]);
+        let p = synthesis_prompt("the question", &[ok(0, "a", "A1"), ok(1, "b", "B1")], "r-1");
         assert!(p.contains("the question") && p.contains("A1") && p.contains("## 2. b"));
     }
 

@@ -26,6 +26,8 @@ pub struct SessionDeps {
     pub config: Arc<SessionConfig>,
     /// The global cap on live processes.
     pub permits: Arc<Semaphore>,
+    /// Isolated tasks' worktrees.
+    pub workspaces: Arc<crate::workspace::Workspaces>,
 }
 
 /// Messages of a Session.

@@ -11,8 +11,9 @@ use tokio::sync::mpsc;
 use crate::agent::executor::local;
 use crate::agent::{
     AttemptRecorder, AttemptStart, TaskActor, TaskCarry, TaskEnv, TaskMsg, TaskOptions,
-    TaskReporter, TaskSpec,
+    TaskReporter, TaskSpec, TaskWorktree,
 };
+use crate::protocol::WorkspaceState;
 use crate::protocol::{Event, StopReason, TaskRef};
 use crate::store::records::now_ms;
 use crate::store::{AttemptRecord, StoreHandle, Turn, queries};
@@ -20,6 +21,7 @@ use crate::supervisor::{
     AutoShutdown, ExitReason, SupervisorEvent, SupervisorFlags, SupervisorRef, SupervisorSpec,
 };
 use crate::task::{Task, TaskId};
+use crate::workspace::{TaskWorkspace, Worktree};
 
 use super::config::SessionConfig;
 use super::context::{TaskRef as SliceTask, build_slice};
@@ -37,6 +39,7 @@ struct Unit {
     prompt: String,
     json_schema: Option<String>,
     carry: TaskCarry,
+    worktree: Option<Worktree>,
 }
 
 impl Unit {
@@ -47,6 +50,7 @@ impl Unit {
             prompt,
             json_schema,
             carry: TaskCarry::default(),
+            worktree: None,
         }
     }
 }
@@ -65,7 +69,10 @@ fn units(run: &Run, session: &str, history: &[Turn], config: &SessionConfig) -> 
         RunState::Synthesizing(_) => run
             .synthesizer
             .iter()
-            .map(|s| Unit::fresh(s, synthesis_prompt(&run.spec.prompt, &run.tasks), None))
+            .map(|s| {
+                let prompt = synthesis_prompt(&run.spec.prompt, &run.tasks, &run.request_id);
+                Unit::fresh(s, prompt, None)
+            })
             .collect(),
         RunState::Running(_) => {
             let total = run.tasks.len();
@@ -96,6 +103,7 @@ fn units(run: &Run, session: &str, history: &[Turn], config: &SessionConfig) -> 
                             claude_session_id: t.claude_session_id.clone(),
                             last_outcome: None,
                         },
+                        worktree: t.workspace.as_ref().map(|w| w.worktree.clone()),
                     }
                 })
                 .collect()
@@ -112,6 +120,20 @@ impl SessionState {
         let Some(run) = self.current.as_mut() else {
             return;
         };
+        if matches!(run.state, RunState::Running(_))
+            && let Some(checkout) = run.spec.checkout.clone()
+        {
+            // Each work task's worktree is recorded with it, before any worker starts.
+            let dir = self.deps.workspaces.dir().to_path_buf();
+            for t in run.tasks.iter_mut().filter(|t| t.workspace.is_none()) {
+                let worktree = Worktree::plan(&checkout, &dir, &run.request_id, &t.id.to_string());
+                t.workspace = Some(TaskWorkspace {
+                    worktree,
+                    state: WorkspaceState::Active,
+                    changes: None,
+                });
+            }
+        }
         let tasks: Vec<Task> = run.phase_tasks().into_iter().cloned().collect();
         if matches!(run.state, RunState::Running(_)) {
             let planned = tasks
@@ -183,7 +205,23 @@ impl SessionState {
                 max_children: None,
             })
             .observer(observer);
+        let isolated = run.spec.checkout.is_some();
         for unit in units {
+            let workspace = unit.worktree.map(|worktree| TaskWorktree {
+                commit_message: format!(
+                    "smith: {} {} of request {}\n\nWhat the worker of task {} ({}) changed.",
+                    unit.id, unit.name, run.request_id, unit.id, unit.name
+                ),
+                worktree,
+                workspaces: self.deps.workspaces.clone(),
+            });
+            let (tools, disallowed_tools) = match (isolated, &workspace) {
+                // Planner and synthesizer read the original checkout: read-only tools only.
+                (true, None) => (Some(read_only_tools()), Vec::new()),
+                // Workers stay in their worktree: the CLI's own worktree tools are denied.
+                (true, Some(_)) => (None, worktree_tools()),
+                (false, _) => (None, Vec::new()),
+            };
             let spec = Arc::new(TaskSpec {
                 id: unit.id,
                 name: unit.name,
@@ -193,9 +231,12 @@ impl SessionState {
                     model: run.spec.model.clone(),
                     json_schema: unit.json_schema,
                     env: config.task_env.clone(),
+                    tools,
+                    disallowed_tools,
                     ..TaskOptions::default()
                 },
                 config: run.agent.clone(),
+                workspace,
             });
             sup_spec = sup_spec.child(
                 TaskActor::child_spec(spec, env.clone(), unit.carry)
@@ -229,6 +270,17 @@ pub(super) fn stop_for_budget(run: &Run) {
             let _ = task.send_message(TaskMsg::Stop(StopReason::BudgetExceeded));
         }
     }
+}
+
+/// What the planner and the synthesizer of an isolated request may use: reading tools only, so
+/// that the checkout the worktrees were cut from stays as it is.
+fn read_only_tools() -> Vec<String> {
+    ["Read", "Grep", "Glob"].map(String::from).to_vec()
+}
+
+/// The CLI's own worktree tools: a worker in smith's worktree must not leave it.
+fn worktree_tools() -> Vec<String> {
+    ["EnterWorktree", "ExitWorktree"].map(String::from).to_vec()
 }
 
 /// Records each attempt (and waits for the commit) before its process starts.

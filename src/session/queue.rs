@@ -23,11 +23,12 @@ impl SessionState {
         (self.queue.len() + usize::from(self.current.is_some())) as u64
     }
 
-    fn accepted(&self, request_id: &str, sinks: &[EventSink]) {
+    fn accepted(&self, request_id: &str, spec: &RequestSpec, sinks: &[EventSink]) {
         let event = RequestEvent::from(Event::Accepted {
             request_id: request_id.to_string(),
             session: self.name.clone(),
             position: self.position(),
+            worktrees: spec.checkout.as_ref().map(|c| c.base()),
         });
         for s in sinks {
             let _ = s.send(event.clone());
@@ -65,7 +66,7 @@ impl SessionState {
             .call(move |c| queries::insert_request(c, &new))
             .await?;
         let sinks: Vec<EventSink> = events.into_iter().collect();
-        self.accepted(&id, &sinks);
+        self.accepted(&id, &spec, &sinks);
         tracing::info!(session = %self.name, request = %id, position = self.position(), "request accepted");
         self.queue.push_back(Queued {
             request_id: id.clone(),
@@ -127,7 +128,7 @@ impl SessionState {
             .call(move |c| queries::requeue_request(c, &rid))
             .await?;
         let sinks: Vec<EventSink> = events.into_iter().collect();
-        self.accepted(&request.id, &sinks);
+        self.accepted(&request.id, &spec, &sinks);
         tracing::info!(session = %self.name, request = %request.id, kept = work.iter().filter(|t| t.succeeded()).count(), "request resumed");
         self.queue.push_back(Queued {
             request_id: request.id,

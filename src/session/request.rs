@@ -7,8 +7,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::protocol::TaskInput;
-use crate::protocol::{Event, RequestSummary};
+use crate::protocol::{Event, Isolation, RequestSummary};
 use crate::supervisor::{Restart, Strategy};
+use crate::workspace::Checkout;
 
 /// A request as a session runs it. Unset fields take the configured defaults.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -39,6 +40,13 @@ pub struct RequestSpec {
     pub cwd: PathBuf,
     /// Model for its tasks.
     pub model: Option<String>,
+    /// Where its work tasks run (`None`: `agent.isolation`).
+    #[serde(default)]
+    pub isolate: Option<Isolation>,
+    /// The checkout its worktrees are cut from, resolved when it was accepted (isolated
+    /// requests).
+    #[serde(default)]
+    pub checkout: Option<Checkout>,
     /// W3C traceparent of the client's span, if any.
     pub traceparent: Option<String>,
 }

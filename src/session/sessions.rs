@@ -15,6 +15,9 @@ use crate::supervisor::{
     SupervisorRef, SupervisorSpec,
 };
 
+use crate::protocol::Isolation;
+use crate::workspace::Checkout;
+
 use super::actor::SessionActor;
 use super::error::SessionError;
 use super::event_queue::EventSink;
@@ -187,7 +190,15 @@ impl Sessions {
         events: Option<EventSink>,
     ) -> Result<String, SessionError> {
         // A request that cannot run never creates a Session.
-        let spec = validate(spec, &self.deps.config)?;
+        let mut spec = validate(spec, &self.deps.config)?;
+        let isolation = spec.isolate.unwrap_or(self.deps.agent.isolation);
+        spec.isolate = Some(isolation);
+        if isolation == Isolation::Worktree {
+            if let Some(why) = self.deps.workspaces.unusable() {
+                return Err(SessionError::Invalid(why.to_string()));
+            }
+            spec.checkout = Some(Checkout::inspect(&spec.cwd).await?);
+        }
         let (session, _lease) = self.session(&spec.session).await?;
         let name = spec.session.clone();
         call(&name, &session, |reply| SessionMsg::Submit {

@@ -104,6 +104,9 @@ impl SessionState {
                 if let Some(id) = &outcome.claude_session_id {
                     task.claude_session_id = Some(id.clone());
                 }
+                if let (Some(ws), Some(changes)) = (task.workspace.as_mut(), &outcome.changes) {
+                    ws.changes = Some(changes.clone());
+                }
                 if outcome.reason == OutcomeReason::Completed {
                     let output = outcome.result.clone().unwrap_or_default();
                     task.output = Some(cut_to(

@@ -24,6 +24,7 @@ impl RequestSpec {
             budget_usd,
             cwd,
             model,
+            isolate,
         } = ask;
         RequestSpec {
             session,
@@ -39,6 +40,8 @@ impl RequestSpec {
             budget_usd,
             cwd,
             model,
+            isolate,
+            checkout: None,
             traceparent,
         }
     }

@@ -96,6 +96,23 @@ pub const MIGRATIONS: &[&str] = &[
                                        + COALESCE(cache_creation_tokens, 0)
      WHERE input_tokens IS NOT NULL;
     "#,
+    // v4: isolated tasks' worktrees, recorded before their workers start.
+    r#"
+    CREATE TABLE workspaces (
+        request_id  TEXT NOT NULL REFERENCES requests(id) ON DELETE CASCADE,
+        task_idx    INTEGER NOT NULL,
+        repo        TEXT NOT NULL,
+        path        TEXT NOT NULL,
+        branch      TEXT NOT NULL,
+        base        TEXT NOT NULL,
+        rel         TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        changes     TEXT,
+        PRIMARY KEY (request_id, task_idx)
+    );
+    CREATE INDEX workspaces_by_state ON workspaces(state);
+    "#,
 ];
 
 /// The newest schema version this build knows.

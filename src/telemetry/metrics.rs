@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
+use opentelemetry::metrics::{Counter, Gauge, Histogram, UpDownCounter};
 
 use super::semconv::*;
 
@@ -37,6 +37,10 @@ pub struct Metrics {
     pub token_usage: Histogram<u64>,
     /// `smith.cost.usd`.
     pub cost_usd: Counter<f64>,
+    /// `smith.workspaces.alive`: task worktrees on disk.
+    pub workspaces_alive: Gauge<u64>,
+    /// `smith.workspaces.disk` (By): what they take on disk (measured by each reconcile pass).
+    pub workspaces_disk: Gauge<u64>,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -93,6 +97,18 @@ pub fn metrics() -> &'static Metrics {
             cost_usd: meter
                 .f64_counter("smith.cost.usd")
                 .with_description("Cost reported by the CLI, in USD")
+                .build(),
+            workspaces_alive: meter
+                .u64_gauge("smith.workspaces.alive")
+                .with_description("Task worktrees on disk (workspace.dir)")
+                .with_unit("{worktree}")
+                .build(),
+            workspaces_disk: meter
+                .u64_gauge("smith.workspaces.disk")
+                .with_description(
+                    "Bytes the task worktrees take on disk, measured by each reconcile pass",
+                )
+                .with_unit("By")
                 .build(),
         }
     })

@@ -23,3 +23,4 @@ mod store;
 mod supervisor;
 mod task;
 mod telemetry;
+mod workspaces;

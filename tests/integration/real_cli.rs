@@ -174,6 +174,7 @@ async fn a_restart_resumes_the_conversation_with_its_earlier_turns() {
             ..TaskOptions::default()
         },
         config: Arc::new(e.config.clone()),
+        workspace: None,
     });
     let (reporter, mut rx) = TaskReporter::channel();
     let sup = SupervisorSpec::new("real")

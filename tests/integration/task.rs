@@ -40,6 +40,7 @@ async fn start_task(prompt: &str, tweak: impl FnOnce(&mut AgentConfig)) -> Fixtu
             ..TaskOptions::default()
         },
         config: Arc::new(config),
+        workspace: None,
     });
     let (reporter, events) = TaskReporter::channel();
     let sup_spec = SupervisorSpec::new("request")
@@ -323,6 +324,7 @@ async fn attempts_run_through_the_executor_seam_with_their_launch_spec() {
             ..TaskOptions::default()
         },
         config: Arc::new(stand_in_config(dir.path())),
+        workspace: None,
     });
     let executor = Arc::new(Elsewhere(Default::default()));
     let (reporter, mut events) = TaskReporter::channel();

@@ -60,12 +60,34 @@ impl Daemon {
             extra_config: extra.to_string(),
             env: Vec::new(),
         };
-        d.write_config(&format!(
+        d.write_config(&d.agent_section());
+        d
+    }
+
+    /// The `[agent]` section of [`Daemon::new`]: the stand-in agent, the work dir as the root.
+    pub fn agent_section(&self) -> String {
+        format!(
             "[agent]\nprogram = {:?}\nroots = [{:?}]\ninterrupt_grace = \"300ms\"\nterm_grace = \"300ms\"\n\n[agent.env]\nFAKE_CLAUDE_STATE_DIR = {:?}\n",
             fake_claude().display().to_string(),
-            d.work().display().to_string(),
-            d.work().display().to_string()
-        ));
+            self.work().display().to_string(),
+            self.work().display().to_string()
+        )
+    }
+
+    /// Where [`Daemon::with_worktrees`] puts the worktrees: inside the roots, outside any repo.
+    pub fn worktrees(&self) -> PathBuf {
+        self.work().join(".smith-worktrees")
+    }
+
+    /// A daemon whose workers may run in worktrees (`workspace.dir` inside the roots);
+    /// `workspace` adds keys to `[workspace]`.
+    pub fn with_worktrees(workspace: &str) -> Self {
+        let mut d = Self::new("");
+        d.extra_config = format!(
+            "[workspace]\ndir = {:?}\n{workspace}\n",
+            d.worktrees().display().to_string()
+        );
+        d.write_config(&d.agent_section());
         d
     }
 

@@ -24,6 +24,7 @@
 //! | `[[cost:USD]]` | report `total_cost_usd` USD |
 //! | `[[env]]` | answer with its environment as a JSON object |
 //! | `[[args]]` | answer with its arguments as a JSON array |
+//! | `[[append:PATH=TEXT]]` | right after init, append the line TEXT to PATH (relative to its cwd; created if missing), like a Write tool call; several may be given |
 //! | `[[sh:COMMAND]]` | right after init, run `sh -c COMMAND` like the CLI's Bash tool (in a session of its own), wait; answer with its exit status and output |
 //! | `[[stderr:TEXT]]` | write TEXT to stderr |
 //! | `[[replay:PATH]]` | print the lines of PATH (a captured CLI output) instead, then exit |
@@ -294,6 +295,22 @@ fn main() {
         emit(assistant(&session, &format!("GRANDCHILD {pid}")));
     }
 
+    // Like the CLI's Write/Edit tools: files changed in the working directory, right after init.
+    // (A task's name repeats the first words of its instruction: each distinct one once.)
+    let mut appends: Vec<&String> = Vec::new();
+    for (_, arg) in script.directives.iter().filter(|(n, _)| n == "append") {
+        if appends.contains(&arg) {
+            continue;
+        }
+        appends.push(arg);
+        let (path, text) = arg.split_once('=').unwrap_or((arg.as_str(), ""));
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("append directive: open the file");
+        writeln!(file, "{text}").expect("append directive: write");
+    }
     let tool_output = script.arg("sh").map(run_tool_command);
 
     if script.has("hang") {

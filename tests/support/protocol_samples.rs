@@ -28,6 +28,10 @@ fn request_name(r: &Request) -> &'static str {
         Request::Shutdown(_) => "shutdown",
         Request::Text(_) => "text",
         Request::Prune(_) => "prune",
+        Request::Diff(_) => "diff",
+        Request::Apply(_) => "apply",
+        Request::Discard(_) => "discard",
+        Request::Workspaces(_) => "workspaces",
     }
 }
 
@@ -46,6 +50,9 @@ fn response_name(r: &Response) -> String {
         Response::Pruned(_) => "pruned".into(),
         Response::Done(_) => "done".into(),
         Response::Health(_) => "health".into(),
+        Response::Diff(_) => "diff".into(),
+        Response::Applied(_) => "applied".into(),
+        Response::Workspaces(_) => "workspaces".into(),
     }
 }
 
@@ -84,6 +91,7 @@ pub fn requests() -> Vec<(&'static str, Request)> {
         budget_usd: Some(1.5),
         cwd: PathBuf::from("/tmp"),
         model: Some("sonnet".into()),
+        isolate: Some(Isolation::Worktree),
     };
     [
         Request::Ask(Ask { spec, detach: true }),
@@ -112,6 +120,20 @@ pub fn requests() -> Vec<(&'static str, Request)> {
             offset: 5,
         }),
         Request::Prune(PruneRequest {}),
+        Request::Diff(DiffQuery {
+            request_id: "r-1".into(),
+            task: Some("t2".into()),
+            stat: true,
+        }),
+        Request::Apply(WorkspaceOp {
+            request_id: "r-1".into(),
+            tasks: vec!["t1".into(), "t3".into()],
+        }),
+        Request::Discard(WorkspaceOp {
+            request_id: "r-1".into(),
+            tasks: vec![],
+        }),
+        Request::Workspaces(WorkspacesQuery {}),
     ]
     .into_iter()
     .map(|r| (request_name(&r), r))
@@ -136,6 +158,8 @@ pub fn summary() -> RequestSummary {
             output: Some("A".into()),
             detail: None,
             hint: Some("h".into()),
+            branch: Some("smith/r-1/t1".into()),
+            changes: Some(changes()),
         }],
     }
 }
@@ -178,12 +202,97 @@ fn supervisor() -> SupervisorStatus {
     }
 }
 
+fn changes() -> ChangeSummary {
+    ChangeSummary {
+        files: vec![
+            FileChange {
+                path: "src/a.rs".into(),
+                added: Some(3),
+                removed: Some(1),
+            },
+            FileChange {
+                path: "logo.png".into(),
+                added: None,
+                removed: None,
+            },
+        ],
+    }
+}
+
+fn workspace_responses() -> Vec<Response> {
+    vec![
+        Response::Diff(DiffReply {
+            request_id: "r-1".into(),
+            tasks: vec![TaskDiff {
+                task_id: "t1".into(),
+                branch: "smith/r-1/t1".into(),
+                changes: changes(),
+                diff: "diff --git a/src/a.rs b/src/a.rs".into(),
+            }],
+        }),
+        Response::Applied(ApplyReply {
+            request_id: "r-1".into(),
+            repo: "/src/app".into(),
+            tasks: vec![
+                TaskApplyReport {
+                    task_id: "t1".into(),
+                    branch: "smith/r-1/t1".into(),
+                    result: TaskApply::Merged {
+                        commit: "abc".into(),
+                    },
+                },
+                TaskApplyReport {
+                    task_id: "t2".into(),
+                    branch: "smith/r-1/t2".into(),
+                    result: TaskApply::Conflict {
+                        files: vec!["src/a.rs".into()],
+                        command: "git merge smith/r-1/t2".into(),
+                    },
+                },
+                TaskApplyReport {
+                    task_id: "t3".into(),
+                    branch: "smith/r-1/t3".into(),
+                    result: TaskApply::Dirty {
+                        files: vec!["b".into()],
+                    },
+                },
+                TaskApplyReport {
+                    task_id: "t4".into(),
+                    branch: "smith/r-1/t4".into(),
+                    result: TaskApply::Skipped,
+                },
+            ],
+        }),
+        Response::Workspaces(WorkspaceList {
+            workspaces: vec![WorkspaceInfo {
+                request_id: "r-1".into(),
+                task_id: "t1".into(),
+                repo: "/src/app".into(),
+                path: "/d/worktrees/r-1/t1".into(),
+                branch: "smith/r-1/t1".into(),
+                base: "abc".into(),
+                state: WorkspaceState::Active,
+                created_ms: 5,
+                disk_bytes: 4096,
+                changes: Some(changes()),
+                present: true,
+            }],
+        }),
+    ]
+}
+
 fn events() -> Vec<Event> {
     vec![
         Event::Accepted {
             request_id: "r".into(),
             session: "s".into(),
             position: 1,
+            worktrees: Some(WorktreeBase {
+                repo: "/src/app".into(),
+                branch: Some("main".into()),
+                commit: "abc".into(),
+                dirty: true,
+            }),
         },
         Event::Started {
             request_id: "r".into(),
@@ -239,6 +348,7 @@ pub fn responses() -> Vec<(String, Response)> {
         }),
         Response::Accepted(Accepted {
             request_id: "r".into(),
+            worktrees: None,
         }),
         Response::Finished(summary()),
         Response::Status(ServiceStatus {
@@ -305,6 +415,8 @@ pub fn responses() -> Vec<(String, Response)> {
                 output: None,
                 cost_usd: 0.0,
                 claude_session_id: Some("s".into()),
+                branch: None,
+                changes: None,
             }],
             attempts: vec![AttemptInfo {
                 task_idx: 0,
@@ -359,6 +471,7 @@ pub fn responses() -> Vec<(String, Response)> {
             text: "abc".into(),
         }));
     }
+    responses.extend(workspace_responses());
     responses
         .into_iter()
         .map(|r| (response_name(&r), r))

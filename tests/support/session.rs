@@ -12,6 +12,7 @@ use smith::session::{
     EventStream, RequestEvent, RequestSpec, SessionConfig, SessionDeps, Sessions, event_queue,
 };
 use smith::store::{RequestDetail, StoreHandle, queries};
+use smith::workspace::{WorkspaceSettings, Workspaces};
 use tokio::sync::Semaphore;
 
 use super::agent::stand_in_config;
@@ -52,6 +53,10 @@ impl Harness {
             agent: Arc::new(agent),
             permits: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
             config: Arc::new(config),
+            workspaces: Arc::new(Workspaces::new(
+                WorkspaceSettings::default(),
+                dir.path().join("worktrees"),
+            )),
         };
         let sessions = Sessions::start(deps.clone(), None).await.unwrap();
         Self {

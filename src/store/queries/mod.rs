@@ -2,11 +2,13 @@
 //! the store actor ([`super::StoreHandle::call`]), never on an async worker.
 //!
 //! - `requests`: requests, their history pages, their end, the context turns;
-//! - `tasks`: tasks and attempts; `recovery`: what a restart finds left behind.
+//! - `tasks`: tasks and attempts; `workspaces`: isolated tasks' worktrees; `recovery`: what a
+//!   restart finds left behind.
 
 mod recovery;
 mod requests;
 mod tasks;
+mod workspaces;
 
 use rusqlite::{Connection, Row};
 
@@ -20,6 +22,7 @@ pub use requests::{
 pub use tasks::{
     finish_attempt, set_attempt_process, set_claude_session, set_tasks, start_attempt,
 };
+pub use workspaces::{WorkspaceRow, list_workspaces, request_status, set_workspace_state};
 
 /// Executes one statement through the connection's statement cache.
 fn exec(

@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, Row, params};
 
+use super::workspaces::{WORKSPACE_COLUMNS, upsert_workspace, workspace_from};
 use super::{exec, parse_col};
 use crate::store::error::{QueryContext, StoreError};
 use crate::store::records::AttemptRecord;
@@ -69,7 +70,7 @@ pub(super) fn upsert_task(conn: &Connection, request_id: &str, t: &Task) -> Resu
         ],
         "recording a task",
     )?;
-    Ok(())
+    upsert_workspace(conn, request_id, t)
 }
 
 /// Records that an attempt's process is about to run (or runs).
@@ -205,11 +206,13 @@ fn reason_col<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<O
 /// A request's tasks, in order (work tasks, then the planner and the synthesizer).
 pub(super) fn read_tasks(conn: &Connection, request_id: &str) -> Result<Vec<Task>, StoreError> {
     let mut stmt = conn
-        .prepare(
-            "SELECT kind, idx, name, instruction, status, exit_reason, attempts, output, cost_usd,
-                    claude_session_id
-             FROM tasks WHERE request_id = ?1 ORDER BY idx",
-        )
+        .prepare(&format!(
+            "SELECT t.kind, t.idx, t.name, t.instruction, t.status, t.exit_reason, t.attempts,
+                        t.output, t.cost_usd, t.claude_session_id, {WORKSPACE_COLUMNS}
+                 FROM tasks t LEFT JOIN workspaces w
+                   ON w.request_id = t.request_id AND w.task_idx = t.idx
+                 WHERE t.request_id = ?1 ORDER BY t.idx"
+        ))
         .ctx("preparing the task query")?;
     let rows: Vec<Option<Task>> = stmt
         .query_map(params![request_id], |r| {
@@ -223,6 +226,7 @@ pub(super) fn read_tasks(conn: &Connection, request_id: &str) -> Result<Vec<Task
             t.output = r.get(7)?;
             t.cost_usd = r.get(8)?;
             t.claude_session_id = r.get(9)?;
+            t.workspace = workspace_from(r, 10)?;
             Ok(Some(t))
         })
         .ctx("reading the tasks")?

@@ -1,0 +1,253 @@
+//! What a person does with a request's worktrees once its tasks ended: look at them (`diff`),
+//! merge them into the checkout (`apply`: in task order, each merge checked first with
+//! `git merge-tree --write-tree` so that a conflict stops before anything is touched, and
+//! refused when it would touch uncommitted files), or throw them away (`discard`).
+
+use std::collections::BTreeSet;
+
+use tracing::Instrument;
+
+use super::Workspaces;
+use super::error::WorkspaceError;
+use super::git::Git;
+use super::worktree::{TaskWorkspace, changes};
+use crate::protocol::{TaskApply, TaskApplyReport, TaskDiff, WorkspaceState};
+
+/// One task's workspace, by task id.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Task id (`t1`, …).
+    pub task_id: String,
+    /// Its workspace.
+    pub workspace: TaskWorkspace,
+}
+
+/// The diffs (base → branch) of `entries`; with `stat` only the per-file statistics. Tasks
+/// whose branch is gone (applied or discarded) show what was recorded, without a diff.
+pub async fn diff(entries: &[Entry], stat: bool) -> Result<Vec<TaskDiff>, WorkspaceError> {
+    let mut diffs = Vec::with_capacity(entries.len());
+    for e in entries {
+        let wt = &e.workspace.worktree;
+        let git = Git::new(&wt.repo);
+        let (changes, diff) = if e.workspace.state == WorkspaceState::Active {
+            let changes = changes(&git, &wt.base, &wt.branch).await?;
+            let diff = if stat {
+                String::new()
+            } else {
+                git.run(&[
+                    "diff",
+                    "--no-color",
+                    "--no-ext-diff",
+                    &wt.base,
+                    &wt.branch,
+                    "--",
+                ])
+                .await?
+            };
+            (changes, diff)
+        } else {
+            (
+                e.workspace.changes.clone().unwrap_or_default(),
+                String::new(),
+            )
+        };
+        diffs.push(TaskDiff {
+            task_id: e.task_id.clone(),
+            branch: wt.branch.clone(),
+            changes,
+            diff,
+        });
+    }
+    Ok(diffs)
+}
+
+/// Merges the branches of `entries` into their checkout's current branch, in order, and says
+/// per task what happened; the first conflict or dirty file stops the run (the rest are
+/// `Skipped`). Merged and empty tasks lose their worktree and branch.
+pub async fn apply(
+    workspaces: &Workspaces,
+    request_id: &str,
+    entries: &[Entry],
+    parent: &tracing::Span,
+) -> Result<Vec<TaskApplyReport>, WorkspaceError> {
+    let Some(first) = entries.first() else {
+        return Ok(Vec::new());
+    };
+    let repo = first.workspace.worktree.repo.clone();
+    let span = tracing::info_span!(
+        target: "smith::workspace",
+        parent: parent,
+        "workspace.apply",
+        smith.request.id = %request_id,
+        smith.workspace.repo = %repo.display(),
+        smith.workspace.tasks = entries.len() as i64,
+    );
+    async {
+        let _repo = workspaces.lock(&repo).await;
+        let git = Git::new(&repo);
+        let mut reports = Vec::with_capacity(entries.len());
+        let mut stopped = false;
+        for e in entries {
+            let wt = &e.workspace.worktree;
+            let result = if stopped {
+                TaskApply::Skipped
+            } else {
+                let result = apply_one(&git, request_id, e).await?;
+                if matches!(result, TaskApply::Merged { .. } | TaskApply::NoChanges) {
+                    wt.remove().await?;
+                } else {
+                    stopped = true;
+                }
+                result
+            };
+            reports.push(TaskApplyReport {
+                task_id: e.task_id.clone(),
+                branch: wt.branch.clone(),
+                result,
+            });
+        }
+        Ok(reports)
+    }
+    .instrument(span)
+    .await
+    .inspect(|_| workspaces.count_alive())
+}
+
+/// One task: nothing to merge, refused (dirty), a conflict, or merged.
+async fn apply_one(git: &Git, request_id: &str, e: &Entry) -> Result<TaskApply, WorkspaceError> {
+    let wt = &e.workspace.worktree;
+    let changed = changes(git, &wt.base, &wt.branch).await?;
+    if changed.files.is_empty() {
+        return Ok(TaskApply::NoChanges);
+    }
+    let dirty = dirty_files(git).await?;
+    let touched: Vec<String> = changed
+        .files
+        .iter()
+        .map(|f| f.path.clone())
+        .filter(|p| dirty.contains(p))
+        .collect();
+    if !touched.is_empty() {
+        return Ok(TaskApply::Dirty { files: touched });
+    }
+    let check = git
+        .output(&[
+            "merge-tree",
+            "--write-tree",
+            "--name-only",
+            "--no-messages",
+            "HEAD",
+            &wt.branch,
+        ])
+        .await?;
+    match check.code {
+        Some(0) => {}
+        Some(1) => {
+            let files = check
+                .stdout
+                .lines()
+                .skip(1)
+                .take_while(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect();
+            return Ok(TaskApply::Conflict {
+                files,
+                command: format!(
+                    "git -C {} merge {}",
+                    shell_word(&wt.repo.display().to_string()),
+                    wt.branch
+                ),
+            });
+        }
+        _ => {
+            return Err(WorkspaceError::WrongState(format!(
+                "git merge-tree could not check {} (git 2.38 or later is needed): {}",
+                wt.branch, check.stderr
+            )));
+        }
+    }
+    let message = format!("smith: merge {} of {request_id}", e.task_id);
+    if let Err(err) = git
+        .run_as_smith(&[
+            "merge",
+            "--no-ff",
+            "--no-edit",
+            "--no-verify",
+            "--quiet",
+            "-m",
+            &message,
+            &wt.branch,
+        ])
+        .await
+    {
+        // Checked clean, so this is unexpected: leave the checkout as it was.
+        let _ = git.output(&["merge", "--abort"]).await;
+        return Err(err.into());
+    }
+    let commit = git.line(&["rev-parse", "HEAD"]).await?;
+    Ok(TaskApply::Merged { commit })
+}
+
+/// Paths with uncommitted changes in the checkout, untracked files included.
+async fn dirty_files(git: &Git) -> Result<BTreeSet<String>, WorkspaceError> {
+    let out = git
+        .run(&["status", "--porcelain=v1", "-z", "--untracked-files=all"])
+        .await?;
+    let mut files = BTreeSet::new();
+    let mut records = out.split('\0').filter(|r| !r.is_empty());
+    while let Some(record) = records.next() {
+        if record.len() < 4 {
+            continue;
+        }
+        files.insert(record[3..].to_string());
+        // A rename or copy is followed by its source.
+        if matches!(&record[..1], "R" | "C")
+            && let Some(source) = records.next()
+        {
+            files.insert(source.to_string());
+        }
+    }
+    Ok(files)
+}
+
+/// Removes the worktrees and branches of `entries`.
+pub async fn discard(
+    workspaces: &Workspaces,
+    request_id: &str,
+    entries: &[Entry],
+    parent: &tracing::Span,
+) -> Result<Vec<TaskApplyReport>, WorkspaceError> {
+    let span = tracing::info_span!(
+        target: "smith::workspace",
+        parent: parent,
+        "workspace.discard",
+        smith.request.id = %request_id,
+        smith.workspace.tasks = entries.len() as i64,
+    );
+    async {
+        let mut reports = Vec::with_capacity(entries.len());
+        for e in entries {
+            workspaces.remove(&e.workspace.worktree).await?;
+            reports.push(TaskApplyReport {
+                task_id: e.task_id.clone(),
+                branch: e.workspace.worktree.branch.clone(),
+                result: TaskApply::Discarded,
+            });
+        }
+        Ok(reports)
+    }
+    .instrument(span)
+    .await
+}
+
+/// `word` quoted for a POSIX shell when it needs to be.
+fn shell_word(word: &str) -> String {
+    if word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}

@@ -1,0 +1,488 @@
+//! Workspaces with the stand-in agent in real repositories: isolated tasks get worktrees and
+//! branches, their changes are committed and summarised, `diff` / `apply` / `discard` /
+//! `workspaces` work on them, a conflict or a dirty checkout stops `apply` with nothing
+//! half-applied, a restart continues in the same worktree, expiry and reconcile remove exactly
+//! what smith made, and a directory that is not a repository is refused before anything starts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::daemon::{Daemon, stderr, stdout};
+use crate::support::eventually_sync;
+
+/// `git ARGS` in `dir` (a test identity, no user config); its stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A repository under the work dir with `files` committed on `main`.
+pub fn repo(d: &Daemon, files: &[(&str, &str)]) -> PathBuf {
+    let repo = d.work().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "--quiet", "--initial-branch=main"]);
+    std::fs::write(repo.join("README"), "hello\n").unwrap();
+    for (path, text) in files {
+        let path = repo.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "--quiet", "-m", "base"]);
+    repo
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(out))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
+}
+
+/// `smith ask --isolate worktree --json` in `repo` with these tasks; the summary.
+fn ask_isolated(d: &Daemon, repo: &Path, tasks: &[&str]) -> (serde_json::Value, String) {
+    let mut args = vec![
+        "ask",
+        "--json",
+        "--isolate",
+        "worktree",
+        "--cwd",
+        repo.to_str().unwrap(),
+        "change things",
+    ];
+    for t in tasks {
+        args.extend(["--task", t]);
+    }
+    let out = d.smith(&args);
+    (json(&out), stderr(&out))
+}
+
+fn smith_branches(repo: &Path) -> Vec<String> {
+    git(
+        repo,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads/smith/",
+        ],
+    )
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+fn clean(repo: &Path) -> bool {
+    git(repo, &["status", "--porcelain"]).trim().is_empty()
+        && !repo.join(".git/MERGE_HEAD").exists()
+}
+
+#[test]
+fn three_tasks_get_three_branches_and_apply_brings_all_of_them_in() {
+    let mut d = Daemon::with_worktrees("");
+    d.start_in_process();
+    let repo = repo(&d, &[("src/lib.rs", "fn a() {}\n")]);
+    let (summary, err) = ask_isolated(
+        &d,
+        &repo.join("src"),
+        &[
+            "write a [[append:a.txt=alpha]]",
+            "write b [[append:b.txt=beta]] [[args]]",
+            "write c [[append:c.txt=gamma]]",
+        ],
+    );
+    assert_eq!(summary["status"], "succeeded", "{summary}");
+    assert!(
+        err.contains("isolated: each task in a worktree cut from main"),
+        "{err}"
+    );
+    let id = summary["request_id"].as_str().unwrap().to_string();
+    let tasks = summary["tasks"].as_array().unwrap();
+    for (i, name) in ["a.txt", "b.txt", "c.txt"].iter().enumerate() {
+        let t = &tasks[i];
+        assert_eq!(t["branch"], format!("smith/{id}/t{}", i + 1));
+        let files = t["changes"]["files"].as_array().unwrap();
+        assert_eq!(files.len(), 1, "{t}");
+        // The worker's cwd was the same relative path (src/) inside its worktree.
+        assert_eq!(files[0]["path"], format!("src/{name}"));
+        assert_eq!(files[0]["added"], 1);
+    }
+    // Workers in a worktree may not leave it.
+    let args = tasks[1]["output"].as_str().unwrap();
+    assert!(
+        args.contains("--disallowedTools") && args.contains("EnterWorktree,ExitWorktree"),
+        "{args}"
+    );
+    assert!(
+        summary["answer"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("smith apply {id}"))
+    );
+    assert_eq!(smith_branches(&repo).len(), 3);
+    assert!(clean(&repo), "the checkout is untouched while tasks run");
+
+    // Commits are smith's, independent of the user's identity.
+    let author = git(
+        &repo,
+        &[
+            "log",
+            "-1",
+            "--format=%an <%ae>|%s",
+            &format!("smith/{id}/t1"),
+        ],
+    );
+    assert!(
+        author.starts_with("smith <smith@localhost>|smith: t1"),
+        "{author}"
+    );
+
+    let diff = json(&d.smith(&["diff", &id, "--json"]));
+    let diffs = diff["tasks"].as_array().unwrap();
+    assert_eq!(diffs.len(), 3);
+    assert!(
+        diffs[1]["diff"].as_str().unwrap().contains("+beta"),
+        "{diff}"
+    );
+    let stat = d.smith(&["diff", &id, "t3", "--stat"]);
+    assert!(
+        stdout(&stat).contains("src/c.txt  +1 −0"),
+        "{}",
+        stdout(&stat)
+    );
+
+    let listed = json(&d.smith(&["workspaces", "--json"]));
+    assert_eq!(listed["workspaces"].as_array().unwrap().len(), 3);
+    let paths: Vec<PathBuf> = listed["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| PathBuf::from(w["path"].as_str().unwrap()))
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .all(|p| p.starts_with(d.worktrees()) && p.exists())
+    );
+
+    let applied = d.smith(&["apply", &id]);
+    assert_eq!(
+        applied.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&applied),
+        stderr(&applied)
+    );
+    for (name, text) in [("a.txt", "alpha"), ("b.txt", "beta"), ("c.txt", "gamma")] {
+        assert_eq!(
+            std::fs::read_to_string(repo.join("src").join(name)).unwrap(),
+            format!("{text}\n")
+        );
+    }
+    assert!(clean(&repo));
+    assert!(smith_branches(&repo).is_empty(), "branches removed");
+    assert!(paths.iter().all(|p| !p.exists()), "worktrees removed");
+    let listed = json(&d.smith(&["workspaces", "--json"]));
+    assert!(listed["workspaces"].as_array().unwrap().is_empty());
+    // Applied once: naming it again says so.
+    let again = d.smith(&["apply", &id, "t1"]);
+    assert_ne!(again.status.code(), Some(0));
+    assert!(
+        stderr(&again).contains("already applied"),
+        "{}",
+        stderr(&again)
+    );
+    d.stop_in_process().unwrap();
+}
+
+#[test]
+fn a_conflict_stops_apply_with_the_checkout_clean_and_the_branch_kept() {
+    let mut d = Daemon::with_worktrees("");
+    d.start_in_process();
+    let repo = repo(&d, &[]);
+    let (summary, _) = ask_isolated(
+        &d,
+        &repo,
+        &[
+            "one [[append:same.txt=from t1]]",
+            "two [[append:same.txt=from t2]]",
+        ],
+    );
+    assert_eq!(summary["status"], "succeeded", "{summary}");
+    let id = summary["request_id"].as_str().unwrap().to_string();
+    let out = d.smith(&["apply", &id, "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let reply = json(&out);
+    assert!(reply["tasks"][0]["result"]["Merged"].is_object(), "{reply}");
+    let conflict = &reply["tasks"][1]["result"]["Conflict"];
+    assert_eq!(
+        conflict["files"],
+        serde_json::json!(["same.txt"]),
+        "{reply}"
+    );
+    assert!(
+        conflict["command"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("merge smith/{id}/t2"))
+    );
+    assert!(clean(&repo), "nothing half-applied");
+    assert_eq!(
+        std::fs::read_to_string(repo.join("same.txt")).unwrap(),
+        "from t1\n"
+    );
+    assert_eq!(
+        smith_branches(&repo),
+        vec![format!("smith/{id}/t2")],
+        "t2's branch is kept"
+    );
+    // The text says the same.
+    let text = d.smith(&["apply", &id]);
+    assert!(
+        stdout(&text).contains("t2: conflict in same.txt"),
+        "{}",
+        stdout(&text)
+    );
+    d.stop_in_process().unwrap();
+}
+
+#[test]
+fn a_dirty_checkout_that_would_be_touched_is_refused() {
+    let mut d = Daemon::with_worktrees("");
+    d.start_in_process();
+    let repo = repo(&d, &[("notes.txt", "base\n")]);
+    let (summary, _) = ask_isolated(&d, &repo, &["note [[append:notes.txt=more]]"]);
+    let id = summary["request_id"].as_str().unwrap().to_string();
+    std::fs::write(repo.join("notes.txt"), "my own edit\n").unwrap();
+    let out = d.smith(&["apply", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("refused: uncommitted changes in the checkout to notes.txt"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.join("notes.txt")).unwrap(),
+        "my own edit\n"
+    );
+    // Discard throws the branch and worktree away.
+    let out = d.smith(&["discard", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(smith_branches(&repo).is_empty());
+    d.stop_in_process().unwrap();
+}
+
+#[test]
+fn a_crashed_task_restarts_in_the_same_worktree_with_its_change_still_there() {
+    let mut d = Daemon::with_worktrees("");
+    d.start_in_process();
+    let repo = repo(&d, &[]);
+    let (summary, _) = ask_isolated(
+        &d,
+        &repo,
+        &["work [[append:log.txt=attempt]] [[fail-first:crash-once]]"],
+    );
+    assert_eq!(summary["status"], "succeeded", "{summary}");
+    assert_eq!(summary["tasks"][0]["attempts"], 2, "{summary}");
+    let id = summary["request_id"].as_str().unwrap();
+    // Each attempt appended once, in the same worktree: the first attempt's line survived.
+    let log = git(&repo, &["show", &format!("smith/{id}/t1:log.txt")]);
+    assert_eq!(log, "attempt\nattempt\n");
+    d.stop_in_process().unwrap();
+}
+
+#[test]
+fn outside_a_repository_an_isolated_request_is_refused_before_anything_starts() {
+    let mut d = Daemon::with_worktrees("");
+    d.start_in_process();
+    let out = d.smith(&["ask", "--isolate", "worktree", "do it"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("needs a git repository") && err.contains("--isolate none"),
+        "{err}"
+    );
+    let history = d.smith(&["history", "main", "--json"]);
+    assert!(stderr(&history).contains("has no requests"), "{}", stdout(&history));
+    // A repository without a commit has nothing to cut from.
+    let empty = d.work().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    git(&empty, &["init", "--quiet"]);
+    let out = d.smith(&[
+        "ask",
+        "--isolate",
+        "worktree",
+        "--cwd",
+        empty.to_str().unwrap(),
+        "x",
+    ]);
+    assert!(
+        stderr(&out).contains("has no commit yet"),
+        "{}",
+        stderr(&out)
+    );
+    d.stop_in_process().unwrap();
+}
+
+#[test]
+fn a_workspace_dir_outside_the_roots_is_refused_at_start_and_per_request() {
+    let mut d = Daemon::new("");
+    d.start_in_process();
+    let health = d.smith(&["health"]);
+    assert!(
+        stdout(&health).contains("workspace.dir"),
+        "{}",
+        stdout(&health)
+    );
+    let repo = repo(&d, &[]);
+    let out = d.smith(&[
+        "ask",
+        "--isolate",
+        "worktree",
+        "--cwd",
+        repo.to_str().unwrap(),
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not inside agent.roots"),
+        "{}",
+        stderr(&out)
+    );
+    d.stop_in_process().unwrap();
+}
+
+#[test]
+fn setup_runs_once_per_worktree_and_its_failure_is_a_clear_task_failure() {
+    let mut d = Daemon::with_worktrees(
+        "copy = [\".env\", \"absent\"]\nsetup = \"test -f .env && echo ran >> setup.log\"",
+    );
+    d.start_in_process();
+    let repo = repo(&d, &[(".gitignore", ".env\nsetup.log\n")]);
+    std::fs::write(repo.join(".env"), "SECRET=1\n").unwrap();
+    let (summary, _) = ask_isolated(
+        &d,
+        &repo,
+        &["x [[append:out.txt=x]] [[fail-first:setup-once]]"],
+    );
+    assert_eq!(summary["status"], "succeeded", "{summary}");
+    let id = summary["request_id"].as_str().unwrap();
+    let wt = d.worktrees().join(id).join("t1");
+    assert_eq!(
+        std::fs::read_to_string(wt.join(".env")).unwrap(),
+        "SECRET=1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(wt.join("setup.log")).unwrap(),
+        "ran\n",
+        "once, not per attempt"
+    );
+    // The copied file is not the task's change.
+    let files = &summary["tasks"][0]["changes"]["files"];
+    assert_eq!(files.as_array().unwrap().len(), 1, "{files}");
+    d.stop_in_process().unwrap();
+
+    let mut d = Daemon::with_worktrees("setup = \"echo broken >&2; exit 3\"");
+    d.start_in_process();
+    let repo = self::repo(&d, &[]);
+    let (summary, _) = ask_isolated(&d, &repo, &["x"]);
+    assert_eq!(summary["status"], "failed", "{summary}");
+    let t = &summary["tasks"][0];
+    assert_eq!(t["exit_reason"], "workspace_failed", "{t}");
+    let detail = t["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("workspace.setup") && detail.contains("broken"),
+        "{detail}"
+    );
+    assert!(
+        t["hint"].as_str().unwrap().contains("workspace.setup"),
+        "{t}"
+    );
+    d.stop_in_process().unwrap();
+}
+
+#[test]
+fn expiry_and_reconcile_remove_exactly_what_smith_made() {
+    let mut d = Daemon::with_worktrees("keep_for = \"0s\"\nreconcile_every = \"300ms\"");
+    let repo = repo(&d, &[]);
+    // What is not smith's: a worktree and a branch of the user's, a branch that only looks
+    // like smith's, a directory of someone else's in the worktree dir.
+    let mine = d.work().join("mine");
+    git(
+        &repo,
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "-b",
+            "feature",
+            mine.to_str().unwrap(),
+        ],
+    );
+    git(&repo, &["branch", "smith/feature/t1"]);
+    std::fs::create_dir_all(d.worktrees().join("notes")).unwrap();
+    // An orphan of smith's (its request unknown, e.g. pruned): a worktree in smith's layout.
+    let orphan = d.worktrees().join("r-0123456789ab").join("t1");
+    git(
+        &repo,
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "-b",
+            "smith/r-0123456789ab/t1",
+            orphan.to_str().unwrap(),
+        ],
+    );
+
+    d.start_in_process();
+    let (summary, _) = ask_isolated(&d, &repo, &["x [[append:x.txt=x]]"]);
+    let id = summary["request_id"].as_str().unwrap().to_string();
+    let own = d.worktrees().join(&id).join("t1");
+    let gone = eventually_sync(Duration::from_secs(20), || {
+        (!own.exists()
+            && !orphan.exists()
+            && smith_branches(&repo) == vec!["smith/feature/t1".to_string()])
+        .then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "expired and orphaned worktrees removed: {:?}",
+        smith_branches(&repo)
+    );
+    assert!(mine.join(".git").exists(), "the user's worktree stays");
+    assert!(
+        d.worktrees().join("notes").exists(),
+        "a directory not in smith's layout stays"
+    );
+    let branches = git(&repo, &["branch", "--format=%(refname:short)"]);
+    assert!(
+        branches.contains("feature") && branches.contains("smith/feature/t1"),
+        "{branches}"
+    );
+    let worktrees = git(&repo, &["worktree", "list", "--porcelain"]);
+    assert!(
+        !worktrees.contains(&id) && !worktrees.contains("r-0123456789ab"),
+        "{worktrees}"
+    );
+    let listed = json(&d.smith(&["workspaces", "--json"]));
+    assert!(listed["workspaces"].as_array().unwrap().is_empty());
+    d.stop_in_process().unwrap();
+}
