@@ -163,6 +163,70 @@ fn after_kill_9_a_restart_sweeps_orphans_and_resume_completes_the_request() {
 }
 
 #[test]
+fn after_kill_9_a_resumed_isolated_task_continues_in_the_same_worktree() {
+    let mut d = Daemon::with_worktrees("");
+    let repo = support::git::repo(&d, &[]);
+    d.start();
+    let out = d.smith(&[
+        "ask",
+        "--detach",
+        "--isolate",
+        "worktree",
+        "--cwd",
+        repo.to_str().unwrap(),
+        "job",
+        "--task",
+        "slow [[append:k.txt=line]] [[sleep-first:60000]]",
+    ]);
+    let id = stdout(&out).trim().to_string();
+    assert!(stderr(&out).contains("isolated:"), "{}", stderr(&out));
+    let orphans = wait_for_workers(&d, 1);
+    let show = json(&d.smith(&["show", &id, "--json"]));
+    let branch = show["tasks"][0]["branch"].as_str().unwrap().to_string();
+    assert_eq!(
+        branch,
+        format!("smith/{id}/t1"),
+        "recorded before the worker started"
+    );
+    let worktree = d.worktrees().join(&id).join("t1");
+    let written = (0..500).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        worktree.join("k.txt").exists()
+    });
+    assert!(written, "the worker writes in its worktree:\n{}", d.log());
+
+    d.signal(Signal::SIGKILL);
+    d.wait(Duration::from_secs(10)).expect("killed");
+    d.start();
+    for pid in &orphans {
+        assert!(!pid_alive(*pid), "the restart swept orphan {pid}");
+    }
+    let listed = json(&d.smith(&["workspaces", "--json"]));
+    assert_eq!(
+        listed["workspaces"][0]["path"],
+        worktree.display().to_string(),
+        "{listed}"
+    );
+
+    let resumed = d.smith(&["resume", &id, "--json"]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    let summary = json(&resumed);
+    assert_eq!(summary["tasks"][0]["attempts"], 2, "{summary}");
+    // The same worktree: the first attempt's uncommitted line is still there, the resumed
+    // attempt added its own, and both are committed on the branch.
+    let log = support::git::git(&repo, &["show", &format!("{branch}:k.txt")]);
+    assert_eq!(log, "line\nline\n");
+    assert_eq!(
+        support::git::git(&repo, &["worktree", "list", "--porcelain"])
+            .lines()
+            .filter(|l| l.starts_with("worktree ") && l.contains(&id))
+            .count(),
+        1,
+        "one worktree for the task"
+    );
+}
+
+#[test]
 fn a_second_smithd_on_the_same_data_dir_is_refused() {
     let mut d = Daemon::new("");
     d.start();

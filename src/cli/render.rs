@@ -221,6 +221,20 @@ pub fn request_detail(d: &ShowReply) -> String {
                 .map(|e| format!("  last: {e}"))
                 .unwrap_or_default()
         ));
+        if let Some(branch) = &t.branch {
+            let changes = t
+                .changes
+                .as_ref()
+                .map_or_else(|| "not committed yet".to_string(), |c| c.line());
+            out.push_str(&format!("      worktree branch {branch}: {changes}\n"));
+            for f in t.changes.iter().flat_map(|c| c.files.iter()) {
+                let counts = match (f.added, f.removed) {
+                    (Some(a), Some(r)) => format!("+{a} −{r}"),
+                    _ => "binary".into(),
+                };
+                out.push_str(&format!("        {}  {counts}\n", f.path));
+            }
+        }
         for a in d.attempts.iter().filter(|a| a.task_idx == t.idx) {
             let exit = match (a.exit_code, a.exit_signal) {
                 (Some(c), _) => format!("exit {c}"),

@@ -5,52 +5,11 @@
 //! what smith made, and a directory that is not a repository is refused before anything starts.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::daemon::{Daemon, stderr, stdout};
 use crate::support::eventually_sync;
-
-/// `git ARGS` in `dir` (a test identity, no user config); its stdout.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A repository under the work dir with `files` committed on `main`.
-pub fn repo(d: &Daemon, files: &[(&str, &str)]) -> PathBuf {
-    let repo = d.work().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    git(&repo, &["init", "--quiet", "--initial-branch=main"]);
-    std::fs::write(repo.join("README"), "hello\n").unwrap();
-    for (path, text) in files {
-        let path = repo.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "--quiet", "-m", "base"]);
-    repo
-}
+use crate::support::git::{git, repo};
 
 fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_str(&stdout(out))
@@ -180,6 +139,13 @@ fn three_tasks_get_three_branches_and_apply_brings_all_of_them_in() {
         paths
             .iter()
             .all(|p| p.starts_with(d.worktrees()) && p.exists())
+    );
+
+    let show = stdout(&d.smith(&["show", &id]));
+    assert!(
+        show.contains(&format!("worktree branch smith/{id}/t1: 1 file, +1 −0"))
+            && show.contains("src/a.txt  +1 −0"),
+        "{show}"
     );
 
     let applied = d.smith(&["apply", &id]);
@@ -320,7 +286,11 @@ fn outside_a_repository_an_isolated_request_is_refused_before_anything_starts() 
         "{err}"
     );
     let history = d.smith(&["history", "main", "--json"]);
-    assert!(stderr(&history).contains("has no requests"), "{}", stdout(&history));
+    assert!(
+        stderr(&history).contains("has no requests"),
+        "{}",
+        stdout(&history)
+    );
     // A repository without a commit has nothing to cut from.
     let empty = d.work().join("empty");
     std::fs::create_dir_all(&empty).unwrap();

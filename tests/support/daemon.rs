@@ -229,7 +229,7 @@ impl Daemon {
         None
     }
 
-    /// Processes whose cwd is this daemon's work dir (the workers), by pid.
+    /// Processes whose cwd is in this daemon's work dir (the workers, in worktrees too), by pid.
     pub fn worker_pids(&self) -> Vec<u32> {
         let work = self.work().canonicalize().unwrap_or_else(|_| self.work());
         let mut pids = Vec::new();
@@ -237,7 +237,8 @@ impl Daemon {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
                 continue;
             };
-            if std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == work)
+            if std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .is_ok_and(|cwd| cwd.starts_with(&work))
                 && pid_alive(pid)
             {
                 pids.push(pid);

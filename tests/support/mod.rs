@@ -10,6 +10,7 @@ pub mod agent;
 pub mod background;
 pub mod daemon;
 pub mod fake_api;
+pub mod git;
 pub mod otlp;
 pub mod prometheus;
 pub mod protocol_samples;
