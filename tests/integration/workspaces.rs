@@ -456,3 +456,84 @@ fn expiry_and_reconcile_remove_exactly_what_smith_made() {
     assert!(listed["workspaces"].as_array().unwrap().is_empty());
     d.stop_in_process().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_operations_are_spans_under_the_request_and_worktrees_are_metrics() {
+    use crate::support::otlp::{Receiver, attr, hex};
+    use crate::support::prometheus::{prometheus_addr, scrape};
+    let receiver = Receiver::start().await;
+    let endpoint = receiver.endpoint.clone();
+    let (d, scraped) = tokio::task::spawn_blocking(move || {
+        let mut d = Daemon::with_worktrees("");
+        d.extra_config
+            .push_str("\n[telemetry]\nprometheus_listen = \"127.0.0.1:0\"\n");
+        d.write_config(&d.agent_section());
+        d.env = vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()),
+        ];
+        d.start();
+        let repo = repo(&d, &[]);
+        let (summary, _) = ask_isolated(&d, &repo, &["x [[append:x.txt=x]]"]);
+        let scraped = scrape(&prometheus_addr(&d));
+        let id = summary["request_id"].as_str().unwrap().to_string();
+        assert_eq!(d.smith(&["apply", &id]).status.code(), Some(0));
+        assert_eq!(d.smith(&["shutdown"]).status.code(), Some(0));
+        d.wait(Duration::from_secs(20)).expect("smithd stops");
+        (d, scraped)
+    })
+    .await
+    .unwrap();
+    assert!(
+        scraped
+            .lines()
+            .any(|l| l.starts_with("smith_workspaces_alive{") && l.ends_with(" 1")),
+        "{scraped}\n{}",
+        d.log()
+    );
+    let spans = eventually_sync(Duration::from_secs(10), || {
+        let spans = receiver.spans();
+        let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+        [
+            "workspace.create",
+            "workspace.commit",
+            "workspace.apply",
+            "smith.request",
+        ]
+        .iter()
+        .all(|n| names.contains(n))
+        .then_some(spans)
+    })
+    .expect("the workspace spans arrive");
+    let find = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
+    let request = find("smith.request");
+    for name in ["workspace.create", "workspace.commit"] {
+        let s = find(name);
+        assert_eq!(
+            hex(&s.trace_id),
+            hex(&request.trace_id),
+            "{name} is in the request's trace"
+        );
+        assert!(!s.parent_span_id.is_empty(), "{name} has a parent");
+    }
+    let create = find("workspace.create");
+    assert_eq!(
+        attr(&create.attributes, "smith.workspace.created").as_deref(),
+        Some("true")
+    );
+    assert!(
+        attr(&create.attributes, "smith.workspace.branch")
+            .unwrap()
+            .starts_with("smith/r-")
+    );
+    let commit = find("workspace.commit");
+    assert_eq!(
+        attr(&commit.attributes, "smith.workspace.files").as_deref(),
+        Some("1")
+    );
+    let apply = find("workspace.apply");
+    assert_eq!(
+        attr(&apply.attributes, "smith.request.id"),
+        attr(&request.attributes, "smith.request.id")
+    );
+}
