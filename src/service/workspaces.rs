@@ -13,7 +13,7 @@ use crate::protocol::{
 use crate::store::records::now_ms;
 use crate::store::{StoreHandle, queries};
 use crate::task::{Task, TaskId};
-use crate::workspace::reconcile::{Known, Pass, reconcile};
+use crate::workspace::reconcile::{Known, Pass, reconcile, scan};
 use crate::workspace::review::{self, Entry};
 use crate::workspace::{WorkspaceError, Workspaces};
 
@@ -44,6 +44,18 @@ pub(crate) fn open(config: &Config) -> (Workspaces, Option<String>) {
 
 /// One reconcile pass over what the store knows; expired workspaces are marked discarded.
 pub(crate) async fn reconcile_once(workspaces: &Workspaces, store: &StoreHandle) -> Pass {
+    // What is on disk first, then what the store knows (see `Scan`).
+    let repos = match store.call(|c| queries::list_workspaces(c, false)).await {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|r| r.workspace.worktree.repo)
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list workspaces; reconcile skipped");
+            return Pass::default();
+        }
+    };
+    let seen = scan(workspaces, repos).await;
     let rows = match store.call(|c| queries::list_workspaces(c, false)).await {
         Ok(rows) => rows,
         Err(e) => {
@@ -55,17 +67,12 @@ pub(crate) async fn reconcile_once(workspaces: &Workspaces, store: &StoreHandle)
         .into_iter()
         .map(|r| Known {
             task_id: r.task.to_string(),
-            finished_ms: r.finished_ms.filter(|_| {
-                !matches!(
-                    r.request_status,
-                    RequestStatus::Queued | RequestStatus::Running
-                )
-            }),
+            finished_ms: finished_for_expiry(r.request_status, r.finished_ms),
             request_id: r.request_id,
             workspace: r.workspace,
         })
         .collect();
-    let pass = reconcile(workspaces, &known, now_ms()).await;
+    let pass = reconcile(workspaces, seen, &known, now_ms()).await;
     for (request, task) in pass.expired.clone() {
         let Some(task) = parse_task(&task) else {
             continue;
@@ -89,6 +96,19 @@ pub(crate) async fn reconcile_once(workspaces: &Workspaces, store: &StoreHandle)
         );
     }
     pass
+}
+
+/// When a request's worktrees start to age toward `workspace.keep_for`: when it finished — not
+/// while it is queued or runs, and not while it is interrupted (resumable: its worktrees wait
+/// for the resume, or for the request to be pruned, when the orphan pass removes them).
+fn finished_for_expiry(status: RequestStatus, finished_ms: Option<i64>) -> Option<i64> {
+    match status {
+        RequestStatus::Queued | RequestStatus::Running | RequestStatus::Interrupted => None,
+        RequestStatus::Succeeded
+        | RequestStatus::Degraded
+        | RequestStatus::Failed
+        | RequestStatus::Cancelled => finished_ms,
+    }
 }
 
 /// Reconciles at startup, then every `workspace.reconcile_every`.
@@ -305,6 +325,25 @@ pub(crate) async fn list(store: &StoreHandle) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_ended_requests_age_and_interrupted_ones_wait_for_their_resume() {
+        for status in [
+            RequestStatus::Queued,
+            RequestStatus::Running,
+            RequestStatus::Interrupted,
+        ] {
+            assert_eq!(finished_for_expiry(status, Some(5)), None, "{status}");
+        }
+        for status in [
+            RequestStatus::Succeeded,
+            RequestStatus::Degraded,
+            RequestStatus::Failed,
+            RequestStatus::Cancelled,
+        ] {
+            assert_eq!(finished_for_expiry(status, Some(5)), Some(5), "{status}");
+        }
+    }
 
     #[test]
     fn task_names_map_to_work_tasks() {

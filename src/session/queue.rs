@@ -118,6 +118,10 @@ impl SessionState {
                     // It runs again: how it ended before is history (the attempts keep it).
                     t.status = TaskStatus::Pending;
                     t.end = None;
+                    // In its worktree again (made anew if it was discarded meanwhile).
+                    if let Some(ws) = t.workspace.as_mut() {
+                        ws.state = crate::protocol::WorkspaceState::Active;
+                    }
                 }
                 t
             })

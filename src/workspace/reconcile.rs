@@ -40,8 +40,45 @@ pub struct Pass {
     pub disk_bytes: u64,
 }
 
-/// One pass (see the module doc) at `now_ms`.
-pub async fn reconcile(workspaces: &Workspaces, known: &[Known], now_ms: i64) -> Pass {
+/// What was on disk and in the repositories before the store was read: a worktree is recorded
+/// before it is made, so anything seen here that the later read does not name is an orphan —
+/// never one that a request was making meanwhile.
+#[derive(Debug, Default, Clone)]
+pub struct Scan {
+    /// Task worktree directories under `workspace.dir`.
+    dirs: Vec<PathBuf>,
+    /// Per repository, the branches of smith's naming.
+    branches: Vec<(PathBuf, Vec<String>)>,
+}
+
+/// Looks at `workspace.dir` and at the branches of `repos` (those the store knew).
+pub async fn scan(workspaces: &Workspaces, repos: BTreeSet<PathBuf>) -> Scan {
+    let dirs = workspaces.on_disk();
+    let mut branches = Vec::new();
+    for repo in repos.into_iter().filter(|r| r.is_dir()) {
+        let listed = Git::new(&repo)
+            .run(&[
+                "for-each-ref",
+                "--format=%(refname:short)",
+                "refs/heads/smith/",
+            ])
+            .await;
+        if let Ok(out) = listed {
+            let ours = out
+                .lines()
+                .map(str::trim)
+                .filter(|b| parse_branch(b).is_some())
+                .map(str::to_string)
+                .collect();
+            branches.push((repo, ours));
+        }
+    }
+    Scan { dirs, branches }
+}
+
+/// One pass (see the module doc) at `now_ms`, over what `scan` saw and what the store knows
+/// (read after the scan).
+pub async fn reconcile(workspaces: &Workspaces, scan: Scan, known: &[Known], now_ms: i64) -> Pass {
     let mut pass = Pass::default();
     let keep_ms = workspaces.settings().keep_for.as_millis() as i64;
     let mut active_paths: HashSet<PathBuf> = HashSet::new();
@@ -68,8 +105,8 @@ pub async fn reconcile(workspaces: &Workspaces, known: &[Known], now_ms: i64) ->
         active_paths.insert(wt.path.clone());
         active_branches.insert((wt.repo.clone(), wt.branch.clone()));
     }
-    for path in workspaces.on_disk() {
-        if active_paths.contains(&path) {
+    for path in scan.dirs {
+        if active_paths.contains(&path) || !path.exists() {
             continue;
         }
         let Some((request, task)) = layout_names(workspaces.dir(), &path) else {
@@ -87,30 +124,22 @@ pub async fn reconcile(workspaces: &Workspaces, known: &[Known], now_ms: i64) ->
             }
         }
     }
-    for repo in repos.iter().filter(|r| r.is_dir()) {
-        let _lock = workspaces.lock(repo).await;
-        let git = Git::new(repo);
-        let _ = git.run(&["worktree", "prune"]).await;
-        let Ok(out) = git
-            .run(&[
-                "for-each-ref",
-                "--format=%(refname:short)",
-                "refs/heads/smith/",
-            ])
-            .await
-        else {
-            continue;
-        };
-        for branch in out.lines().map(str::trim) {
-            if parse_branch(branch).is_none()
-                || active_branches.contains(&(repo.clone(), branch.to_string()))
-            {
+    for (repo, branches) in scan.branches {
+        let _lock = workspaces.lock(&repo).await;
+        let git = Git::new(&repo);
+        for branch in branches {
+            if active_branches.contains(&(repo.clone(), branch.clone())) {
                 continue;
             }
-            if git.run(&["branch", "-D", "--quiet", branch]).await.is_ok() {
-                pass.orphan_branches.push(branch.to_string());
+            // Checked out in a worktree still (one smith is making): git refuses, and it stays.
+            if git.run(&["branch", "-D", "--quiet", &branch]).await.is_ok() {
+                pass.orphan_branches.push(branch);
             }
         }
+    }
+    for repo in repos.iter().filter(|r| r.is_dir()) {
+        let _lock = workspaces.lock(repo).await;
+        let _ = Git::new(repo).run(&["worktree", "prune"]).await;
     }
     if let Ok(entries) = std::fs::read_dir(workspaces.dir()) {
         for e in entries.flatten() {

@@ -537,3 +537,51 @@ async fn workspace_operations_are_spans_under_the_request_and_worktrees_are_metr
         attr(&request.attributes, "smith.request.id")
     );
 }
+
+#[test]
+fn an_interrupted_request_keeps_its_worktrees_and_a_resume_after_discard_makes_them_anew() {
+    let mut d = Daemon::with_worktrees("reconcile_every = \"200ms\"");
+    d.start_in_process();
+    let repo = repo(&d, &[]);
+    let out = d.smith(&[
+        "ask",
+        "--detach",
+        "--isolate",
+        "worktree",
+        "--cwd",
+        repo.to_str().unwrap(),
+        "long job [[append:r.txt=x]] [[sleep-first:60000]]",
+    ]);
+    let id = stdout(&out).trim().to_string();
+    let wt = d.worktrees().join(&id).join("t1");
+    assert!(
+        eventually_sync(Duration::from_secs(10), || wt
+            .join("r.txt")
+            .exists()
+            .then_some(()))
+        .is_some(),
+        "the worker writes in its worktree"
+    );
+    // A graceful stop interrupts it (after service.shutdown_grace); it stays resumable.
+    d.stop_in_process().unwrap();
+    d.start_in_process();
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(
+        wt.join("r.txt").exists(),
+        "an interrupted request's worktree is not expired"
+    );
+    let show = json(&d.smith(&["show", &id, "--json"]));
+    assert_eq!(show["request"]["status"], "interrupted", "{show}");
+
+    assert_eq!(d.smith(&["discard", &id]).status.code(), Some(0));
+    assert!(!wt.exists(), "discarded");
+    let resumed = json(&d.smith(&["resume", &id, "--json"]));
+    assert_eq!(resumed["status"], "succeeded", "{resumed}");
+    // Made anew from the base, and active again: the reconcile passes leave it alone.
+    std::thread::sleep(Duration::from_millis(600));
+    let log = git(&repo, &["show", &format!("smith/{id}/t1:r.txt")]);
+    assert_eq!(log, "x\n");
+    let listed = json(&d.smith(&["workspaces", "--json"]));
+    assert_eq!(listed["workspaces"][0]["state"], "active", "{listed}");
+    d.stop_in_process().unwrap();
+}

@@ -12,7 +12,9 @@ use crate::store::records::now_ms;
 use crate::task::{Task, TaskId};
 use crate::workspace::{TaskWorkspace, Worktree};
 
-/// Records a task's workspace (its state is left as it is) and what it changed, if known.
+/// Records a task's workspace, where it stands, and what it changed (kept when not known now).
+/// Only a running request's session writes it this way (`apply` and `discard` refuse while a
+/// request runs, and use [`set_workspace_state`]).
 pub(super) fn upsert_workspace(
     conn: &Connection,
     request_id: &str,
@@ -32,7 +34,7 @@ pub(super) fn upsert_workspace(
                                  created_at, changes)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (request_id, task_idx) DO UPDATE SET
-            changes = COALESCE(excluded.changes, changes)",
+            state = excluded.state, changes = COALESCE(excluded.changes, changes)",
         params![
             request_id,
             task.id.index(),
