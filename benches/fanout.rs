@@ -7,16 +7,16 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use smith::agent::AgentConfig;
-use smith::session::{RequestEvent, RequestSpec, SessionConfig, SessionDeps, Sessions};
-use smith::store::{RequestStatus, StoreHandle};
+use smith::session::{RequestSpec, SessionConfig, SessionDeps, Sessions};
+use smith::store::StoreHandle;
 use tokio::sync::Semaphore;
 
 mod common;
 
-use common::{CONCURRENCY, bare_loop, stand_in};
+use common::{CONCURRENCY, bare_loop, run_request, stand_in};
 
 /// The smith path: one request with `n` tasks on one session.
 async fn smith_path(n: usize, dir: &Path) -> Duration {
@@ -52,22 +52,7 @@ async fn smith_path(n: usize, dir: &Path) -> Duration {
         cwd: dir.to_path_buf(),
         ..RequestSpec::default()
     };
-    let (tx, mut rx) =
-        smith::session::event_queue(smith::session::event_queue::EVENT_QUEUE_CAPACITY);
-    let t0 = Instant::now();
-    sessions.submit(spec, Some(tx)).await.unwrap();
-    let summary = loop {
-        if let Some(RequestEvent::Finished(s)) = rx.recv().await {
-            break s;
-        }
-    };
-    let took = t0.elapsed();
-    assert_eq!(
-        summary.status,
-        RequestStatus::Succeeded,
-        "{:?}",
-        summary.reason
-    );
+    let (took, summary) = run_request(&sessions, spec).await;
     assert_eq!(summary.tasks.len(), n);
     sessions.supervisor().stop(None).await.unwrap();
     took

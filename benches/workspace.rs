@@ -10,18 +10,18 @@
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use smith::agent::AgentConfig;
 use smith::protocol::Isolation;
-use smith::session::{RequestEvent, RequestSpec, SessionConfig, SessionDeps, Sessions};
-use smith::store::{RequestStatus, StoreHandle};
+use smith::session::{RequestSpec, SessionConfig, SessionDeps, Sessions};
+use smith::store::StoreHandle;
 use smith::workspace::{WorkspaceSettings, Workspaces};
 use tokio::sync::Semaphore;
 
 mod common;
 
-use common::stand_in;
+use common::{run_request, stand_in};
 
 fn git(dir: &Path, args: &[&str]) {
     let ok = Command::new("git")
@@ -82,22 +82,7 @@ async fn one(sessions: &Sessions, repo: &Path, isolate: Isolation, i: usize) -> 
         isolate: Some(isolate),
         ..RequestSpec::default()
     };
-    let (tx, mut rx) =
-        smith::session::event_queue(smith::session::event_queue::EVENT_QUEUE_CAPACITY);
-    let t0 = Instant::now();
-    sessions.submit(spec, Some(tx)).await.unwrap();
-    let summary = loop {
-        if let Some(RequestEvent::Finished(s)) = rx.recv().await {
-            break s;
-        }
-    };
-    let took = t0.elapsed();
-    assert_eq!(
-        summary.status,
-        RequestStatus::Succeeded,
-        "{:?}",
-        summary.reason
-    );
+    let (took, summary) = run_request(sessions, spec).await;
     if isolate == Isolation::Worktree {
         let changes = summary.tasks[0].changes.as_ref().expect("a change summary");
         assert_eq!(changes.files.len(), 1, "{changes:?}");

@@ -167,19 +167,12 @@ fn after_kill_9_a_resumed_isolated_task_continues_in_the_same_worktree() {
     let mut d = Daemon::with_worktrees("");
     let repo = support::git::repo(&d, &[]);
     d.start();
-    let out = d.smith(&[
-        "ask",
-        "--detach",
-        "--isolate",
-        "worktree",
-        "--cwd",
-        repo.to_str().unwrap(),
-        "job",
-        "--task",
+    let (id, said) = support::git::ask_isolated_detached(
+        &d,
+        &repo,
         "slow [[append:k.txt=line]] [[sleep-first:60000]]",
-    ]);
-    let id = stdout(&out).trim().to_string();
-    assert!(stderr(&out).contains("isolated:"), "{}", stderr(&out));
+    );
+    assert!(said.contains("isolated:"), "{said}");
     let orphans = wait_for_workers(&d, 1);
     let show = json(&d.smith(&["show", &id, "--json"]));
     let branch = show["tasks"][0]["branch"].as_str().unwrap().to_string();

@@ -76,3 +76,30 @@ pub async fn bare_loop(n: usize, cwd: &Path) -> Duration {
     }
     t0.elapsed()
 }
+
+/// Submits `spec` to `sessions` and follows it to its summary; the wall time and the summary.
+pub async fn run_request(
+    sessions: &smith::session::Sessions,
+    spec: smith::session::RequestSpec,
+) -> (Duration, smith::protocol::RequestSummary) {
+    use smith::session::{RequestEvent, event_queue};
+    let (tx, mut rx) = event_queue(smith::session::event_queue::EVENT_QUEUE_CAPACITY);
+    let t0 = Instant::now();
+    sessions
+        .submit(spec, Some(tx))
+        .await
+        .expect("the request is accepted");
+    let summary = loop {
+        if let Some(RequestEvent::Finished(s)) = rx.recv().await {
+            break s;
+        }
+    };
+    let took = t0.elapsed();
+    assert_eq!(
+        summary.status,
+        smith::protocol::RequestStatus::Succeeded,
+        "{:?}",
+        summary.reason
+    );
+    (took, summary)
+}

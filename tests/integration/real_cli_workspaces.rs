@@ -6,12 +6,26 @@
 
 use crate::support::daemon::{Daemon, stderr, stdout};
 use crate::support::fake_api::FakeApi;
-use crate::support::git::{git, repo};
+use crate::support::git::{ask_isolated, git, repo, summary_of};
 use crate::support::real_cli::{configure_daemon, real_cli};
 
 fn json(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_str(&stdout(out))
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
+    summary_of(out)
+}
+
+/// smithd running the real CLI against `api` with tool calls allowed (bypassPermissions: as
+/// root only with IS_SANDBOX=1), its worktrees inside the roots.
+fn daemon(cli: &std::path::Path, api: &FakeApi) -> Daemon {
+    let mut d = Daemon::with_worktrees("");
+    configure_daemon(
+        &d,
+        cli,
+        &api.url(),
+        "permission_mode = \"bypassPermissions\"",
+        &[("IS_SANDBOX", "1")],
+    );
+    d.start();
+    d
 }
 
 /// The tool names offered in one Messages API request.
@@ -31,34 +45,23 @@ fn real_workers_write_into_their_own_worktrees_and_apply_merges_all_three() {
     let Some(cli) = real_cli() else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let api = rt.block_on(FakeApi::start());
-    let d = Daemon::with_worktrees("");
-    configure_daemon(
-        &d,
-        &cli,
-        &api.url(),
-        "permission_mode = \"bypassPermissions\"",
-        &[("IS_SANDBOX", "1")],
-    );
-    let mut d = d;
-    d.start();
+    let d = daemon(&cli, &api);
     let repo = repo(&d, &[]);
-    let out = d.smith(&[
-        "ask",
-        "--json",
-        "--isolate",
-        "worktree",
-        "--cwd",
-        repo.to_str().unwrap(),
-        "three files",
-        "--task",
-        "first [[tool:bash echo one > one.txt]]",
-        "--task",
-        "second [[tool:bash echo two > two.txt]]",
-        "--task",
-        "third [[tool:bash echo three > three.txt]]",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), d.log());
-    let summary = json(&out);
+    let (summary, err) = ask_isolated(
+        &d,
+        &repo,
+        &[
+            "first [[tool:bash echo one > one.txt]]",
+            "second [[tool:bash echo two > two.txt]]",
+            "third [[tool:bash echo three > three.txt]]",
+        ],
+    );
+    assert_eq!(
+        summary["status"],
+        "succeeded",
+        "{summary}\n{err}\n{}",
+        d.log()
+    );
     let id = summary["request_id"].as_str().unwrap().to_string();
     for (i, file) in ["one.txt", "two.txt", "three.txt"].iter().enumerate() {
         let t = &summary["tasks"][i];
@@ -113,16 +116,7 @@ fn the_planner_and_synthesizer_of_an_isolated_request_get_read_only_tools() {
         {"name": "api", "instruction": "write the api [[tool:bash echo api > api.txt]]"},
         {"name": "docs", "instruction": "write the docs"},
     ]}));
-    let d = Daemon::with_worktrees("");
-    configure_daemon(
-        &d,
-        &cli,
-        &api.url(),
-        "permission_mode = \"bypassPermissions\"",
-        &[("IS_SANDBOX", "1")],
-    );
-    let mut d = d;
-    d.start();
+    let d = daemon(&cli, &api);
     let repo = repo(&d, &[]);
     let out = d.smith(&[
         "ask",

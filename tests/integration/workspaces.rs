@@ -9,29 +9,23 @@ use std::time::Duration;
 
 use crate::support::daemon::{Daemon, stderr, stdout};
 use crate::support::eventually_sync;
-use crate::support::git::{git, repo};
+use crate::support::git::{ask_isolated, ask_isolated_detached, git, repo, summary_of};
 
-fn json(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_str(&stdout(out))
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
+/// A daemon whose workers may run in worktrees, started in this process.
+fn started(workspace: &str) -> Daemon {
+    let mut d = Daemon::with_worktrees(workspace);
+    d.start_in_process();
+    d
 }
 
-/// `smith ask --isolate worktree --json` in `repo` with these tasks; the summary.
-fn ask_isolated(d: &Daemon, repo: &Path, tasks: &[&str]) -> (serde_json::Value, String) {
-    let mut args = vec![
-        "ask",
-        "--json",
-        "--isolate",
-        "worktree",
-        "--cwd",
-        repo.to_str().unwrap(),
-        "change things",
-    ];
-    for t in tasks {
-        args.extend(["--task", t]);
-    }
-    let out = d.smith(&args);
-    (json(&out), stderr(&out))
+/// `text` contains `needle` (the text is shown when it does not).
+#[track_caller]
+fn says(text: String, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    summary_of(out)
 }
 
 fn smith_branches(repo: &Path) -> Vec<String> {
@@ -55,8 +49,7 @@ fn clean(repo: &Path) -> bool {
 
 #[test]
 fn three_tasks_get_three_branches_and_apply_brings_all_of_them_in() {
-    let mut d = Daemon::with_worktrees("");
-    d.start_in_process();
+    let mut d = started("");
     let repo = repo(&d, &[("src/lib.rs", "fn a() {}\n")]);
     let (summary, err) = ask_isolated(
         &d,
@@ -121,11 +114,7 @@ fn three_tasks_get_three_branches_and_apply_brings_all_of_them_in() {
         "{diff}"
     );
     let stat = d.smith(&["diff", &id, "t3", "--stat"]);
-    assert!(
-        stdout(&stat).contains("src/c.txt  +1 −0"),
-        "{}",
-        stdout(&stat)
-    );
+    says(stdout(&stat), "src/c.txt  +1 −0");
 
     let listed = json(&d.smith(&["workspaces", "--json"]));
     assert_eq!(listed["workspaces"].as_array().unwrap().len(), 3);
@@ -170,18 +159,13 @@ fn three_tasks_get_three_branches_and_apply_brings_all_of_them_in() {
     // Applied once: naming it again says so.
     let again = d.smith(&["apply", &id, "t1"]);
     assert_ne!(again.status.code(), Some(0));
-    assert!(
-        stderr(&again).contains("already applied"),
-        "{}",
-        stderr(&again)
-    );
+    says(stderr(&again), "already applied");
     d.stop_in_process().unwrap();
 }
 
 #[test]
 fn a_conflict_stops_apply_with_the_checkout_clean_and_the_branch_kept() {
-    let mut d = Daemon::with_worktrees("");
-    d.start_in_process();
+    let mut d = started("");
     let repo = repo(&d, &[]);
     let (summary, _) = ask_isolated(
         &d,
@@ -221,28 +205,22 @@ fn a_conflict_stops_apply_with_the_checkout_clean_and_the_branch_kept() {
     );
     // The text says the same.
     let text = d.smith(&["apply", &id]);
-    assert!(
-        stdout(&text).contains("t2: conflict in same.txt"),
-        "{}",
-        stdout(&text)
-    );
+    says(stdout(&text), "t2: conflict in same.txt");
     d.stop_in_process().unwrap();
 }
 
 #[test]
 fn a_dirty_checkout_that_would_be_touched_is_refused() {
-    let mut d = Daemon::with_worktrees("");
-    d.start_in_process();
+    let mut d = started("");
     let repo = repo(&d, &[("notes.txt", "base\n")]);
     let (summary, _) = ask_isolated(&d, &repo, &["note [[append:notes.txt=more]]"]);
     let id = summary["request_id"].as_str().unwrap().to_string();
     std::fs::write(repo.join("notes.txt"), "my own edit\n").unwrap();
     let out = d.smith(&["apply", &id]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("refused: uncommitted changes in the checkout to notes.txt"),
-        "{}",
-        stdout(&out)
+    says(
+        stdout(&out),
+        "refused: uncommitted changes in the checkout to notes.txt",
     );
     assert_eq!(
         std::fs::read_to_string(repo.join("notes.txt")).unwrap(),
@@ -257,8 +235,7 @@ fn a_dirty_checkout_that_would_be_touched_is_refused() {
 
 #[test]
 fn a_crashed_task_restarts_in_the_same_worktree_with_its_change_still_there() {
-    let mut d = Daemon::with_worktrees("");
-    d.start_in_process();
+    let mut d = started("");
     let repo = repo(&d, &[]);
     let (summary, _) = ask_isolated(
         &d,
@@ -276,8 +253,7 @@ fn a_crashed_task_restarts_in_the_same_worktree_with_its_change_still_there() {
 
 #[test]
 fn outside_a_repository_an_isolated_request_is_refused_before_anything_starts() {
-    let mut d = Daemon::with_worktrees("");
-    d.start_in_process();
+    let mut d = started("");
     let out = d.smith(&["ask", "--isolate", "worktree", "do it"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
@@ -303,11 +279,7 @@ fn outside_a_repository_an_isolated_request_is_refused_before_anything_starts() 
         empty.to_str().unwrap(),
         "x",
     ]);
-    assert!(
-        stderr(&out).contains("has no commit yet"),
-        "{}",
-        stderr(&out)
-    );
+    says(stderr(&out), "has no commit yet");
     d.stop_in_process().unwrap();
 }
 
@@ -316,11 +288,7 @@ fn a_workspace_dir_outside_the_roots_is_refused_at_start_and_per_request() {
     let mut d = Daemon::new("");
     d.start_in_process();
     let health = d.smith(&["health"]);
-    assert!(
-        stdout(&health).contains("workspace.dir"),
-        "{}",
-        stdout(&health)
-    );
+    says(stdout(&health), "workspace.dir");
     let repo = repo(&d, &[]);
     let out = d.smith(&[
         "ask",
@@ -331,11 +299,7 @@ fn a_workspace_dir_outside_the_roots_is_refused_at_start_and_per_request() {
         "x",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("not inside agent.roots"),
-        "{}",
-        stderr(&out)
-    );
+    says(stderr(&out), "not inside agent.roots");
     d.stop_in_process().unwrap();
 }
 
@@ -369,8 +333,7 @@ fn setup_runs_once_per_worktree_and_its_failure_is_a_clear_task_failure() {
     assert_eq!(files.as_array().unwrap().len(), 1, "{files}");
     d.stop_in_process().unwrap();
 
-    let mut d = Daemon::with_worktrees("setup = \"echo broken >&2; exit 3\"");
-    d.start_in_process();
+    let mut d = started("setup = \"echo broken >&2; exit 3\"");
     let repo = self::repo(&d, &[]);
     let (summary, _) = ask_isolated(&d, &repo, &["x"]);
     assert_eq!(summary["status"], "failed", "{summary}");
@@ -540,19 +503,13 @@ async fn workspace_operations_are_spans_under_the_request_and_worktrees_are_metr
 
 #[test]
 fn an_interrupted_request_keeps_its_worktrees_and_a_resume_after_discard_makes_them_anew() {
-    let mut d = Daemon::with_worktrees("reconcile_every = \"200ms\"");
-    d.start_in_process();
+    let mut d = started("reconcile_every = \"200ms\"");
     let repo = repo(&d, &[]);
-    let out = d.smith(&[
-        "ask",
-        "--detach",
-        "--isolate",
-        "worktree",
-        "--cwd",
-        repo.to_str().unwrap(),
+    let (id, _) = ask_isolated_detached(
+        &d,
+        &repo,
         "long job [[append:r.txt=x]] [[sleep-first:60000]]",
-    ]);
-    let id = stdout(&out).trim().to_string();
+    );
     let wt = d.worktrees().join(&id).join("t1");
     assert!(
         eventually_sync(Duration::from_secs(10), || wt
