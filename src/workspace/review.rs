@@ -85,6 +85,12 @@ pub async fn apply(
     async {
         let _repo = workspaces.lock(&repo).await;
         let git = Git::new(&repo);
+        if let Some(what) = operation_in_progress(&git).await? {
+            return Err(WorkspaceError::WrongState(format!(
+                "{} has {what} in progress: finish or abort it first, then apply again",
+                repo.display()
+            )));
+        }
         let mut reports = Vec::with_capacity(entries.len());
         let mut stopped = false;
         for e in entries {
@@ -186,6 +192,26 @@ async fn apply_one(git: &Git, request_id: &str, e: &Entry) -> Result<TaskApply, 
     }
     let commit = git.line(&["rev-parse", "HEAD"]).await?;
     Ok(TaskApply::Merged { commit })
+}
+
+/// A merge, rebase, cherry-pick or revert the user has in progress in the checkout (smith never
+/// merges into one, and so never aborts one of theirs).
+async fn operation_in_progress(git: &Git) -> Result<Option<&'static str>, WorkspaceError> {
+    for (marker, what) in [
+        ("MERGE_HEAD", "a merge"),
+        ("rebase-merge", "a rebase"),
+        ("rebase-apply", "a rebase"),
+        ("CHERRY_PICK_HEAD", "a cherry-pick"),
+        ("REVERT_HEAD", "a revert"),
+    ] {
+        let path = git
+            .line(&["rev-parse", "--path-format=absolute", "--git-path", marker])
+            .await?;
+        if std::path::Path::new(&path).exists() {
+            return Ok(Some(what));
+        }
+    }
+    Ok(None)
 }
 
 /// Paths with uncommitted changes in the checkout, untracked files included.

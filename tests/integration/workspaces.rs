@@ -226,6 +226,17 @@ fn a_dirty_checkout_that_would_be_touched_is_refused() {
         std::fs::read_to_string(repo.join("notes.txt")).unwrap(),
         "my own edit\n"
     );
+    // A merge of the user's in progress: smith does not merge into it (nor abort it).
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    std::fs::write(repo.join(".git/MERGE_HEAD"), head).unwrap();
+    let out = d.smith(&["apply", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    says(stderr(&out), "has a merge in progress");
+    assert!(
+        repo.join(".git/MERGE_HEAD").exists(),
+        "the user's merge is left alone"
+    );
+    std::fs::remove_file(repo.join(".git/MERGE_HEAD")).unwrap();
     // Discard throws the branch and worktree away.
     let out = d.smith(&["discard", &id]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
