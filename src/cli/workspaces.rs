@@ -220,6 +220,11 @@ mod tests {
         assert!(text.contains("t2: conflict in src/lib.rs"));
         assert!(text.contains("git -C /src/app merge smith/r-0123456789ab/t2"));
         assert!(!reply.complete());
+        let merged = ApplyReply {
+            tasks: vec![reply.tasks[0].clone()],
+            ..reply
+        };
+        assert!(merged.complete(), "every task merged");
     }
 
     #[test]

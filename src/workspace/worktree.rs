@@ -135,9 +135,9 @@ impl Worktree {
     }
 
     /// Commits whatever the task changed (untracked files included, `workspace.copy` paths
-    /// left out) with smith's identity; `true` when there was something. Call with the
+    /// left out) with smith's identity — nothing when it changed nothing. Call with the
     /// repository's lock held.
-    pub async fn commit(&self, message: &str, copied: &[PathBuf]) -> Result<bool, WorkspaceError> {
+    pub async fn commit(&self, message: &str, copied: &[PathBuf]) -> Result<(), WorkspaceError> {
         let git = Git::new(&self.path);
         git.run(&["add", "-A"]).await?;
         for path in copied {
@@ -157,11 +157,11 @@ impl Worktree {
         }
         let staged = git.output(&["diff", "--cached", "--quiet"]).await?;
         if staged.code == Some(0) {
-            return Ok(false);
+            return Ok(());
         }
         git.run_as_smith(&["commit", "--quiet", "--no-verify", "-m", message])
             .await?;
-        Ok(true)
+        Ok(())
     }
 
     /// What the branch changed against the base.
