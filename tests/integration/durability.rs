@@ -106,12 +106,17 @@ async fn a_locked_database_keeps_attempts_from_starting_and_ends_from_being_answ
         .unwrap();
     let marker = h.cwd().join("second-ran");
     let second = format!("second [[sh:touch {}]]", marker.display());
-    let (_, mut events) = h
-        .submit(h.spec("two", &["first [[sleep:400]]", &second]))
-        .await;
-    // The first runs (and holds the only slot); the second waits to be recorded.
+    // The first runs (and holds the only slot) until the database is held: then the second
+    // waits to be recorded, whatever the machine's load.
+    let go = h.cwd().join("database-held");
+    let first = format!(
+        "first [[sh:while ! test -e {}; do sleep 0.02; done]]",
+        go.display()
+    );
+    let (_, mut events) = h.submit(h.spec("two", &[&first, &second])).await;
     until_started(&mut events, "t1").await;
     let (release, holder) = hold_database(h.dir.path().join("smith.db"));
+    std::fs::write(&go, b"").unwrap();
     let (summary, _) = finish(events).await;
     release.send(()).unwrap();
     holder.join().unwrap();
