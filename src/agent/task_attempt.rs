@@ -11,7 +11,7 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::attempt::AttemptEvent;
-use super::attempt_tag::AttemptTag;
+use super::attempt_tag::{AttemptTag, TAG_VAR};
 use super::command::SessionArg;
 use super::launch::{AttemptSpec, LaunchSpec};
 use super::outcome::{Outcome, OutcomeReason};
@@ -228,15 +228,34 @@ async fn run_task_attempt(
         tag: Some(attempt_tag),
     };
     let mut spawned = false;
-    // An isolated task runs in its worktree: made ready (or found again) before its attempt.
+    // An isolated task runs in its worktree: made ready (or found again) before its attempt —
+    // a setup that runs long is stopped like the attempt would be; what it leaves running
+    // carries the attempt's tag.
+    let mut control = control;
     let prepared = match &spec.workspace {
-        Some(ws) => match ws.workspaces.prepare(&ws.worktree, &parent).await {
-            Ok(cwd) => {
-                attempt_spec.task.cwd = cwd;
-                Ok(true)
+        Some(ws) => {
+            let env: Vec<(String, String)> = attempt_spec
+                .tag
+                .iter()
+                .map(|t| (TAG_VAR.to_string(), t.as_str().to_string()))
+                .collect();
+            tokio::select! {
+                ready = ws.workspaces.prepare(&ws.worktree, &env, &parent) => match ready {
+                    Ok(cwd) => {
+                        attempt_spec.task.cwd = cwd;
+                        Ok(true)
+                    }
+                    Err(e) => Err(Outcome::bare(OutcomeReason::WorkspaceFailed, e.to_string())),
+                },
+                Some(reason) = control.recv() => Err(Outcome::bare(
+                    match reason {
+                        StopReason::BudgetExceeded => OutcomeReason::BudgetExceeded,
+                        StopReason::Cancelled | StopReason::Interrupted => OutcomeReason::Cancelled,
+                    },
+                    format!("stopped ({reason}) while its worktree was being made ready"),
+                )),
             }
-            Err(e) => Err(Outcome::bare(OutcomeReason::WorkspaceFailed, e.to_string())),
-        },
+        }
         None => Ok(false),
     };
     let recorded = match &recorder {

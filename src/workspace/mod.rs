@@ -80,11 +80,12 @@ impl Workspaces {
     }
 
     /// Makes `wt` ready for its worker — created (or found again), then `workspace.copy` and
-    /// `workspace.setup` once — and returns the worker's cwd. A `workspace.create` span under
-    /// `parent`.
+    /// `workspace.setup` once (with `env` added to its environment) — and returns the worker's
+    /// cwd. A `workspace.create` span under `parent`.
     pub async fn prepare(
         &self,
         wt: &Worktree,
+        env: &[(String, String)],
         parent: &tracing::Span,
     ) -> Result<PathBuf, WorkspaceError> {
         let span = tracing::info_span!(
@@ -105,7 +106,7 @@ impl Workspaces {
             if created {
                 self.count_alive();
             }
-            prepare::make_ready(&self.settings, wt).await?;
+            prepare::make_ready(&self.settings, wt, env).await?;
             Ok(wt.cwd())
         }
         .instrument(span.clone())

@@ -15,10 +15,12 @@ use super::worktree::Worktree;
 /// How much of a failed setup's output is kept.
 const OUTPUT_TAIL: usize = 2000;
 
-/// Copies and sets up `wt` unless that was done.
+/// Copies and sets up `wt` unless that was done; `env` is added to the setup's environment (the
+/// attempt's tag, so that whatever the setup leaves running is stopped with the attempt).
 pub(super) async fn make_ready(
     settings: &WorkspaceSettings,
     wt: &Worktree,
+    env: &[(String, String)],
 ) -> Result<(), WorkspaceError> {
     let marker = wt.ready_marker().await?;
     if marker.exists() {
@@ -28,7 +30,7 @@ pub(super) async fn make_ready(
         copy_in(wt, path).await?;
     }
     if let Some(command) = &settings.setup {
-        setup(command, wt, settings.setup_timeout).await?;
+        setup(command, wt, settings.setup_timeout, env).await?;
     }
     std::fs::write(&marker, b"ready\n").map_err(|source| WorkspaceError::Io {
         what: "marking the worktree ready",
@@ -74,9 +76,35 @@ async fn copy_in(wt: &Worktree, path: &std::path::Path) -> Result<(), WorkspaceE
     Ok(())
 }
 
+/// Kills a process group when dropped: the setup's group goes with it, however its future ends
+/// (finished, timed out, or dropped because the attempt was stopped).
+struct GroupGuard(Option<nix::unistd::Pid>);
+
+impl GroupGuard {
+    /// Kills the group now (once: the guard is disarmed, so a group id used again later is
+    /// never signalled).
+    fn kill(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Runs `sh -c command` at the worker's cwd in a process group of its own; the group is killed
-/// when it runs longer than `timeout`. Fails with the end of its output.
-async fn setup(command: &str, wt: &Worktree, timeout: Duration) -> Result<(), WorkspaceError> {
+/// when it runs longer than `timeout`, when it is done, and when this is dropped. Fails with the
+/// end of its output.
+async fn setup(
+    command: &str,
+    wt: &Worktree,
+    timeout: Duration,
+    env: &[(String, String)],
+) -> Result<(), WorkspaceError> {
     let cwd = wt.cwd();
     let failed = |status: String, output: String| WorkspaceError::Setup {
         command: command.to_string(),
@@ -89,6 +117,7 @@ async fn setup(command: &str, wt: &Worktree, timeout: Duration) -> Result<(), Wo
         .arg(command)
         .current_dir(&cwd)
         .env_remove("CLAUDECODE")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -96,20 +125,23 @@ async fn setup(command: &str, wt: &Worktree, timeout: Duration) -> Result<(), Wo
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| failed("could not start".into(), e.to_string()))?;
-    let pgid = child.id().map(|pid| nix::unistd::Pid::from_raw(pid as i32));
+    let mut group = GroupGuard(child.id().map(|pid| nix::unistd::Pid::from_raw(pid as i32)));
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let (mut out, mut err) = (Vec::new(), Vec::new());
+    // When the setup's shell ends, its group goes too (what it started in the background would
+    // hold the pipes open): then the output is drained.
     let run = async {
-        let _ = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-        child.wait().await
+        let leader = async {
+            let status = child.wait().await;
+            group.kill();
+            status
+        };
+        let reads =
+            async { tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err)) };
+        tokio::join!(leader, reads).0
     };
     let status = tokio::time::timeout(timeout, run).await;
-    let kill_group = || {
-        if let Some(pgid) = pgid {
-            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-        }
-    };
     let tail = |out: &[u8], err: &[u8]| {
         let text = format!(
             "{}{}",
@@ -126,7 +158,7 @@ async fn setup(command: &str, wt: &Worktree, timeout: Duration) -> Result<(), Wo
     };
     match status {
         Err(_) => {
-            kill_group();
+            group.kill();
             let _ = child.wait().await;
             Err(failed(
                 format!(
@@ -137,12 +169,10 @@ async fn setup(command: &str, wt: &Worktree, timeout: Duration) -> Result<(), Wo
             ))
         }
         Ok(Err(e)) => {
-            kill_group();
+            group.kill();
             Err(failed("could not wait for it".into(), e.to_string()))
         }
         Ok(Ok(status)) => {
-            // What the setup left running in its group does not outlive it.
-            kill_group();
             if status.success() {
                 Ok(())
             } else {

@@ -317,7 +317,8 @@ fn a_workspace_dir_outside_the_roots_is_refused_at_start_and_per_request() {
 #[test]
 fn setup_runs_once_per_worktree_and_its_failure_is_a_clear_task_failure() {
     let mut d = Daemon::with_worktrees(
-        "copy = [\".env\", \"absent\"]\nsetup = \"test -f .env && echo ran >> setup.log\"",
+        // What the setup leaves in the background goes when it ends (and does not hold it up).
+        "copy = [\".env\", \"absent\"]\nsetup = \"test -f .env && echo ran >> setup.log && (sleep 1000 &)\"",
     );
     d.start_in_process();
     let repo = repo(&d, &[(".gitignore", ".env\nsetup.log\n")]);
@@ -342,6 +343,11 @@ fn setup_runs_once_per_worktree_and_its_failure_is_a_clear_task_failure() {
     // The copied file is not the task's change.
     let files = &summary["tasks"][0]["changes"]["files"];
     assert_eq!(files.as_array().unwrap().len(), 1, "{files}");
+    assert_eq!(
+        d.worker_pids(),
+        Vec::<u32>::new(),
+        "no process outlives the setup"
+    );
     d.stop_in_process().unwrap();
 
     let mut d = started("setup = \"echo broken >&2; exit 3\"");
@@ -358,6 +364,25 @@ fn setup_runs_once_per_worktree_and_its_failure_is_a_clear_task_failure() {
     assert!(
         t["hint"].as_str().unwrap().contains("workspace.setup"),
         "{t}"
+    );
+    d.stop_in_process().unwrap();
+
+    // A setup that runs long is stopped like an attempt: cancel ends it, its group goes.
+    let mut d = started("setup = \"sleep 1000\"");
+    let repo = self::repo(&d, &[]);
+    let (id, _) = ask_isolated_detached(&d, &repo, "x");
+    let setup = eventually_sync(Duration::from_secs(10), || d.worker_pids().first().copied());
+    assert!(setup.is_some(), "the setup runs in the worktree");
+    assert_eq!(d.smith(&["cancel", &id]).status.code(), Some(0));
+    let ended = eventually_sync(Duration::from_secs(10), || {
+        let show = json(&d.smith(&["show", &id, "--json"]));
+        (show["request"]["status"] == "cancelled").then_some(show)
+    });
+    assert!(ended.is_some(), "the request ends cancelled");
+    assert_eq!(
+        d.worker_pids(),
+        Vec::<u32>::new(),
+        "the setup's group is gone"
     );
     d.stop_in_process().unwrap();
 }
