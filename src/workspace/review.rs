@@ -26,6 +26,7 @@ pub struct Entry {
 /// whose branch is gone (applied or discarded) show what was recorded, without a diff.
 pub async fn diff(entries: &[Entry], stat: bool) -> Result<Vec<TaskDiff>, WorkspaceError> {
     let mut diffs = Vec::with_capacity(entries.len());
+    let mut shown = 0;
     for e in entries {
         let wt = &e.workspace.worktree;
         let git = Git::new(&wt.repo);
@@ -34,15 +35,19 @@ pub async fn diff(entries: &[Entry], stat: bool) -> Result<Vec<TaskDiff>, Worksp
             let diff = if stat {
                 String::new()
             } else {
-                git.run(&[
-                    "diff",
-                    "--no-color",
-                    "--no-ext-diff",
-                    &wt.base,
-                    &wt.branch,
-                    "--",
-                ])
-                .await?
+                let whole = git
+                    .run(&[
+                        "diff",
+                        "--no-color",
+                        "--no-ext-diff",
+                        &wt.base,
+                        &wt.branch,
+                        "--",
+                    ])
+                    .await?;
+                let room = MAX_DIFF_BYTES.saturating_sub(shown);
+                shown += whole.len().min(room);
+                clip_diff(whole, room, &wt.repo, &wt.base, &wt.branch)
             };
             (changes, diff)
         } else {
@@ -59,6 +64,32 @@ pub async fn diff(entries: &[Entry], stat: bool) -> Result<Vec<TaskDiff>, Worksp
         });
     }
     Ok(diffs)
+}
+
+/// The most diff text one reply carries (over all tasks): far below the frame limit.
+pub const MAX_DIFF_BYTES: usize = 16 * 1024 * 1024;
+
+/// `diff` cut to `room` bytes (at a line end) with a note saying how to see it whole.
+fn clip_diff(
+    mut diff: String,
+    room: usize,
+    repo: &std::path::Path,
+    base: &str,
+    branch: &str,
+) -> String {
+    if diff.len() <= room {
+        return diff;
+    }
+    let total = diff.len();
+    let at = diff[..diff.floor_char_boundary(room)]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    diff.truncate(at);
+    diff.push_str(&format!(
+        "[smith: the diff is cut at {at} of {total} bytes; the whole of it: git -C {} diff {base} {branch}]\n",
+        shell_word(&repo.display().to_string())
+    ));
+    diff
 }
 
 /// Merges the branches of `entries` into their checkout's current branch, in order, and says
@@ -275,5 +306,32 @@ fn shell_word(word: &str) -> String {
         word.to_string()
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_diff_is_cut_at_a_line_with_the_command_for_all_of_it() {
+        let diff = "+a\n+bb\n+ccc\n".to_string();
+        let repo = std::path::Path::new("/src/my app");
+        assert_eq!(clip_diff(diff.clone(), 100, repo, "b1", "smith/r/t1"), diff);
+        let cut = clip_diff(diff, 8, repo, "b1", "smith/r/t1");
+        assert!(
+            cut.starts_with("+a\n+bb\n[smith: the diff is cut at 7 of 12 bytes"),
+            "{cut}"
+        );
+        assert!(
+            cut.contains("git -C '/src/my app' diff b1 smith/r/t1"),
+            "{cut}"
+        );
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("/src/app-1"), "/src/app-1");
+        assert_eq!(shell_word("/src/it's"), "'/src/it'\\''s'");
     }
 }
