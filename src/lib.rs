@@ -18,7 +18,8 @@
 //!   as a state machine (plan → tasks → synthesize → finish), the pure rules (verdict, slices,
 //!   plans, merge), and `Sessions` with its registry of live sessions.
 //! - [`workspace`]: isolated tasks' git worktrees — made ready, committed, reviewed, merged,
-//!   discarded, reconciled; a typed git wrapper. It imports only the protocol's types.
+//!   discarded, reconciled; a typed git wrapper. Of smith it imports only the protocol's types,
+//!   the settings helpers and the metrics.
 //! - [`protocol`]: the control protocol — frames, handshake, Request/Response and every type
 //!   they carry (DTOs). It imports nothing else of smith; [`cli`] imports only it (and the
 //!   config paths); internal types are converted to it at the edge (`service::wire`,

@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::Workspaces;
+use super::workspaces::Workspaces;
 use super::git::Git;
 use super::worktree::{TaskWorkspace, parse_branch};
 use crate::protocol::WorkspaceState;
@@ -147,7 +147,7 @@ pub async fn reconcile(workspaces: &Workspaces, scan: Scan, known: &[Known], now
             let name = e.file_name();
             let ours = name
                 .to_str()
-                .is_some_and(|n| parse_branch(&super::branch_name(n, "t1")).is_some());
+                .is_some_and(|n| parse_branch(&super::worktree::branch_name(n, "t1")).is_some());
             if ours {
                 let _ = std::fs::remove_dir(e.path());
             }
@@ -165,7 +165,7 @@ fn layout_names(dir: &Path, path: &Path) -> Option<(String, String)> {
     let rel = path.strip_prefix(dir).ok()?;
     let mut parts = rel.iter().map(|p| p.to_str());
     let (request, task) = (parts.next()??, parts.next()??);
-    let branch = super::branch_name(request, task);
+    let branch = super::worktree::branch_name(request, task);
     parse_branch(&branch)?;
     Some((request.to_string(), task.to_string()))
 }
@@ -177,7 +177,7 @@ async fn remove_orphan(
     path: &Path,
     request: &str,
     task: &str,
-) -> Result<Option<PathBuf>, super::WorkspaceError> {
+) -> Result<Option<PathBuf>, super::error::WorkspaceError> {
     let repo = if path.join(".git").is_file() {
         Git::new(path)
             .line(&["rev-parse", "--path-format=absolute", "--git-common-dir"])
@@ -193,16 +193,16 @@ async fn remove_orphan(
     };
     match &repo {
         Some(repo) => {
-            let wt = super::Worktree {
+            let wt = super::worktree::Worktree {
                 repo: repo.clone(),
                 path: path.to_path_buf(),
-                branch: super::branch_name(request, task),
+                branch: super::worktree::branch_name(request, task),
                 base: String::new(),
                 rel: PathBuf::new(),
             };
             workspaces.remove(&wt).await?;
         }
-        None => std::fs::remove_dir_all(path).map_err(|source| super::WorkspaceError::Io {
+        None => std::fs::remove_dir_all(path).map_err(|source| super::error::WorkspaceError::Io {
             what: "removing the orphaned directory",
             path: path.to_path_buf(),
             source,

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use tracing::Instrument;
 
-use super::Workspaces;
+use super::workspaces::Workspaces;
 use super::error::WorkspaceError;
 use super::git::Git;
 use super::worktree::{TaskWorkspace, changes};
