@@ -8,8 +8,8 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::workspaces::Workspaces;
 use super::git::Git;
+use super::workspaces::Workspaces;
 use super::worktree::{TaskWorkspace, parse_branch};
 use crate::protocol::WorkspaceState;
 use crate::telemetry::metrics::metrics;
@@ -202,11 +202,13 @@ async fn remove_orphan(
             };
             workspaces.remove(&wt).await?;
         }
-        None => std::fs::remove_dir_all(path).map_err(|source| super::error::WorkspaceError::Io {
-            what: "removing the orphaned directory",
-            path: path.to_path_buf(),
-            source,
-        })?,
+        None => {
+            std::fs::remove_dir_all(path).map_err(|source| super::error::WorkspaceError::Io {
+                what: "removing the orphaned directory",
+                path: path.to_path_buf(),
+                source,
+            })?
+        }
     }
     Ok(repo)
 }

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use tracing::Instrument;
 
-use super::workspaces::Workspaces;
 use super::error::WorkspaceError;
 use super::git::Git;
+use super::workspaces::Workspaces;
 use super::worktree::{TaskWorkspace, changes};
 use crate::protocol::{TaskApply, TaskApplyReport, TaskDiff, WorkspaceState};
 
