@@ -113,7 +113,11 @@ async fn a_locked_database_keeps_attempts_from_starting_and_ends_from_being_answ
         "first [[sh:while ! test -e {}; do sleep 0.02; done]]",
         go.display()
     );
-    let (_, mut events) = h.submit(h.spec("two", &[&first, &second])).await;
+    let mut spec = h.spec("two", &[&first, &second]);
+    // Named: a name made of the instruction's first words would cut a directive in two.
+    spec.tasks[0].name = Some("first".into());
+    spec.tasks[1].name = Some("second".into());
+    let (_, mut events) = h.submit(spec).await;
     until_started(&mut events, "t1").await;
     let (release, holder) = hold_database(h.dir.path().join("smith.db"));
     std::fs::write(&go, b"").unwrap();
