@@ -6,7 +6,7 @@
 use std::fmt;
 
 use crate::protocol::{
-    ChangeSummary, TaskEnd, TaskInfo, TaskKind, TaskLine, TaskStatus, TaskSummary,
+    ChangeSummary, TaskEnd, TaskInfo, TaskKind, TaskLine, TaskStatus, TaskSummary, ToolDenial,
 };
 use crate::workspace::TaskWorkspace;
 
@@ -103,6 +103,8 @@ pub struct Task {
     pub failure: Option<(String, Option<String>)>,
     /// Its running attempt.
     pub running: Option<Running>,
+    /// Tool calls the CLI refused in its last attempt.
+    pub denials: Vec<ToolDenial>,
 }
 
 impl Task {
@@ -121,6 +123,7 @@ impl Task {
             cost_usd: 0.0,
             failure: None,
             running: None,
+            denials: Vec::new(),
         }
     }
 
@@ -164,6 +167,7 @@ impl Task {
             hint,
             branch: self.branch(),
             changes: self.changes(),
+            denials: self.denials.clone(),
         }
     }
 
@@ -193,6 +197,7 @@ impl Task {
             claude_session_id: self.claude_session_id.clone(),
             branch: self.branch(),
             changes: self.changes(),
+            denials: self.denials.clone(),
         }
     }
 }

@@ -17,9 +17,12 @@ use tokio::time::{Instant, sleep_until};
 
 use super::attempt_tag;
 use super::command::SessionArg;
-use super::event::{ApiRetry, ResultEvent, StreamEvent, interrupt_request, user_message};
+use super::denial::Denials;
+use super::event::{interrupt_request, user_message};
 use super::launch::{AttemptSpec, LaunchSpec};
 use super::line_reader::{Line, LineReader};
+pub use super::observed::AttemptEvent;
+use super::observed::{LineVerdict, Observed, handle_line};
 use super::outcome::{ExitStatus, Outcome, OutcomeReason, StopCause, classify};
 use super::proc_info::process_start_time;
 use super::process_group::{GroupGuard, ProcessGroup};
@@ -30,34 +33,6 @@ use crate::protocol::StopReason;
 /// How long to wait for the rest of stdout and stderr once the process exited (a leaked
 /// grandchild holding the pipes open was killed with the group, so this is only a bound).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
-
-/// Progress of an attempt, reported as it happens.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttemptEvent {
-    /// The process runs.
-    Spawned {
-        /// Its pid (and process group id).
-        pid: u32,
-        /// Its start time in clock ticks since boot (to recognise it after a crash of smithd).
-        start_time: Option<u64>,
-    },
-    /// `system/init`: the Claude session id is known.
-    Init {
-        /// Claude session id.
-        claude_session_id: String,
-        /// Model.
-        model: Option<String>,
-    },
-    /// Assistant output: its text and the tools it called.
-    Progress {
-        /// Text of the message.
-        text: String,
-        /// Tool names called.
-        tools: Vec<String>,
-    },
-    /// The CLI retries an API call.
-    ApiRetry(ApiRetry),
-}
 
 /// Where the stop sequence stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,15 +57,6 @@ fn after_at(from: Instant, d: Duration) -> Instant {
 /// `now + d`, checked (see [`after_at`]).
 fn after(d: Duration) -> Instant {
     after_at(Instant::now(), d)
-}
-
-/// What the attempt observed so far.
-struct Observed {
-    init_seen: bool,
-    claude_session_id: Option<String>,
-    result: Option<ResultEvent>,
-    cause: Option<StopCause>,
-    detail: Option<String>,
 }
 
 /// Runs one attempt to its end and returns its outcome. `on_event` sees progress as it happens;
@@ -143,6 +109,7 @@ pub async fn run_launch(
 
     let mut seen = Observed {
         init_seen: false,
+        denials: Denials::default(),
         claude_session_id: match &launch.session {
             SessionArg::Resume(id) => Some(id.clone()),
             SessionArg::New(_) => None,
@@ -310,69 +277,10 @@ pub async fn run_launch(
         stderr_tail,
         detail,
         changes: None,
+        denials: seen.denials.into_vec(),
     };
     tracing::debug!(pid, reason = %outcome.reason, exit = ?outcome.exit, "claude attempt ended");
     outcome
-}
-
-enum LineVerdict {
-    Continue,
-    ResultSeen,
-    ProtocolError(String),
-}
-
-fn handle_line(
-    line: std::io::Result<Line>,
-    seen: &mut Observed,
-    on_event: &mut (dyn FnMut(AttemptEvent) + Send),
-) -> LineVerdict {
-    let text = match line {
-        Ok(Line::Text(text)) => text,
-        Ok(Line::Oversized(n)) => {
-            return LineVerdict::ProtocolError(format!(
-                "stdout line of {n} bytes exceeds the limit"
-            ));
-        }
-        Err(err) => return LineVerdict::ProtocolError(format!("cannot read stdout: {err}")),
-    };
-    if text.trim().is_empty() {
-        return LineVerdict::Continue;
-    }
-    let event = match StreamEvent::parse(&text) {
-        Ok(event) => event,
-        Err(err) => return LineVerdict::ProtocolError(err.to_string()),
-    };
-    match event {
-        StreamEvent::Init(init) => {
-            seen.init_seen = true;
-            seen.claude_session_id = Some(init.session_id.clone());
-            on_event(AttemptEvent::Init {
-                claude_session_id: init.session_id,
-                model: init.model,
-            });
-        }
-        StreamEvent::Assistant(_) | StreamEvent::Result(_) if !seen.init_seen => {
-            return LineVerdict::ProtocolError(format!("{} before system/init", event.kind()));
-        }
-        StreamEvent::Assistant(turn) => {
-            let text = turn.message.text();
-            let tools = turn.message.tool_uses();
-            if !text.is_empty() || !tools.is_empty() {
-                on_event(AttemptEvent::Progress { text, tools });
-            }
-        }
-        StreamEvent::ApiRetry(retry) => on_event(AttemptEvent::ApiRetry(retry)),
-        StreamEvent::Result(result) => {
-            seen.result = Some(*result);
-            return LineVerdict::ResultSeen;
-        }
-        StreamEvent::Status(_)
-        | StreamEvent::User(_)
-        | StreamEvent::Stream(_)
-        | StreamEvent::ControlResponse(_)
-        | StreamEvent::Unknown(_) => {}
-    }
-    LineVerdict::Continue
 }
 
 /// Writes lines to the child's stdin from a task of its own (a child that does not read cannot

@@ -5,37 +5,11 @@
 //! changes often, so nothing unknown is ever fatal. Only a line that is not a JSON object is a
 //! protocol error.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
-/// Token usage as the CLI reports it (on `assistant` messages and on `result`). For Anthropic,
-/// `input_tokens` is only the uncached part of the input: the whole input is
-/// [`Usage::total_input`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// Input tokens neither read from nor written to the prompt cache.
-    #[serde(default)]
-    pub input_tokens: u64,
-    /// Output tokens.
-    #[serde(default)]
-    pub output_tokens: u64,
-    /// Input tokens read from the prompt cache.
-    #[serde(default)]
-    pub cache_read_input_tokens: u64,
-    /// Input tokens written to the prompt cache.
-    #[serde(default)]
-    pub cache_creation_input_tokens: u64,
-}
-
-impl Usage {
-    /// The whole input, as the GenAI conventions count it: uncached input plus cache reads plus
-    /// cache writes.
-    pub fn total_input(&self) -> u64 {
-        self.input_tokens
-            .saturating_add(self.cache_read_input_tokens)
-            .saturating_add(self.cache_creation_input_tokens)
-    }
-}
+pub use super::denial::{PermissionDenial, PermissionDenied};
+pub use super::usage::Usage;
 
 /// `{"type":"system","subtype":"init"}`: the process is ready and has a Claude session id.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -233,6 +207,9 @@ pub struct ResultEvent {
     /// With `--json-schema`: the structured answer.
     #[serde(default)]
     pub structured_output: Option<Value>,
+    /// Tool calls the CLI refused during the turn.
+    #[serde(default)]
+    pub permission_denials: Vec<PermissionDenial>,
 }
 
 /// One line of stream-json output.
@@ -244,6 +221,8 @@ pub enum StreamEvent {
     ApiRetry(ApiRetry),
     /// `system/status` (with `--include-partial-messages`).
     Status(Value),
+    /// `system/permission_denied`.
+    PermissionDenied(PermissionDenied),
     /// `assistant`.
     Assistant(Turn),
     /// `user` (tool results, interrupt notes).
@@ -293,6 +272,7 @@ impl StreamEvent {
             ("system", "init") => typed(&value).map(StreamEvent::Init),
             ("system", "api_retry") => typed(&value).map(StreamEvent::ApiRetry),
             ("system", "status") => return StreamEvent::Status(value),
+            ("system", "permission_denied") => typed(&value).map(StreamEvent::PermissionDenied),
             ("assistant", _) => typed(&value).map(StreamEvent::Assistant),
             ("user", _) => typed(&value).map(StreamEvent::User),
             ("stream_event", _) => return StreamEvent::Stream(value),
@@ -309,6 +289,7 @@ impl StreamEvent {
             StreamEvent::Init(_) => "system/init",
             StreamEvent::ApiRetry(_) => "system/api_retry",
             StreamEvent::Status(_) => "system/status",
+            StreamEvent::PermissionDenied(_) => "system/permission_denied",
             StreamEvent::Assistant(_) => "assistant",
             StreamEvent::User(_) => "user",
             StreamEvent::Stream(_) => "stream_event",

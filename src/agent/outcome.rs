@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::event::{ResultEvent, Usage};
-use crate::protocol::ChangeSummary;
+use crate::protocol::{ChangeSummary, ToolDenial};
 
 pub use crate::protocol::OutcomeReason;
 
@@ -100,6 +100,9 @@ pub struct Outcome {
     /// What the task's branch changed after the attempt (isolated tasks).
     #[serde(default)]
     pub changes: Option<ChangeSummary>,
+    /// Tool calls the CLI refused during the attempt.
+    #[serde(default)]
+    pub denials: Vec<ToolDenial>,
 }
 
 impl Outcome {
@@ -118,6 +121,7 @@ impl Outcome {
             stderr_tail: String::new(),
             detail: Some(detail.into()),
             changes: None,
+            denials: Vec::new(),
         }
     }
 }

@@ -235,6 +235,19 @@ pub fn request_detail(d: &ShowReply) -> String {
                 out.push_str(&format!("        {}  {counts}\n", f.path));
             }
         }
+        for denial in &t.denials {
+            out.push_str(&format!(
+                "      refused {} `{}`{}\n",
+                denial.tool,
+                denial.input,
+                denial
+                    .message
+                    .lines()
+                    .next()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ));
+        }
         for a in d.attempts.iter().filter(|a| a.task_idx == t.idx) {
             let exit = match (a.exit_code, a.exit_signal) {
                 (Some(c), _) => format!("exit {c}"),

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::denial::ToolDenial;
 use super::reason::{OutcomeReason, TaskEnd};
 use super::record::{RequestStatus, TaskStatus};
 use super::workspace::{ChangeSummary, WorktreeBase};
@@ -123,6 +124,8 @@ pub struct TaskSummary {
     pub branch: Option<String>,
     /// What it changed on its branch (isolated tasks, once ended).
     pub changes: Option<ChangeSummary>,
+    /// Tool calls the CLI refused in its last attempt.
+    pub denials: Vec<ToolDenial>,
 }
 
 /// A request at its end (`Response::Finished`).

@@ -7,13 +7,14 @@
 //!
 //! - [`frame`]: length-prefixed frames, limits and deadlines;
 //! - `message`: `Hello`, `Request`, `Response` and their small payloads;
-//! - `ask`: what a client submits; `event`: what it hears while a request runs;
+//! - `ask`: what a client submits; `denial`: tool calls the CLI refused; `event`: what it hears while a request runs;
 //! - `record`: requests, tasks, attempts and sessions as clients read them; `reason`: why
 //!   attempts, tasks and requests ended (one vocabulary for smithd, its database and clients);
 //! - `status`: the live supervision tree;
 //! - `workspace`: isolation, what tasks changed, diff / apply / discard.
 
 pub(crate) mod ask;
+pub(crate) mod denial;
 pub(crate) mod event;
 pub mod frame;
 pub(crate) mod message;
@@ -23,6 +24,7 @@ pub(crate) mod status;
 pub(crate) mod workspace;
 
 pub use ask::{AskSpec, Restart, Strategy, TaskInput};
+pub use denial::ToolDenial;
 pub use event::{Event, RequestSummary, TaskRef, TaskSummary};
 pub use frame::{FrameError, MAX_FRAME_BYTES, ReadLimits, read_frame, write_frame};
 pub use message::*;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::denial::ToolDenial;
 use super::workspace::ChangeSummary;
 
 use super::ask::named_enum;
@@ -120,6 +121,8 @@ pub struct TaskInfo {
     pub branch: Option<String>,
     /// What it changed on its branch (isolated tasks, once ended).
     pub changes: Option<ChangeSummary>,
+    /// Tool calls the CLI refused in its last attempt.
+    pub denials: Vec<ToolDenial>,
 }
 
 /// One attempt (one `claude` process) of a task.

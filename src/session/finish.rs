@@ -42,11 +42,12 @@ impl SessionState {
             .and_then(|s| s.output.clone());
         let keep_answer = ok > 0 || synthesized.is_some();
         let (answer, mode) = match synthesized {
-            // The synthesizer's answer, with what the isolated tasks changed after it.
-            Some(text) => match merge::changes_section(&run.tasks, &run.request_id) {
-                Some(changes) => (format!("{}\n\n{changes}", text.trim_end()), "synthesized"),
-                None => (text, "synthesized"),
-            },
+            // The synthesizer's answer, with what the isolated tasks changed and what the CLI
+            // refused after it.
+            Some(text) => (
+                merge::with_appendix(text, &run.tasks, &run.request_id),
+                "synthesized",
+            ),
             None => (deterministic, "deterministic"),
         };
         let limits = &self.deps.config.limits;

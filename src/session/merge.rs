@@ -7,12 +7,48 @@ use crate::task::Task;
 /// The deterministic merge, with what isolated tasks changed at the end. A request of one
 /// successful task answers with its output alone.
 pub fn deterministic(tasks: &[Task], request_id: &str) -> String {
-    let mut out = sections(tasks);
-    if let Some(changes) = changes_section(tasks, request_id) {
-        out.push_str("\n\n");
-        out.push_str(&changes);
+    with_appendix(sections(tasks), tasks, request_id)
+}
+
+/// `answer` followed by what every answer of the request carries after it: the isolated tasks'
+/// changes and the tool calls the CLI refused.
+pub fn with_appendix(mut answer: String, tasks: &[Task], request_id: &str) -> String {
+    let parts = [changes_section(tasks, request_id), refusals_section(tasks)];
+    for part in parts.into_iter().flatten() {
+        if !answer.is_empty() {
+            answer.truncate(answer.trim_end().len());
+            answer.push_str("\n\n");
+        }
+        answer.push_str(&part);
     }
-    out
+    answer
+}
+
+/// The tool calls the CLI refused, per task (`None` when there were none): a worker's answer
+/// may be worse for them, and nobody would know.
+pub fn refusals_section(tasks: &[Task]) -> Option<String> {
+    let refused: Vec<&Task> = tasks.iter().filter(|t| !t.denials.is_empty()).collect();
+    if refused.is_empty() {
+        return None;
+    }
+    let mut out = String::from(
+        "## Refused tool calls\n\nThe CLI refused these calls (nothing allowed them), so the answers above may lack what they would have done. Allow them with agent.allowed_tools or agent.permission_mode in smithd's config.\n",
+    );
+    for t in refused {
+        for d in &t.denials {
+            let why = d.message.lines().next().unwrap_or("").trim();
+            let why = if why.is_empty() {
+                "refused".to_string()
+            } else {
+                why.to_string()
+            };
+            out.push_str(&format!(
+                "\n- {} could not run {} `{}`: {why}",
+                t.id, d.tool, d.input
+            ));
+        }
+    }
+    Some(out)
 }
 
 /// What each isolated task changed on its branch, and how to review and merge it (`None` when
@@ -149,6 +185,26 @@ mod tests {
     fn synthesis_prompt_carries_request_and_results() {
         let p = synthesis_prompt("the question", &[ok(0, "a", "A1"), ok(1, "b", "B1")], "r-1");
         assert!(p.contains("the question") && p.contains("A1") && p.contains("## 2. b"));
+    }
+
+    #[test]
+    fn refused_calls_are_listed_after_the_answer() {
+        let mut t = ok(1, "b", "B");
+        t.denials = vec![crate::protocol::ToolDenial {
+            tool: "Bash".into(),
+            input: "touch x".into(),
+            message: "touch in '/r/x' needs approval.\nmore".into(),
+        }];
+        let merged = deterministic(&[ok(0, "a", "A"), t], "r-1");
+        assert!(
+            merged.ends_with("- t2 could not run Bash `touch x`: touch in '/r/x' needs approval."),
+            "{merged}"
+        );
+        assert!(
+            merged.contains("## 2. b\n\nB\n\n## Refused tool calls"),
+            "{merged}"
+        );
+        assert_eq!(refusals_section(&[ok(0, "a", "A")]), None);
     }
 
     #[test]

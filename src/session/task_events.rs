@@ -104,6 +104,7 @@ impl SessionState {
                 if let Some(id) = &outcome.claude_session_id {
                     task.claude_session_id = Some(id.clone());
                 }
+                task.denials = outcome.denials.clone();
                 if let (Some(ws), Some(changes)) = (task.workspace.as_mut(), &outcome.changes) {
                     ws.changes = Some(changes.clone());
                 }

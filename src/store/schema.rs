@@ -113,6 +113,10 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX workspaces_by_state ON workspaces(state);
     "#,
+    // v5: tool calls the CLI refused in a task's last attempt (JSON list).
+    r#"
+    ALTER TABLE tasks ADD COLUMN denials TEXT;
+    "#,
 ];
 
 /// The newest schema version this build knows.

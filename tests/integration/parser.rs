@@ -284,3 +284,40 @@ fn the_whole_input_includes_cache_reads_and_writes() {
     assert_eq!(usage.cache_creation_input_tokens, 1_200);
     assert_eq!(usage.total_input(), 25_203);
 }
+
+/// A Bash call refused headless (the CLI's side of a real two-way capture): the refusal is typed,
+/// and an attempt replaying it reports the call, its input and the CLI's reason — once, though
+/// the line and the result's `permission_denials` both name it.
+#[tokio::test]
+async fn a_headless_refusal_reaches_the_outcome_with_the_call_and_the_reason() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/derived/permission_denied_headless.out.jsonl");
+    let events: Vec<StreamEvent> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| StreamEvent::parse(l).unwrap())
+        .collect();
+    assert!(
+        kinds(&events).contains(&"system/permission_denied"),
+        "{:?}",
+        kinds(&events)
+    );
+    assert_eq!(results(&events)[0].permission_denials.len(), 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let message = format!("[[replay:{}]] [[exit:0]]", path.display());
+    let r = run(stand_in_config(dir.path()), dir.path(), &message).await;
+    assert_eq!(
+        r.outcome.reason,
+        OutcomeReason::Completed,
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(r.outcome.denials.len(), 1, "{:?}", r.outcome.denials);
+    let d = &r.outcome.denials[0];
+    assert_eq!(
+        (d.tool.as_str(), d.input.as_str()),
+        ("Bash", "touch made-by-tool.txt")
+    );
+    assert!(d.message.contains("needs approval"), "{}", d.message);
+}

@@ -345,3 +345,52 @@ fn smithd_with_the_real_cli_restarts_a_task_that_met_an_api_500_and_merges_all_t
     drop(d);
     drop(api);
 }
+
+/// Headless, the real CLI refuses a Bash call that creates a file: the refusal reaches the task's
+/// result, the merged answer and `smith show` (kept in the store), never lost in the answer.
+#[test]
+fn a_call_the_real_cli_refuses_is_surfaced_in_the_result_the_answer_and_show() {
+    let Some(cli) = crate::support::real_cli::real_cli() else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let api = rt.block_on(FakeApi::start());
+    let mut d = crate::support::daemon::Daemon::new("");
+    crate::support::real_cli::configure_daemon(&d, &cli, &api.url(), "", &[]);
+    d.start();
+    let out = d.smith(&[
+        "ask",
+        "--json",
+        "make it [[tool:bash touch made-by-tool.txt]]",
+    ]);
+    let stdout = crate::support::daemon::stdout(&out);
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(v["status"], "succeeded", "{v}");
+    assert!(
+        !d.work().join("made-by-tool.txt").exists(),
+        "refused, not run"
+    );
+    let denial = &v["tasks"][0]["denials"][0];
+    assert_eq!(denial["tool"], "Bash", "{v}");
+    assert_eq!(denial["input"], "touch made-by-tool.txt", "{v}");
+    assert!(
+        denial["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs approval"),
+        "{v}"
+    );
+    let answer = v["answer"].as_str().unwrap();
+    assert!(
+        answer.contains("## Refused tool calls")
+            && answer.contains("t1 could not run Bash `touch made-by-tool.txt`"),
+        "{answer}"
+    );
+    let show =
+        crate::support::daemon::stdout(&d.smith(&["show", v["request_id"].as_str().unwrap()]));
+    assert!(
+        show.contains("refused Bash `touch made-by-tool.txt`: "),
+        "{show}"
+    );
+}

@@ -160,6 +160,11 @@ pub fn summary() -> RequestSummary {
             hint: Some("h".into()),
             branch: Some("smith/r-1/t1".into()),
             changes: Some(changes()),
+            denials: vec![ToolDenial {
+                tool: "Bash".into(),
+                input: "touch x".into(),
+                message: "needs approval".into(),
+            }],
         }],
     }
 }
@@ -417,6 +422,7 @@ pub fn responses() -> Vec<(String, Response)> {
                 claude_session_id: Some("s".into()),
                 branch: None,
                 changes: None,
+                denials: vec![],
             }],
             attempts: vec![AttemptInfo {
                 task_idx: 0,

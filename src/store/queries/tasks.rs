@@ -46,14 +46,14 @@ pub(super) fn upsert_task(conn: &Connection, request_id: &str, t: &Task) -> Resu
     exec(
         conn,
         "INSERT INTO tasks (request_id, idx, kind, id, name, instruction, status, exit_reason,
-                            attempts, output, cost_usd, claude_session_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                            attempts, output, cost_usd, claude_session_id, denials)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (request_id, idx) DO UPDATE SET
             kind = excluded.kind, id = excluded.id, name = excluded.name,
             instruction = excluded.instruction, status = excluded.status,
             exit_reason = excluded.exit_reason, attempts = excluded.attempts,
             output = excluded.output, cost_usd = excluded.cost_usd,
-            claude_session_id = excluded.claude_session_id",
+            claude_session_id = excluded.claude_session_id, denials = excluded.denials",
         params![
             request_id,
             t.id.index(),
@@ -66,7 +66,9 @@ pub(super) fn upsert_task(conn: &Connection, request_id: &str, t: &Task) -> Resu
             t.attempts,
             t.output,
             t.cost_usd,
-            t.claude_session_id
+            t.claude_session_id,
+            (!t.denials.is_empty())
+                .then(|| serde_json::to_string(&t.denials).expect("denials serialize"))
         ],
         "recording a task",
     )?;
@@ -208,7 +210,7 @@ pub(super) fn read_tasks(conn: &Connection, request_id: &str) -> Result<Vec<Task
     let mut stmt = conn
         .prepare(&format!(
             "SELECT t.kind, t.idx, t.name, t.instruction, t.status, t.exit_reason, t.attempts,
-                        t.output, t.cost_usd, t.claude_session_id, {WORKSPACE_COLUMNS}
+                        t.output, t.cost_usd, t.claude_session_id, t.denials, {WORKSPACE_COLUMNS}
                  FROM tasks t LEFT JOIN workspaces w
                    ON w.request_id = t.request_id AND w.task_idx = t.idx
                  WHERE t.request_id = ?1 ORDER BY t.idx"
@@ -226,7 +228,11 @@ pub(super) fn read_tasks(conn: &Connection, request_id: &str) -> Result<Vec<Task
             t.output = r.get(7)?;
             t.cost_usd = r.get(8)?;
             t.claude_session_id = r.get(9)?;
-            t.workspace = workspace_from(r, 10)?;
+            t.denials = r
+                .get::<_, Option<String>>(10)?
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default();
+            t.workspace = workspace_from(r, 11)?;
             Ok(Some(t))
         })
         .ctx("reading the tasks")?

@@ -1,0 +1,118 @@
+//! What an attempt observes of its process's output: each stdout line typed, progress reported
+//! as [`AttemptEvent`]s, and what the outcome is made of (the Claude session, the result, the
+//! refused tool calls, why smith stopped it).
+
+use super::denial::Denials;
+use super::event::{ApiRetry, ContentBlock, ResultEvent, StreamEvent};
+use super::line_reader::Line;
+use super::outcome::StopCause;
+
+/// Progress of an attempt, reported as it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptEvent {
+    /// The process runs.
+    Spawned {
+        /// Its pid (and process group id).
+        pid: u32,
+        /// Its start time in clock ticks since boot (to recognise it after a crash of smithd).
+        start_time: Option<u64>,
+    },
+    /// `system/init`: the Claude session id is known.
+    Init {
+        /// Claude session id.
+        claude_session_id: String,
+        /// Model.
+        model: Option<String>,
+    },
+    /// Assistant output: its text and the tools it called.
+    Progress {
+        /// Text of the message.
+        text: String,
+        /// Tool names called.
+        tools: Vec<String>,
+    },
+    /// The CLI retries an API call.
+    ApiRetry(ApiRetry),
+}
+
+/// What the attempt observed so far.
+pub(super) struct Observed {
+    pub init_seen: bool,
+    pub denials: Denials,
+    pub claude_session_id: Option<String>,
+    pub result: Option<ResultEvent>,
+    pub cause: Option<StopCause>,
+    pub detail: Option<String>,
+}
+
+/// What a line means for the attempt.
+pub(super) enum LineVerdict {
+    /// Read on.
+    Continue,
+    /// The `result` arrived.
+    ResultSeen,
+    /// The output broke the protocol.
+    ProtocolError(String),
+}
+
+/// Types one stdout line, records what the outcome needs in `seen`, and reports progress.
+pub(super) fn handle_line(
+    line: std::io::Result<Line>,
+    seen: &mut Observed,
+    on_event: &mut (dyn FnMut(AttemptEvent) + Send),
+) -> LineVerdict {
+    let text = match line {
+        Ok(Line::Text(text)) => text,
+        Ok(Line::Oversized(n)) => {
+            return LineVerdict::ProtocolError(format!(
+                "stdout line of {n} bytes exceeds the limit"
+            ));
+        }
+        Err(err) => return LineVerdict::ProtocolError(format!("cannot read stdout: {err}")),
+    };
+    if text.trim().is_empty() {
+        return LineVerdict::Continue;
+    }
+    let event = match StreamEvent::parse(&text) {
+        Ok(event) => event,
+        Err(err) => return LineVerdict::ProtocolError(err.to_string()),
+    };
+    match event {
+        StreamEvent::Init(init) => {
+            seen.init_seen = true;
+            seen.claude_session_id = Some(init.session_id.clone());
+            on_event(AttemptEvent::Init {
+                claude_session_id: init.session_id,
+                model: init.model,
+            });
+        }
+        StreamEvent::Assistant(_) | StreamEvent::Result(_) if !seen.init_seen => {
+            return LineVerdict::ProtocolError(format!("{} before system/init", event.kind()));
+        }
+        StreamEvent::Assistant(turn) => {
+            for block in &turn.message.content {
+                if let ContentBlock::ToolUse { id, name, input } = block {
+                    seen.denials.called(id, name, input);
+                }
+            }
+            let text = turn.message.text();
+            let tools = turn.message.tool_uses();
+            if !text.is_empty() || !tools.is_empty() {
+                on_event(AttemptEvent::Progress { text, tools });
+            }
+        }
+        StreamEvent::ApiRetry(retry) => on_event(AttemptEvent::ApiRetry(retry)),
+        StreamEvent::PermissionDenied(denied) => seen.denials.denied(denied),
+        StreamEvent::Result(result) => {
+            seen.denials.listed(&result.permission_denials);
+            seen.result = Some(*result);
+            return LineVerdict::ResultSeen;
+        }
+        StreamEvent::Status(_)
+        | StreamEvent::User(_)
+        | StreamEvent::Stream(_)
+        | StreamEvent::ControlResponse(_)
+        | StreamEvent::Unknown(_) => {}
+    }
+    LineVerdict::Continue
+}
