@@ -12,6 +12,7 @@
 //! - [`task`]: the task model — one record per task of a request, its id and why it ended.
 //! - [`agent`]: one `claude` process per attempt — its launch spec, stream-json, containment,
 //!   watchdogs, outcome classes — the executor seam attempts run through, and the task actor.
+//! - [`permissions`]: workers' tool calls decided by smith's rules and presets (`stdio` mode).
 //! - [`store`]: SQLite — schema, migrations, the Store actor, queries, retention; committed
 //!   before acknowledged.
 //! - [`session`]: the Session actor (the main REPL session: it dispatches), the running request
@@ -43,6 +44,7 @@ pub mod agent;
 pub mod cli;
 pub mod config;
 pub(crate) mod paths;
+pub mod permissions;
 pub mod protocol;
 pub mod service;
 pub mod session;

@@ -17,7 +17,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::attempt_tag;
 use super::command::SessionArg;
-use super::denial::Denials;
+use super::denial::{Denials, summarize};
 use super::event::{interrupt_request, user_message};
 use super::launch::{AttemptSpec, LaunchSpec};
 use super::line_reader::{Line, LineReader};
@@ -146,6 +146,9 @@ pub async fn run_launch(
                         LineVerdict::ProtocolError(detail) => {
                             seen.detail.get_or_insert(detail);
                             stop = Some(StopCause::Protocol);
+                        }
+                        LineVerdict::Control(request) => {
+                            answer_control(&launch, &request, &mut seen, &mut stdin_tx);
                         }
                     }
                 }
@@ -281,6 +284,31 @@ pub async fn run_launch(
     };
     tracing::debug!(pid, reason = %outcome.reason, exit = ?outcome.exit, "claude attempt ended");
     outcome
+}
+
+/// Answers a `can_use_tool` request of the CLI by the policy (`permissions.mode = "stdio"`);
+/// a refusal is reported like the CLI's own. Other requests are not answered (none arrive
+/// unless asked for).
+fn answer_control(
+    launch: &LaunchSpec,
+    request: &serde_json::Value,
+    seen: &mut Observed,
+    stdin_tx: &mut Option<mpsc::UnboundedSender<String>>,
+) {
+    let Some(policy) = &launch.stdin.permissions else {
+        return;
+    };
+    let worktree = launch.stdin.worktree.as_deref();
+    let answered = crate::permissions::answer(policy, request, &launch.cwd, worktree, summarize);
+    if let Some((line, denial)) = answered {
+        if let Some(denial) = denial {
+            let id = request["request"]["tool_use_id"]
+                .as_str()
+                .unwrap_or_default();
+            seen.denials.refused(id, denial);
+        }
+        send_line(stdin_tx, line);
+    }
 }
 
 /// Writes lines to the child's stdin from a task of its own (a child that does not read cannot

@@ -48,6 +48,8 @@ pub struct TaskOptions {
     pub tools: Option<Vec<String>>,
     /// `--disallowedTools` (e.g. the CLI's own worktree tools for a worker in a worktree).
     pub disallowed_tools: Vec<String>,
+    /// The task's own worktree (what the `workspace-write` preset lets it edit).
+    pub worktree: Option<PathBuf>,
 }
 
 /// The argument vector (without the program).
@@ -78,6 +80,10 @@ pub fn build_args(config: &AgentConfig, task: &TaskOptions, session: &SessionArg
     }
     if let Some(mode) = &config.permission_mode {
         flag("--permission-mode", mode.clone());
+    }
+    if config.permissions.is_some() {
+        // Every call that would need a permission is asked of smith, on stdout.
+        flag("--permission-prompt-tool", "stdio".into());
     }
     if !config.allowed_tools.is_empty() {
         flag("--allowedTools", config.allowed_tools.join(","));
@@ -214,12 +220,14 @@ mod tests {
             tools: Some(vec!["Bash".into(), "Read".into()]),
             append_system_prompt: Some("Be brief.".into()),
             extra_args: vec!["--strict-mcp-config".into()],
+            permissions: Some(Default::default()),
             ..AgentConfig::default()
         };
         let task = TaskOptions {
             model: Some("opus".into()),
             max_budget_usd: Some(0.25),
             json_schema: Some(r#"{"type":"object"}"#.into()),
+            disallowed_tools: vec!["EnterWorktree".into(), "ExitWorktree".into()],
             ..TaskOptions::default()
         };
         let args = build_args(&config, &task, &SessionArg::Resume("abc".into()));
@@ -240,10 +248,14 @@ mod tests {
                 "3",
                 "--permission-mode",
                 "default",
+                "--permission-prompt-tool",
+                "stdio",
                 "--allowedTools",
                 "Bash(git *),Read",
                 "--tools",
                 "Bash,Read",
+                "--disallowedTools",
+                "EnterWorktree,ExitWorktree",
                 "--append-system-prompt",
                 "Be brief.",
                 "--max-budget-usd",

@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::permissions::Policy;
 use crate::protocol::Isolation;
 
 use crate::settings::{
@@ -120,6 +122,10 @@ pub struct AgentConfig {
     /// data directory.
     #[serde(skip)]
     pub runtime_dir: Option<PathBuf>,
+    /// smith decides tool calls by this policy (`permissions.mode = "stdio"`); not a key of
+    /// `[agent]`: `[permissions]` sets it.
+    #[serde(skip)]
+    pub permissions: Option<Arc<Policy>>,
 }
 
 impl Default for AgentConfig {
@@ -151,6 +157,7 @@ impl Default for AgentConfig {
             continuation: DEFAULT_CONTINUATION.to_string(),
             umask: None,
             runtime_dir: None,
+            permissions: None,
         }
     }
 }

@@ -73,6 +73,11 @@ impl Denials {
         self.push(d.tool_use_id, denial);
     }
 
+    /// A call smith's policy refused (`tool_use_id` from the CLI's request).
+    pub fn refused(&mut self, tool_use_id: &str, denial: ToolDenial) {
+        self.push(tool_use_id.to_string(), denial);
+    }
+
     /// The result's `permission_denials` (those no line reported already).
     pub fn listed(&mut self, denials: &[PermissionDenial]) {
         for d in denials {

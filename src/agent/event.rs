@@ -231,6 +231,9 @@ pub enum StreamEvent {
     Stream(Value),
     /// `control_response`.
     ControlResponse(ControlResponse),
+    /// `control_request`: the CLI asks the host (e.g. `can_use_tool` with
+    /// `--permission-prompt-tool stdio`).
+    ControlRequest(Value),
     /// `result`.
     Result(Box<ResultEvent>),
     /// Any other type, subtype or shape: kept, ignored.
@@ -277,6 +280,7 @@ impl StreamEvent {
             ("user", _) => typed(&value).map(StreamEvent::User),
             ("stream_event", _) => return StreamEvent::Stream(value),
             ("control_response", _) => typed(&value).map(StreamEvent::ControlResponse),
+            ("control_request", _) => return StreamEvent::ControlRequest(value),
             ("result", _) => typed(&value).map(|r| StreamEvent::Result(Box::new(r))),
             _ => None,
         };
@@ -294,6 +298,7 @@ impl StreamEvent {
             StreamEvent::User(_) => "user",
             StreamEvent::Stream(_) => "stream_event",
             StreamEvent::ControlResponse(_) => "control_response",
+            StreamEvent::ControlRequest(_) => "control_request",
             StreamEvent::Result(_) => "result",
             StreamEvent::Unknown(_) => "unknown",
         }

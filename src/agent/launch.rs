@@ -13,6 +13,7 @@ use super::attempt_tag::{AttemptTag, TAG_VAR};
 use super::command::{SessionArg, TaskOptions, build_args, build_env, check_cwd};
 use super::config::AgentConfig;
 use super::error::AgentError;
+use crate::permissions::Policy;
 
 /// The watchdogs and limits of a running attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +54,10 @@ impl From<&AgentConfig> for Watchdogs {
 pub struct StdinSide {
     /// The user message: the prompt, or the continuation message of a resumed attempt.
     pub first_message: String,
+    /// Answer the CLI's `can_use_tool` requests by this policy (`permissions.mode = "stdio"`).
+    pub permissions: Option<Arc<Policy>>,
+    /// The task's own worktree (what the `workspace-write` preset lets it edit).
+    pub worktree: Option<PathBuf>,
 }
 
 /// What one attempt runs, before it is made into a launch spec: the service's agent settings,
@@ -118,6 +123,8 @@ impl LaunchSpec {
             watchdogs: Watchdogs::from(config.as_ref()),
             stdin: StdinSide {
                 first_message: spec.message.clone(),
+                permissions: config.permissions.clone(),
+                worktree: spec.task.worktree.clone(),
             },
         })
     }

@@ -53,6 +53,8 @@ pub(super) enum LineVerdict {
     ResultSeen,
     /// The output broke the protocol.
     ProtocolError(String),
+    /// The CLI asks the host (a `control_request`).
+    Control(serde_json::Value),
 }
 
 /// Types one stdout line, records what the outcome needs in `seen`, and reports progress.
@@ -108,6 +110,7 @@ pub(super) fn handle_line(
             seen.result = Some(*result);
             return LineVerdict::ResultSeen;
         }
+        StreamEvent::ControlRequest(request) => return LineVerdict::Control(request),
         StreamEvent::Status(_)
         | StreamEvent::User(_)
         | StreamEvent::Stream(_)

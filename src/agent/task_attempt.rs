@@ -243,6 +243,7 @@ async fn run_task_attempt(
                 ready = ws.workspaces.prepare(&ws.worktree, &env, &parent) => match ready {
                     Ok(cwd) => {
                         attempt_spec.task.cwd = cwd;
+                        attempt_spec.task.worktree = Some(ws.worktree.path.clone());
                         Ok(true)
                     }
                     Err(e) => Err(Outcome::bare(OutcomeReason::WorkspaceFailed, e.to_string())),

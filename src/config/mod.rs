@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,7 @@ pub use service::ServiceSettings;
 
 use crate::agent::AgentConfig;
 use crate::paths::default_config_file;
+use crate::permissions::PermissionSettings;
 use crate::protocol::Isolation;
 use crate::session::{ContextLimits, Limits, SessionConfig, Supervision};
 use crate::settings::Invalid;
@@ -74,6 +76,8 @@ pub struct Config {
     pub telemetry: TelemetrySettings,
     /// `[workspace]`.
     pub workspace: WorkspaceSettings,
+    /// `[permissions]`.
+    pub permissions: PermissionSettings,
 }
 
 /// Where the config file comes from.
@@ -132,7 +136,7 @@ impl Config {
                         return Err(ConfigError::Key {
                             key: section,
                             origin,
-                            message: "unknown section (expected service, agent, limits, supervision, context, store, telemetry or workspace)".into(),
+                            message: "unknown section (expected service, agent, limits, supervision, context, store, telemetry, workspace or permissions)".into(),
                         });
                     }
                     (_, Some(_)) => {
@@ -197,6 +201,7 @@ impl Config {
             .and(self.store.check())
             .and(self.telemetry.check())
             .and(self.workspace.check())
+            .and(self.permissions.check())
             .and(self.across_sections());
         checked.map_err(|Invalid { key, message }| ConfigError::Key {
             key: key.to_string(),
@@ -267,6 +272,7 @@ impl Config {
     pub fn worker_agent(&self) -> AgentConfig {
         AgentConfig {
             runtime_dir: Some(self.service.worker_runtime_dir()),
+            permissions: self.permissions.policy().map(Arc::new),
             ..self.agent.clone()
         }
     }

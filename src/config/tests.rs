@@ -169,3 +169,27 @@ fn isolation_by_default_needs_a_workspace_dir_workers_may_run_in() {
         "{e}"
     );
 }
+
+#[test]
+fn permission_rules_are_checked_and_stdio_mode_gives_workers_the_policy() {
+    let e = load(Some("[permissions]\nallow = [\"Bash(git status*\"]\n"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("permissions.allow") && e.contains("')'"), "{e}");
+    let c = load(None, &[]).unwrap();
+    assert!(
+        c.worker_agent().permissions.is_none(),
+        "cli mode: the CLI decides"
+    );
+    let c = load(
+        Some("[permissions]\nmode = \"stdio\"\npreset = \"workspace-write\"\nallow = [\"Bash(cargo test*)\"]\n"),
+        &[],
+    )
+    .unwrap();
+    let policy = c
+        .worker_agent()
+        .permissions
+        .expect("stdio mode: smith decides");
+    assert_eq!(policy.allow.len(), 1);
+    assert_eq!(policy.preset, crate::permissions::Preset::WorkspaceWrite);
+}

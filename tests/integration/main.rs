@@ -17,6 +17,7 @@ mod parser;
 mod protocol;
 mod real_cli;
 mod real_cli_containment;
+mod real_cli_permissions;
 mod real_cli_workspaces;
 mod retention;
 mod session;
