@@ -14,6 +14,7 @@ mod control_plane;
 mod durability;
 mod metrics_endpoint;
 mod parser;
+mod permissions;
 mod protocol;
 mod real_cli;
 mod real_cli_containment;

@@ -25,6 +25,7 @@
 //! | `[[env]]` | answer with its environment as a JSON object |
 //! | `[[args]]` | answer with its arguments as a JSON array |
 //! | `[[append:PATH=TEXT]]` | right after init, append the line TEXT to PATH (relative to its cwd; created if missing), like a Write tool call; several may be given |
+//! | `[[ask:COMMAND]]` | a Bash call that needs a permission: with `--permission-prompt-tool stdio` a `can_use_tool` control request, answered by the host (allowed: it runs); without, refused headless (`permission_denied`); answer `ALLOWED: …` or `DENIED: …` |
 //! | `[[sh:COMMAND]]` | right after init, run `sh -c COMMAND` like the CLI's Bash tool (in a session of its own), wait; answer with its exit status and output |
 //! | `[[stderr:TEXT]]` | write TEXT to stderr |
 //! | `[[replay:PATH]]` | print the lines of PATH (a captured CLI output) instead, then exit |
@@ -153,7 +154,52 @@ fn result(session: &str, subtype: &str, is_error: bool, text: Option<&str>, extr
 /// What further stdin lines said.
 enum Input {
     Interrupt(String),
+    Control(Value),
     Eof,
+}
+
+/// A Bash tool call that needs a permission, like the CLI's: with `--permission-prompt-tool
+/// stdio` a `can_use_tool` control request, then the host's answer decides (allowed: the command
+/// runs); without it, refused headless with a `permission_denied` line. The tool's result.
+fn ask_permission(
+    command: &str,
+    session: &str,
+    prompt_tool: bool,
+    rx: &mpsc::Receiver<Input>,
+) -> String {
+    let id = "toolu_fake_ask";
+    let input = json!({"command": command, "description": "fake tool call"});
+    emit(
+        json!({"type": "assistant", "message": {"role": "assistant", "model": "fake-model",
+        "content": [{"type": "tool_use", "id": id, "name": "Bash", "input": input}]},
+        "session_id": session}),
+    );
+    if !prompt_tool {
+        let message = format!("{command} needs approval (fake)");
+        emit(
+            json!({"type": "system", "subtype": "permission_denied", "tool_name": "Bash",
+            "tool_use_id": id, "message": message, "session_id": session}),
+        );
+        return format!("DENIED: {message}");
+    }
+    emit(
+        json!({"type": "control_request", "request_id": "req-fake-ask", "request": {
+        "subtype": "can_use_tool", "tool_name": "Bash", "input": input, "tool_use_id": id}}),
+    );
+    loop {
+        match rx.recv() {
+            Ok(Input::Control(v)) if v["response"]["request_id"] == "req-fake-ask" => {
+                let answer = &v["response"]["response"];
+                return if answer["behavior"] == "allow" {
+                    format!("ALLOWED: {}", run_tool_command(command))
+                } else {
+                    format!("DENIED: {}", answer["message"].as_str().unwrap_or(""))
+                };
+            }
+            Ok(Input::Eof) | Err(_) => return "DENIED: no answer before stdin closed".into(),
+            Ok(_) => {}
+        }
+    }
 }
 
 fn stamp(what: &str) {
@@ -243,14 +289,19 @@ fn main() {
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
-            if let Ok(v) = serde_json::from_str::<Value>(&line)
-                && v["type"] == "control_request"
-                && v["request"]["subtype"] == "interrupt"
+            let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            let input = if v["type"] == "control_request" && v["request"]["subtype"] == "interrupt"
             {
-                let id = v["request_id"].as_str().unwrap_or("").to_string();
-                if tx.send(Input::Interrupt(id)).is_err() {
-                    return;
-                }
+                Input::Interrupt(v["request_id"].as_str().unwrap_or("").to_string())
+            } else if v["type"] == "control_response" {
+                Input::Control(v)
+            } else {
+                continue;
+            };
+            if tx.send(input).is_err() {
+                return;
             }
         }
         let _ = tx.send(Input::Eof);
@@ -311,7 +362,12 @@ fn main() {
             .expect("append directive: open the file");
         writeln!(file, "{text}").expect("append directive: write");
     }
-    let tool_output = script.arg("sh").map(run_tool_command);
+    let prompt_tool = flag("--permission-prompt-tool").as_deref() == Some("stdio");
+    let tool_output = script.arg("sh").map(run_tool_command).or_else(|| {
+        script
+            .arg("ask")
+            .map(|command| ask_permission(command, &session, prompt_tool, &rx))
+    });
 
     if script.has("hang") {
         loop {
@@ -379,7 +435,7 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(ms));
                 false
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => false,
+            Ok(Input::Control(_)) | Err(mpsc::RecvTimeoutError::Timeout) => false,
         }
     };
     let mut aborted = false;
