@@ -6,45 +6,20 @@
 //! `cargo bench --features stand-in --bench fanout` (SMITH_BENCH_TASKS overrides the 1,000).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use smith::agent::AgentConfig;
-use smith::session::{RequestSpec, SessionConfig, SessionDeps, Sessions};
-use smith::store::StoreHandle;
-use tokio::sync::Semaphore;
+use smith::session::{RequestSpec, SessionConfig};
 
 mod common;
 
-use common::{CONCURRENCY, bare_loop, run_request, stand_in};
+use common::{CONCURRENCY, bare_loop, run_request, stand_in_sessions};
 
 /// The smith path: one request with `n` tasks on one session.
 async fn smith_path(n: usize, dir: &Path) -> Duration {
     let mut config = SessionConfig::default();
     config.limits.max_concurrent_tasks = CONCURRENCY;
     config.limits.max_tasks_per_request = n;
-    let agent = AgentConfig {
-        program: stand_in(),
-        roots: vec![dir.to_path_buf()],
-        env: [(
-            "FAKE_CLAUDE_STATE_DIR".to_string(),
-            dir.display().to_string(),
-        )]
-        .into(),
-        ..AgentConfig::default()
-    };
-    let (store, _) = StoreHandle::open(&dir.join("bench.db")).await.unwrap();
-    let deps = SessionDeps {
-        store,
-        agent: Arc::new(agent),
-        permits: Arc::new(Semaphore::new(CONCURRENCY)),
-        config: Arc::new(config),
-        workspaces: Arc::new(smith::workspace::Workspaces::new(
-            Default::default(),
-            dir.join("worktrees"),
-        )),
-    };
-    let sessions = Sessions::start(deps, None).await.unwrap();
+    let sessions = stand_in_sessions(dir, config, CONCURRENCY, |_| {}).await;
     let spec = RequestSpec {
         session: "bench".into(),
         prompt: "fan out".into(),

@@ -10,43 +10,21 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use smith::agent::AgentConfig;
 use smith::permissions::Policy;
-use smith::session::{RequestSpec, SessionConfig, SessionDeps, Sessions};
-use smith::store::StoreHandle;
-use smith::workspace::{WorkspaceSettings, Workspaces};
-use tokio::sync::Semaphore;
+use smith::session::{RequestSpec, SessionConfig, Sessions};
 
 mod common;
 
-use common::{run_request, stand_in};
+use common::{run_request, stand_in_sessions};
 
 async fn sessions(root: &Path, name: &str, policy: Option<Policy>) -> Sessions {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    let agent = AgentConfig {
-        program: stand_in(),
-        roots: vec![root.to_path_buf()],
-        env: [(
-            "FAKE_CLAUDE_STATE_DIR".to_string(),
-            dir.display().to_string(),
-        )]
-        .into(),
-        permissions: policy.map(Arc::new),
-        ..AgentConfig::default()
-    };
-    let (store, _) = StoreHandle::open(&dir.join("bench.db")).await.unwrap();
-    let deps = SessionDeps {
-        store,
-        agent: Arc::new(agent),
-        permits: Arc::new(Semaphore::new(4)),
-        config: Arc::new(SessionConfig::default()),
-        workspaces: Arc::new(Workspaces::new(
-            WorkspaceSettings::default(),
-            dir.join("worktrees"),
-        )),
-    };
-    Sessions::start(deps, None).await.unwrap()
+    stand_in_sessions(&dir, SessionConfig::default(), 4, |agent| {
+        agent.roots = vec![root.to_path_buf()];
+        agent.permissions = policy.map(Arc::new);
+    })
+    .await
 }
 
 async fn one(sessions: &Sessions, cwd: &Path, prompt: &str) -> Duration {

@@ -9,19 +9,14 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use smith::agent::AgentConfig;
 use smith::protocol::Isolation;
-use smith::session::{RequestSpec, SessionConfig, SessionDeps, Sessions};
-use smith::store::StoreHandle;
-use smith::workspace::{WorkspaceSettings, Workspaces};
-use tokio::sync::Semaphore;
+use smith::session::{RequestSpec, SessionConfig, Sessions};
 
 mod common;
 
-use common::{run_request, stand_in};
+use common::{run_request, stand_in_sessions};
 
 fn git(dir: &Path, args: &[&str]) {
     let ok = Command::new("git")
@@ -48,29 +43,7 @@ fn make_repo(dir: &Path, files: usize) {
 }
 
 async fn sessions(root: &Path) -> Sessions {
-    let config = SessionConfig::default();
-    let agent = AgentConfig {
-        program: stand_in(),
-        roots: vec![root.to_path_buf()],
-        env: [(
-            "FAKE_CLAUDE_STATE_DIR".to_string(),
-            root.display().to_string(),
-        )]
-        .into(),
-        ..AgentConfig::default()
-    };
-    let (store, _) = StoreHandle::open(&root.join("bench.db")).await.unwrap();
-    let deps = SessionDeps {
-        store,
-        agent: Arc::new(agent),
-        permits: Arc::new(Semaphore::new(8)),
-        config: Arc::new(config),
-        workspaces: Arc::new(Workspaces::new(
-            WorkspaceSettings::default(),
-            root.join("worktrees"),
-        )),
-    };
-    Sessions::start(deps, None).await.unwrap()
+    stand_in_sessions(root, SessionConfig::default(), 8, |_| {}).await
 }
 
 /// One request with one task that writes a file; its wall time.

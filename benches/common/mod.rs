@@ -103,3 +103,40 @@ pub async fn run_request(
     );
     (took, summary)
 }
+
+/// Sessions running the stand-in agent with `dir` as its root, data and state directory,
+/// `permits` processes at a time; `agent` adjusts the agent settings.
+pub async fn stand_in_sessions(
+    dir: &Path,
+    config: smith::session::SessionConfig,
+    permits: usize,
+    agent: impl FnOnce(&mut smith::agent::AgentConfig),
+) -> smith::session::Sessions {
+    let mut settings = smith::agent::AgentConfig {
+        program: stand_in(),
+        roots: vec![dir.to_path_buf()],
+        env: [(
+            "FAKE_CLAUDE_STATE_DIR".to_string(),
+            dir.display().to_string(),
+        )]
+        .into(),
+        ..smith::agent::AgentConfig::default()
+    };
+    agent(&mut settings);
+    let (store, _) = smith::store::StoreHandle::open(&dir.join("bench.db"))
+        .await
+        .expect("the bench database opens");
+    let deps = smith::session::SessionDeps {
+        store,
+        agent: Arc::new(settings),
+        permits: Arc::new(Semaphore::new(permits)),
+        config: Arc::new(config),
+        workspaces: Arc::new(smith::workspace::Workspaces::new(
+            Default::default(),
+            dir.join("worktrees"),
+        )),
+    };
+    smith::session::Sessions::start(deps, None)
+        .await
+        .expect("the sessions start")
+}
