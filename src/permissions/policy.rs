@@ -23,7 +23,8 @@ pub enum Preset {
     /// Reading tools (Read, Grep, Glob, LS).
     ReadOnly,
     /// Reading tools, and Edit/Write/MultiEdit/NotebookEdit of files inside the task's own
-    /// worktree (resolved: symlinks and `..` cannot leave it); Bash only through rules.
+    /// worktree (resolved: symlinks and `..` cannot leave it; never `.git`); Bash only through
+    /// rules.
     WorkspaceWrite,
 }
 
@@ -122,7 +123,11 @@ fn writes_inside(call: &ToolCall<'_>, worktree: &Path) -> bool {
     let Ok(root) = worktree.canonicalize() else {
         return false;
     };
-    resolve(&normalize(&call.cwd.join(path))).is_some_and(|p| p.starts_with(&root))
+    // Never git's own files: a worktree's `.git` names the repository smith commits to.
+    resolve(&normalize(&call.cwd.join(path))).is_some_and(|p| {
+        p.strip_prefix(&root)
+            .is_ok_and(|rel| !rel.components().any(|c| c.as_os_str() == ".git"))
+    })
 }
 
 /// `path` with its longest existing ancestor canonicalized (symlinks resolved) and the rest
@@ -222,7 +227,13 @@ mod tests {
         for inside in ["src/new.rs", "new/deep/file.txt"] {
             assert!(matches!(decide(inside), Decision::Allow { .. }), "{inside}");
         }
-        for outside in ["../outside.txt", "etc-link/passwd", "/tmp/x"] {
+        for outside in [
+            "../outside.txt",
+            "etc-link/passwd",
+            "/tmp/x",
+            ".git",
+            "sub/.git/config",
+        ] {
             assert!(matches!(decide(outside), Decision::Ask { .. }), "{outside}");
         }
         // Without a worktree of its own, a task's edits are asked.
