@@ -18,6 +18,13 @@ fn started(workspace: &str) -> Daemon {
     d
 }
 
+/// [`started`], and a repository with `files` committed.
+fn started_in_repo(workspace: &str, files: &[(&str, &str)]) -> (Daemon, PathBuf) {
+    let d = started(workspace);
+    let repo = repo(&d, files);
+    (d, repo)
+}
+
 /// `text` contains `needle` (the text is shown when it does not).
 #[track_caller]
 fn says(text: String, needle: &str) {
@@ -49,8 +56,7 @@ fn clean(repo: &Path) -> bool {
 
 #[test]
 fn three_tasks_get_three_branches_and_apply_brings_all_of_them_in() {
-    let mut d = started("");
-    let repo = repo(&d, &[("src/lib.rs", "fn a() {}\n")]);
+    let (mut d, repo) = started_in_repo("", &[("src/lib.rs", "fn a() {}\n")]);
     let (summary, err) = ask_isolated(
         &d,
         &repo.join("src"),
@@ -165,8 +171,7 @@ fn three_tasks_get_three_branches_and_apply_brings_all_of_them_in() {
 
 #[test]
 fn a_conflict_stops_apply_with_the_checkout_clean_and_the_branch_kept() {
-    let mut d = started("");
-    let repo = repo(&d, &[]);
+    let (mut d, repo) = started_in_repo("", &[]);
     let (summary, _) = ask_isolated(
         &d,
         &repo,
@@ -211,8 +216,7 @@ fn a_conflict_stops_apply_with_the_checkout_clean_and_the_branch_kept() {
 
 #[test]
 fn a_dirty_checkout_that_would_be_touched_is_refused() {
-    let mut d = started("");
-    let repo = repo(&d, &[("notes.txt", "base\n")]);
+    let (mut d, repo) = started_in_repo("", &[("notes.txt", "base\n")]);
     let (summary, _) = ask_isolated(&d, &repo, &["note [[append:notes.txt=more]]"]);
     let id = summary["request_id"].as_str().unwrap().to_string();
     std::fs::write(repo.join("notes.txt"), "my own edit\n").unwrap();
@@ -246,8 +250,7 @@ fn a_dirty_checkout_that_would_be_touched_is_refused() {
 
 #[test]
 fn a_crashed_task_restarts_in_the_same_worktree_with_its_change_still_there() {
-    let mut d = started("");
-    let repo = repo(&d, &[]);
+    let (mut d, repo) = started_in_repo("", &[]);
     let (summary, _) = ask_isolated(
         &d,
         &repo,
@@ -539,8 +542,7 @@ async fn workspace_operations_are_spans_under_the_request_and_worktrees_are_metr
 
 #[test]
 fn an_interrupted_request_keeps_its_worktrees_and_a_resume_after_discard_makes_them_anew() {
-    let mut d = started("reconcile_every = \"200ms\"");
-    let repo = repo(&d, &[]);
+    let (mut d, repo) = started_in_repo("reconcile_every = \"200ms\"", &[]);
     let (id, _) = ask_isolated_detached(
         &d,
         &repo,
