@@ -20,7 +20,7 @@
 //!   plans, merge), and `Sessions` with its registry of live sessions.
 //! - [`workspace`]: isolated tasks' git worktrees — made ready, committed, reviewed, merged,
 //!   discarded, reconciled; a typed git wrapper. Of smith it imports only the protocol's types,
-//!   the settings helpers and the metrics.
+//!   the settings helpers, the metrics and the process group guard (`process_group`, a leaf).
 //! - [`protocol`]: the control protocol — frames, handshake, Request/Response and every type
 //!   they carry (DTOs). It imports nothing else of smith; [`cli`] imports only it (and the
 //!   config paths); internal types are converted to it at the edge (`service::wire`,
@@ -45,6 +45,7 @@ pub mod cli;
 pub mod config;
 pub(crate) mod paths;
 pub mod permissions;
+pub(crate) mod process_group;
 pub mod protocol;
 pub mod service;
 pub mod session;

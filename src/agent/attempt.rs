@@ -25,9 +25,9 @@ pub use super::observed::AttemptEvent;
 use super::observed::{LineVerdict, Observed, handle_line};
 use super::outcome::{ExitStatus, Outcome, OutcomeReason, StopCause, classify};
 use super::proc_info::process_start_time;
-use super::process_group::{GroupGuard, ProcessGroup};
 use super::reaper;
 use super::stderr_tail::StderrTail;
+use crate::process_group::{GroupGuard, ProcessGroup};
 use crate::protocol::StopReason;
 
 /// How long to wait for the rest of stdout and stderr once the process exited (a leaked

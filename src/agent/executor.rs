@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::attempt::{AttemptEvent, run_launch};
 use super::launch::LaunchSpec;
 use super::outcome::Outcome;
-use super::process_group::ProcessGroup;
+use crate::process_group::ProcessGroup;
 use crate::protocol::StopReason;
 
 /// Runs attempts.

@@ -7,7 +7,8 @@
 //! - `command`: argument vector, environment, working-directory check;
 //! - [`event`]: typed stream-json events; `line_reader`: bounded stdout lines;
 //!   `stderr_tail`: bounded stderr;
-//! - `process_group`: the group and its kill-on-drop guard; `proc_info`: what /proc says;
+//! - `proc_info`: what /proc says (the process group and its kill-on-drop guard are the crate's
+//!   `process_group`, shared with workspace setups);
 //! - [`attempt_tag`]: `SMITH_ATTEMPT`, finding and stopping every process of an attempt;
 //!   `reaper`: smithd as child subreaper, reaping adopted orphans by pid;
 //! - `launch`: the launch spec, everything fixed when a worker is spawned;
@@ -34,7 +35,6 @@ pub(crate) mod line_reader;
 pub(crate) mod observed;
 pub mod outcome;
 pub(crate) mod proc_info;
-pub(crate) mod process_group;
 pub(crate) mod reaper;
 pub(crate) mod stderr_tail;
 pub(crate) mod task;
@@ -42,6 +42,7 @@ pub(crate) mod task_attempt;
 pub(crate) mod task_env;
 pub(crate) mod usage;
 
+pub use crate::process_group::ProcessGroup;
 pub use attempt::{AttemptEvent, run_attempt, run_launch};
 pub use command::{SessionArg, TaskOptions};
 pub use config::AgentConfig;
@@ -51,7 +52,6 @@ pub use executor::{Executor, LocalExecutor};
 pub use gate::AttemptGate;
 pub use launch::{AttemptSpec, LaunchSpec, StdinSide, Watchdogs};
 pub use outcome::{ExitStatus, Outcome, OutcomeReason, StopCause};
-pub use process_group::ProcessGroup;
 pub use task::{TaskActor, TaskMsg};
 pub use task_env::{
     AttemptRecorder, AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskLabels,

@@ -23,9 +23,9 @@ use tokio::task::JoinHandle;
 use super::attempt_tag::{self, AttemptTag};
 use super::config::AgentConfig;
 use super::outcome::OutcomeReason;
-use super::process_group::ProcessGroup;
 use super::task_attempt::{AttemptEnd, TaskAttempt, run_guarded};
 use super::task_env::{TaskCarry, TaskEnv, TaskSpec};
+use crate::process_group::ProcessGroup;
 use crate::protocol::StopReason;
 use crate::supervisor::{ChildSpec, ChildStart, REASON_NORMAL, REASON_SHUTDOWN, Restart, Shutdown};
 

@@ -14,8 +14,8 @@
 //! - `review`: diff, apply, discard over a request's workspaces;
 //! - `reconcile`: expiry and orphans; `settings`: `[workspace]`.
 //!
-//! It imports nothing of smith but the protocol's types, the settings helpers and telemetry's
-//! metrics: the agent's runner, the session and the service call it.
+//! It imports nothing of smith but the protocol's types, the settings helpers, telemetry's
+//! metrics and the process group guard: the agent's runner, the session and the service call it.
 
 mod checkout;
 mod error;

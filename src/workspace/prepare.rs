@@ -6,11 +6,13 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use nix::sys::signal::Signal;
 use tokio::io::AsyncReadExt;
 
 use super::error::WorkspaceError;
 use super::settings::WorkspaceSettings;
 use super::worktree::Worktree;
+use crate::process_group::{GroupGuard, ProcessGroup};
 
 /// How much of a failed setup's output is kept.
 const OUTPUT_TAIL: usize = 2000;
@@ -76,26 +78,6 @@ async fn copy_in(wt: &Worktree, path: &std::path::Path) -> Result<(), WorkspaceE
     Ok(())
 }
 
-/// Kills a process group when dropped: the setup's group goes with it, however its future ends
-/// (finished, timed out, or dropped because the attempt was stopped).
-struct GroupGuard(Option<nix::unistd::Pid>);
-
-impl GroupGuard {
-    /// Kills the group now (once: the guard is disarmed, so a group id used again later is
-    /// never signalled).
-    fn kill(&mut self) {
-        if let Some(pgid) = self.0.take() {
-            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-        }
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// Runs `sh -c command` at the worker's cwd in a process group of its own; the group is killed
 /// when it runs longer than `timeout`, when it is done, and when this is dropped. Fails with the
 /// end of its output.
@@ -125,7 +107,17 @@ async fn setup(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| failed("could not start".into(), e.to_string()))?;
-    let mut group = GroupGuard(child.id().map(|pid| nix::unistd::Pid::from_raw(pid as i32)));
+    // The group goes however this ends (finished, timed out, or dropped: the attempt stopped).
+    let group = ProcessGroup::new();
+    if let Some(pid) = child.id() {
+        group.set(pid);
+    }
+    let _guard = GroupGuard(group.clone());
+    // Killed once, then forgotten: a group id used again later is never signalled.
+    let kill = || {
+        group.signal(Signal::SIGKILL);
+        group.clear();
+    };
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -134,7 +126,7 @@ async fn setup(
     let run = async {
         let leader = async {
             let status = child.wait().await;
-            group.kill();
+            kill();
             status
         };
         let reads =
@@ -158,7 +150,7 @@ async fn setup(
     };
     match status {
         Err(_) => {
-            group.kill();
+            kill();
             let _ = child.wait().await;
             Err(failed(
                 format!(
@@ -169,7 +161,7 @@ async fn setup(
             ))
         }
         Ok(Err(e)) => {
-            group.kill();
+            kill();
             Err(failed("could not wait for it".into(), e.to_string()))
         }
         Ok(Ok(status)) => {

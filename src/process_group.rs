@@ -1,5 +1,6 @@
 //! A child's process group: signalled as a whole, and killed when its guard drops (ractor skips
-//! `post_stop` on panic or kill, so cleanup cannot rely on it).
+//! `post_stop` on panic or kill, so cleanup cannot rely on it). Workers and workspace setups run
+//! in one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
