@@ -45,6 +45,14 @@ impl TaskId {
         }
     }
 
+    /// The work task named `name` (`t3` → the third), as [`fmt::Display`] names it.
+    pub fn work_named(name: &str) -> Option<Self> {
+        let n: u32 = name.strip_prefix('t')?.parse().ok()?;
+        n.checked_sub(1)
+            .filter(|&i| i < PLANNER_INDEX)
+            .map(TaskId::Work)
+    }
+
     /// The task numbered `index` of kind `kind` (`None` when they do not match).
     pub fn from_index(kind: TaskKind, index: u32) -> Option<Self> {
         match (kind, index) {
@@ -221,5 +229,14 @@ mod tests {
         }
         assert_eq!(TaskId::from_index(TaskKind::Plan, 3), None);
         assert_eq!(TaskId::from_index(TaskKind::Work, PLANNER_INDEX), None);
+        assert_eq!(TaskId::work_named("t1"), Some(TaskId::Work(0)));
+        assert_eq!(TaskId::work_named("t12"), Some(TaskId::Work(11)));
+        for other in ["t0", "plan", "synthesize", "1", "t", "t10001"] {
+            assert_eq!(TaskId::work_named(other), None, "{other}");
+        }
+        assert_eq!(
+            TaskId::work_named(&TaskId::Work(41).to_string()),
+            Some(TaskId::Work(41))
+        );
     }
 }

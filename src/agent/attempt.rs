@@ -154,8 +154,7 @@ pub async fn run_launch(
                 }
             },
             ctl = control.recv(), if control_open => match ctl {
-                Some(StopReason::BudgetExceeded) => stop = Some(StopCause::Budget),
-                Some(StopReason::Cancelled | StopReason::Interrupted) => stop = Some(StopCause::Cancelled),
+                Some(reason) => stop = Some(StopCause::from(reason)),
                 None => {
                     control_open = false;
                     stop = Some(StopCause::Cancelled);

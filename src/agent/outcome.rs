@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::event::{ResultEvent, Usage};
-use crate::protocol::{ChangeSummary, ToolDenial};
+use crate::protocol::{ChangeSummary, StopReason, ToolDenial};
 
 pub use crate::protocol::OutcomeReason;
 
@@ -51,6 +51,16 @@ pub enum StopCause {
     Protocol,
     /// `result` seen but the process did not exit: terminated, result kept.
     ResultLinger,
+}
+
+impl From<StopReason> for StopCause {
+    /// Why smith stops an attempt when its request's work is stopped from outside.
+    fn from(reason: StopReason) -> Self {
+        match reason {
+            StopReason::BudgetExceeded => StopCause::Budget,
+            StopReason::Cancelled | StopReason::Interrupted => StopCause::Cancelled,
+        }
+    }
 }
 
 /// How the process ended.
@@ -169,6 +179,17 @@ mod tests {
             "terminal_reason": terminal,
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_stop_from_outside_ends_the_attempt_cancelled_or_over_budget() {
+        let end = |r: StopReason| classify(None, Some(StopCause::from(r)));
+        assert_eq!(end(StopReason::Cancelled), OutcomeReason::Cancelled);
+        assert_eq!(end(StopReason::Interrupted), OutcomeReason::Cancelled);
+        assert_eq!(
+            end(StopReason::BudgetExceeded),
+            OutcomeReason::BudgetExceeded
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::attempt::AttemptEvent;
 use super::attempt_tag::{AttemptTag, TAG_VAR};
 use super::command::SessionArg;
 use super::launch::{AttemptSpec, LaunchSpec};
-use super::outcome::{Outcome, OutcomeReason};
+use super::outcome::{Outcome, OutcomeReason, StopCause, classify};
 use super::task_env::{AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskSpec};
 use crate::process_group::ProcessGroup;
 use crate::protocol::StopReason;
@@ -249,10 +249,7 @@ async fn run_task_attempt(
                     Err(e) => Err(Outcome::bare(OutcomeReason::WorkspaceFailed, e.to_string())),
                 },
                 Some(reason) = control.recv() => Err(Outcome::bare(
-                    match reason {
-                        StopReason::BudgetExceeded => OutcomeReason::BudgetExceeded,
-                        StopReason::Cancelled | StopReason::Interrupted => OutcomeReason::Cancelled,
-                    },
+                    classify(None, Some(StopCause::from(reason))),
                     format!("stopped ({reason}) while its worktree was being made ready"),
                 )),
             }

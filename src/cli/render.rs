@@ -20,7 +20,8 @@ pub fn human_secs(secs: f64) -> String {
     }
 }
 
-fn now_ms() -> i64 {
+/// The wall clock in Unix milliseconds.
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

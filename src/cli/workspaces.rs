@@ -10,7 +10,7 @@ use crate::protocol::{
 
 use super::args::{DiffArgs, JsonArg, WorkspaceOpArgs};
 use super::client::{Client, ClientError, unexpected};
-use super::render::{human_secs, print_json};
+use super::render::{human_secs, now_ms, print_json};
 
 /// `smith diff`.
 pub(super) async fn diff(client: &mut Client, a: DiffArgs) -> Result<(), ClientError> {
@@ -76,12 +76,6 @@ pub(super) async fn list(client: &mut Client, a: JsonArg) -> Result<(), ClientEr
         }
         other => Err(unexpected(other)),
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// What the accepted line adds for an isolated request.

@@ -74,7 +74,7 @@ pub(crate) async fn reconcile_once(workspaces: &Workspaces, store: &StoreHandle)
         .collect();
     let pass = reconcile(workspaces, seen, &known, now_ms()).await;
     for (request, task) in pass.expired.clone() {
-        let Some(task) = parse_task(&task) else {
+        let Some(task) = TaskId::work_named(&task) else {
             continue;
         };
         let _ = store
@@ -122,12 +122,6 @@ pub(crate) async fn reconcile_periodically(shared: Arc<ServiceShared>) {
             reconcile_once(&shared.workspaces, &store).await;
         }
     }
-}
-
-/// `t3` → the third work task.
-fn parse_task(task: &str) -> Option<TaskId> {
-    let n: u32 = task.strip_prefix('t')?.parse().ok()?;
-    n.checked_sub(1).map(TaskId::Work)
 }
 
 fn workspace_error(e: WorkspaceError) -> Response {
@@ -274,7 +268,8 @@ pub(crate) async fn apply_or_discard(
             crate::protocol::TaskApply::Discarded => WorkspaceState::Discarded,
             _ => continue,
         };
-        let (Some(task), request) = (parse_task(&report.task_id), op.request_id.clone()) else {
+        let (Some(task), request) = (TaskId::work_named(&report.task_id), op.request_id.clone())
+        else {
             continue;
         };
         if let Err(e) = store
@@ -343,13 +338,5 @@ mod tests {
         ] {
             assert_eq!(finished_for_expiry(status, Some(5)), Some(5), "{status}");
         }
-    }
-
-    #[test]
-    fn task_names_map_to_work_tasks() {
-        assert_eq!(parse_task("t1"), Some(TaskId::Work(0)));
-        assert_eq!(parse_task("t12"), Some(TaskId::Work(11)));
-        assert_eq!(parse_task("t0"), None);
-        assert_eq!(parse_task("plan"), None);
     }
 }
