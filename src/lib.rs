@@ -12,7 +12,8 @@
 //! - [`task`]: the task model — one record per task of a request, its id and why it ended.
 //! - [`agent`]: one `claude` process per attempt — its launch spec, stream-json, containment,
 //!   watchdogs, outcome classes — the executor seam attempts run through, and the task actor.
-//! - [`permissions`]: workers' tool calls decided by smith's rules and presets (`stdio` mode).
+//! - [`permissions`]: workers' tool calls decided by smith (`stdio` mode) — rules and presets,
+//!   then a person: the approvals that wait, their timeout, who is attached, "always".
 //! - [`store`]: SQLite — schema, migrations, the Store actor, queries, retention; committed
 //!   before acknowledged.
 //! - [`session`]: the Session actor (the main REPL session: it dispatches), the running request
@@ -30,7 +31,8 @@
 //! - [`cli`]: `smith` — arguments, client, rendering.
 //! - [`config`]: the configuration's layers (defaults < file < environment) over the sections,
 //!   each defined by the module that uses it; `settings`: how values are written (durations,
-//!   "empty means none"); `paths`: default locations; [`telemetry`]: logs, traces, metrics.
+//!   "empty means none"); `paths`: default locations; `sanitize`: worker text made safe for a
+//!   terminal (a leaf); [`telemetry`]: logs, traces, metrics.
 //!
 //! No module imports one that imports it back (the session uses the agent, the store and the
 //! protocol; none of those uses the session). Everything is `pub(crate)` unless a binary or an
@@ -47,6 +49,7 @@ pub(crate) mod paths;
 pub mod permissions;
 pub(crate) mod process_group;
 pub mod protocol;
+pub(crate) mod sanitize;
 pub mod service;
 pub mod session;
 pub(crate) mod settings;

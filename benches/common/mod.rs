@@ -135,6 +135,7 @@ pub async fn stand_in_sessions(
             Default::default(),
             dir.join("worktrees"),
         )),
+        approvals: None,
     };
     smith::session::Sessions::start(deps, None)
         .await

@@ -16,8 +16,9 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use super::attempt_tag;
+use super::clocks::{Clocks, after};
 use super::command::SessionArg;
-use super::denial::{Denials, summarize};
+use super::denial::Denials;
 use super::event::{interrupt_request, user_message};
 use super::launch::{AttemptSpec, LaunchSpec};
 use super::line_reader::{Line, LineReader};
@@ -27,6 +28,8 @@ use super::outcome::{ExitStatus, Outcome, OutcomeReason, StopCause, classify};
 use super::proc_info::process_start_time;
 use super::reaper;
 use super::stderr_tail::StderrTail;
+use super::tool_calls::{Answered, ToolCalls};
+use crate::permissions::AttemptApprovals;
 use crate::process_group::{GroupGuard, ProcessGroup};
 use crate::protocol::StopReason;
 
@@ -46,19 +49,6 @@ enum StopStage {
     Killed,
 }
 
-/// `from + d`, or a point a year after `from` when that would overflow (durations are bounded by
-/// configuration, this is the arithmetic's own guard).
-fn after_at(from: Instant, d: Duration) -> Instant {
-    from.checked_add(d)
-        .or_else(|| from.checked_add(Duration::from_secs(365 * 24 * 3600)))
-        .unwrap_or(from)
-}
-
-/// `now + d`, checked (see [`after_at`]).
-fn after(d: Duration) -> Instant {
-    after_at(Instant::now(), d)
-}
-
 /// Runs one attempt to its end and returns its outcome. `on_event` sees progress as it happens;
 /// `control` carries stop requests (a closed channel counts as a cancel). `group` is shared with
 /// the owner so that it can kill the process group from its own `Drop`.
@@ -69,17 +59,19 @@ pub async fn run_attempt(
     group: Arc<ProcessGroup>,
 ) -> Outcome {
     match LaunchSpec::new(&spec) {
-        Ok(launch) => run_launch(launch, &mut on_event, control, group).await,
+        Ok(launch) => run_launch(launch, &mut on_event, control, group, None).await,
         Err(err) => Outcome::bare(OutcomeReason::SpawnFailed, err.to_string()),
     }
 }
 
-/// Runs one attempt from its launch spec (see [`run_attempt`]).
+/// Runs one attempt from its launch spec (see [`run_attempt`]); tool calls that need a person
+/// are asked through `approvals` (without it, they are refused).
 pub async fn run_launch(
     launch: LaunchSpec,
     on_event: &mut (dyn FnMut(AttemptEvent) + Send),
     mut control: mpsc::UnboundedReceiver<StopReason>,
     group: Arc<ProcessGroup>,
+    approvals: Option<AttemptApprovals>,
 ) -> Outcome {
     let started = Instant::now();
     let config = launch.watchdogs;
@@ -107,9 +99,11 @@ pub async fn run_launch(
     let stderr = child.stderr.take().expect("stderr is piped");
     let stderr_task = tokio::spawn(StderrTail::drain(stderr, config.stderr_tail_bytes));
 
+    let mut calls = ToolCalls::new(&launch, approvals);
     let mut seen = Observed {
         init_seen: false,
         denials: Denials::default(),
+        tools_running: Default::default(),
         claude_session_id: match &launch.session {
             SessionArg::Resume(id) => Some(id.clone()),
             SessionArg::New(_) => None,
@@ -118,8 +112,7 @@ pub async fn run_launch(
         cause: None,
         detail: None,
     };
-    let wall_deadline = after_at(started, config.timeout);
-    let mut idle_deadline = after(config.idle_timeout);
+    let mut clocks = Clocks::new(started, config);
     let mut linger_deadline: Option<Instant> = None;
     let mut stage = StopStage::Running;
     let mut stage_deadline: Option<Instant> = None;
@@ -135,8 +128,9 @@ pub async fn run_launch(
             line = lines.recv(), if stdout_open => match line {
                 None => stdout_open = false,
                 Some(line) => {
-                    idle_deadline = after(config.idle_timeout);
-                    match handle_line(line, &mut seen, on_event) {
+                    let verdict = handle_line(line, &mut seen, on_event);
+                    clocks.output(seen.tool_running());
+                    match verdict {
                         LineVerdict::Continue => {}
                         LineVerdict::ResultSeen => {
                             // The turn is over: close stdin so the CLI exits, and watch that it does.
@@ -148,7 +142,9 @@ pub async fn run_launch(
                             stop = Some(StopCause::Protocol);
                         }
                         LineVerdict::Control(request) => {
-                            answer_control(&launch, &request, &mut seen, &mut stdin_tx);
+                            if let Some(answer) = calls.as_mut().and_then(|c| c.request(&request)) {
+                                answer_call(answer, &mut seen, &mut stdin_tx, on_event);
+                            }
                         }
                     }
                 }
@@ -160,12 +156,20 @@ pub async fn run_launch(
                     stop = Some(StopCause::Cancelled);
                 }
             },
-            _ = sleep_until(wall_deadline), if stage == StopStage::Running => {
+            answer = async { calls.as_mut().expect("guarded").next().await }, if calls.as_ref().is_some_and(ToolCalls::waiting) => {
+                answer_call(answer, &mut seen, &mut stdin_tx, on_event);
+            },
+            _ = sleep_until(clocks.wall().unwrap_or_else(far)), if stage == StopStage::Running && clocks.wall().is_some() => {
                 seen.detail.get_or_insert(format!("wall-clock timeout of {:?} exceeded", config.timeout));
                 stop = Some(StopCause::Timeout);
             },
-            _ = sleep_until(idle_deadline), if stage == StopStage::Running && seen.result.is_none() => {
-                seen.detail.get_or_insert(format!("no output for {:?}", config.idle_timeout));
+            _ = sleep_until(clocks.idle().unwrap_or_else(far)), if stage == StopStage::Running && seen.result.is_none() && clocks.idle().is_some() => {
+                let limit = clocks.idle_limit(seen.tool_running());
+                seen.detail.get_or_insert(if seen.tool_running() {
+                    format!("no output for {limit:?} while a tool call ran (agent.tool_timeout)")
+                } else {
+                    format!("no output for {limit:?}")
+                });
                 stop = Some(StopCause::Idle);
             },
             _ = sleep_until(linger_deadline.unwrap_or_else(far)), if stage == StopStage::Running && linger_deadline.is_some() => {
@@ -190,10 +194,19 @@ pub async fn run_launch(
                 }
             },
         }
+        // A call waiting for a person stops both clocks.
+        clocks.pause(
+            calls.as_ref().is_some_and(ToolCalls::waiting),
+            seen.tool_running(),
+        );
         if let Some(cause) = stop
             && stage == StopStage::Running
         {
             seen.cause.get_or_insert(cause);
+            // What waits for a person is withdrawn: the worker will not run it.
+            if let Some(calls) = calls.as_mut() {
+                calls.end(cause.describe());
+            }
             // A graceful interrupt lets the CLI end the turn and save the session (for --resume);
             // a hung or garbled process gets SIGTERM straight away.
             let interrupt = matches!(
@@ -285,28 +298,20 @@ pub async fn run_launch(
     outcome
 }
 
-/// Answers a `can_use_tool` request of the CLI by the policy (`permissions.mode = "stdio"`);
-/// a refusal is reported like the CLI's own. Other requests are not answered (none arrive
-/// unless asked for).
-fn answer_control(
-    launch: &LaunchSpec,
-    request: &serde_json::Value,
+/// Writes a decided tool call's answer to the worker; a refusal is reported like the CLI's
+/// own, the decision as an event.
+fn answer_call(
+    answer: Answered,
     seen: &mut Observed,
     stdin_tx: &mut Option<mpsc::UnboundedSender<String>>,
+    on_event: &mut (dyn FnMut(AttemptEvent) + Send),
 ) {
-    let Some(policy) = &launch.stdin.permissions else {
-        return;
-    };
-    let worktree = launch.stdin.worktree.as_deref();
-    let answered = crate::permissions::answer(policy, request, &launch.cwd, worktree, summarize);
-    if let Some((line, denial)) = answered {
-        if let Some(denial) = denial {
-            let id = request["request"]["tool_use_id"]
-                .as_str()
-                .unwrap_or_default();
-            seen.denials.refused(id, denial);
-        }
-        send_line(stdin_tx, line);
+    if let Some((tool_use_id, denial)) = answer.denial {
+        seen.denials.refused(&tool_use_id, denial);
+    }
+    send_line(stdin_tx, answer.line);
+    if let Some(decision) = answer.decision {
+        on_event(AttemptEvent::ToolDecided(decision));
     }
 }
 

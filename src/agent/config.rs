@@ -97,6 +97,10 @@ pub struct AgentConfig {
     /// No output line for this long → `hung`.
     #[serde(with = "duration")]
     pub idle_timeout: Duration,
+    /// While a tool call runs (a `tool_use` without its `tool_result` yet: a long `cargo test`
+    /// prints nothing), no output for this long → `hung` (instead of `idle_timeout`).
+    #[serde(with = "duration")]
+    pub tool_timeout: Duration,
     /// After `result`, the process must exit within this, or it is terminated (result kept).
     #[serde(with = "duration")]
     pub result_grace: Duration,
@@ -148,6 +152,7 @@ impl Default for AgentConfig {
             isolation: Isolation::None,
             timeout: Duration::from_secs(30 * 60),
             idle_timeout: Duration::from_secs(5 * 60),
+            tool_timeout: Duration::from_secs(20 * 60),
             result_grace: Duration::from_secs(3),
             interrupt_grace: Duration::from_secs(1),
             term_grace: Duration::from_secs(1),
@@ -169,11 +174,12 @@ impl AgentConfig {
             &[
                 ("agent.timeout", self.timeout),
                 ("agent.idle_timeout", self.idle_timeout),
+                ("agent.tool_timeout", self.tool_timeout),
                 ("agent.result_grace", self.result_grace),
                 ("agent.interrupt_grace", self.interrupt_grace),
                 ("agent.term_grace", self.term_grace),
             ],
-            &["agent.timeout", "agent.idle_timeout"],
+            &["agent.timeout", "agent.idle_timeout", "agent.tool_timeout"],
         )?;
         check_min("agent.max_line_bytes", self.max_line_bytes, 1024)?;
         if self.roots.is_empty() {

@@ -108,6 +108,19 @@ impl Denials {
 /// A tool's input as a person reads it: a Bash command, the path of a file tool, a URL, else
 /// compact JSON — control characters replaced, a long one cut with a mark.
 pub fn summarize(tool: &str, input: &Value) -> String {
+    let clean = describe(tool, input);
+    match clean.char_indices().nth(INPUT_CHARS) {
+        Some((at, _)) => format!(
+            "{}… [cut at {INPUT_CHARS} of {} characters]",
+            &clean[..at],
+            clean.chars().count()
+        ),
+        None => clean,
+    }
+}
+
+/// [`summarize`], whole: what a person deciding the call reads.
+pub fn describe(tool: &str, input: &Value) -> String {
     let field = |name: &str| input.get(name).and_then(Value::as_str).map(str::to_string);
     let text = match tool {
         "Bash" => field("command"),
@@ -117,22 +130,7 @@ pub fn summarize(tool: &str, input: &Value) -> String {
         _ => None,
     }
     .unwrap_or_else(|| input.to_string());
-    let clean: String = text
-        .chars()
-        .map(|c| match c {
-            '\n' => '⏎',
-            c if c.is_control() => ' ',
-            c => c,
-        })
-        .collect();
-    match clean.char_indices().nth(INPUT_CHARS) {
-        Some((at, _)) => format!(
-            "{}… [cut at {INPUT_CHARS} of {} characters]",
-            &clean[..at],
-            clean.chars().count()
-        ),
-        None => clean,
-    }
+    crate::sanitize::one_line(&text)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use super::attempt::{AttemptEvent, run_launch};
 use super::launch::LaunchSpec;
 use super::outcome::Outcome;
+use crate::permissions::AttemptApprovals;
 use crate::process_group::ProcessGroup;
 use crate::protocol::StopReason;
 
@@ -18,13 +19,14 @@ use crate::protocol::StopReason;
 pub trait Executor: Send + Sync {
     /// Runs `launch` to its end: `on_event` sees its progress as it happens, `stop` carries
     /// requests to stop it (a closed channel counts as a cancel), `group` lets the owner kill
-    /// what runs from its own `Drop`.
+    /// what runs from its own `Drop`, `approvals` asks people about tool calls.
     fn run<'a>(
         &'a self,
         launch: LaunchSpec,
         on_event: &'a mut (dyn FnMut(AttemptEvent) + Send),
         stop: mpsc::UnboundedReceiver<StopReason>,
         group: Arc<ProcessGroup>,
+        approvals: Option<AttemptApprovals>,
     ) -> BoxFuture<'a, Outcome>;
 }
 
@@ -39,8 +41,9 @@ impl Executor for LocalExecutor {
         on_event: &'a mut (dyn FnMut(AttemptEvent) + Send),
         stop: mpsc::UnboundedReceiver<StopReason>,
         group: Arc<ProcessGroup>,
+        approvals: Option<AttemptApprovals>,
     ) -> BoxFuture<'a, Outcome> {
-        Box::pin(run_launch(launch, on_event, stop, group))
+        Box::pin(run_launch(launch, on_event, stop, group, approvals))
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Watchdogs {
     pub timeout: Duration,
     /// No output line for this long → `hung`.
     pub idle_timeout: Duration,
+    /// The same while a tool call runs.
+    pub tool_timeout: Duration,
     /// After `result`, the process must exit within this.
     pub result_grace: Duration,
     /// After an interrupt request, how long until SIGTERM.
@@ -39,6 +41,7 @@ impl From<&AgentConfig> for Watchdogs {
         Self {
             timeout: c.timeout,
             idle_timeout: c.idle_timeout,
+            tool_timeout: c.tool_timeout,
             result_grace: c.result_grace,
             interrupt_grace: c.interrupt_grace,
             term_grace: c.term_grace,

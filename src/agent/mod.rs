@@ -12,7 +12,9 @@
 //! - [`attempt_tag`]: `SMITH_ATTEMPT`, finding and stopping every process of an attempt;
 //!   `reaper`: smithd as child subreaper, reaping adopted orphans by pid;
 //! - `launch`: the launch spec, everything fixed when a worker is spawned;
-//! - `attempt`: one attempt from spawn to reaped exit ([`run_launch`]);
+//! - `attempt`: one attempt from spawn to reaped exit ([`run_launch`]); `clocks`: its wall and
+//!   idle clocks (standing still while a call waits for a person); `tool_calls`: its tool calls
+//!   decided by smith (`permissions.mode = "stdio"`);
 //! - `executor`: the seam the task actor runs attempts through (local processes today);
 //! - [`outcome`]: outcome classes and what an attempt leaves behind;
 //! - `gate`: a request's hold over its attempts (budget left, closed on cancel or budget);
@@ -22,6 +24,7 @@
 
 pub(crate) mod attempt;
 pub mod attempt_tag;
+pub(crate) mod clocks;
 pub(crate) mod command;
 pub(crate) mod config;
 pub(crate) mod denial;
@@ -40,6 +43,7 @@ pub(crate) mod stderr_tail;
 pub(crate) mod task;
 pub(crate) mod task_attempt;
 pub(crate) mod task_env;
+pub(crate) mod tool_calls;
 pub(crate) mod usage;
 
 pub use crate::process_group::ProcessGroup;

@@ -33,16 +33,30 @@ pub enum AttemptEvent {
     },
     /// The CLI retries an API call.
     ApiRetry(ApiRetry),
+    /// smith decided a tool call (`permissions.mode = "stdio"`).
+    ToolDecided(crate::protocol::ToolDecision),
 }
 
 /// What the attempt observed so far.
 pub(super) struct Observed {
     pub init_seen: bool,
     pub denials: Denials,
+    /// Tool calls without their result yet (bounded: the oldest is forgotten past a thousand).
+    pub tools_running: std::collections::VecDeque<String>,
     pub claude_session_id: Option<String>,
     pub result: Option<ResultEvent>,
     pub cause: Option<StopCause>,
     pub detail: Option<String>,
+}
+
+/// Tool calls remembered as running, at most.
+const MAX_RUNNING_TOOLS: usize = 1000;
+
+impl Observed {
+    /// A tool call has no result yet.
+    pub fn tool_running(&self) -> bool {
+        !self.tools_running.is_empty()
+    }
 }
 
 /// What a line means for the attempt.
@@ -95,6 +109,10 @@ pub(super) fn handle_line(
             for block in &turn.message.content {
                 if let ContentBlock::ToolUse { id, name, input } = block {
                     seen.denials.called(id, name, input);
+                    if seen.tools_running.len() == MAX_RUNNING_TOOLS {
+                        seen.tools_running.pop_front();
+                    }
+                    seen.tools_running.push_back(id.clone());
                 }
             }
             let text = turn.message.text();
@@ -111,8 +129,14 @@ pub(super) fn handle_line(
             return LineVerdict::ResultSeen;
         }
         StreamEvent::ControlRequest(request) => return LineVerdict::Control(request),
+        StreamEvent::User(turn) => {
+            for block in &turn.message.content {
+                if let ContentBlock::ToolResult { tool_use_id, .. } = block {
+                    seen.tools_running.retain(|id| id != tool_use_id);
+                }
+            }
+        }
         StreamEvent::Status(_)
-        | StreamEvent::User(_)
         | StreamEvent::Stream(_)
         | StreamEvent::ControlResponse(_)
         | StreamEvent::Unknown(_) => {}

@@ -53,6 +53,22 @@ pub enum StopCause {
     ResultLinger,
 }
 
+impl StopCause {
+    /// Why the attempt stops, as a person reads it (e.g. why a call it asked about was withdrawn).
+    pub fn describe(self) -> &'static str {
+        match self {
+            StopCause::Cancelled => {
+                "the attempt was stopped (its request cancelled or interrupted)"
+            }
+            StopCause::Budget => "the request's budget is spent",
+            StopCause::Timeout => "the attempt ran into its wall-clock timeout",
+            StopCause::Idle => "the attempt's idle watchdog fired",
+            StopCause::Protocol => "the worker's output broke the protocol",
+            StopCause::ResultLinger => "the worker did not exit after its result",
+        }
+    }
+}
+
 impl From<StopReason> for StopCause {
     /// Why smith stops an attempt when its request's work is stopped from outside.
     fn from(reason: StopReason) -> Self {

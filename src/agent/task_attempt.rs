@@ -16,6 +16,7 @@ use super::command::SessionArg;
 use super::launch::{AttemptSpec, LaunchSpec};
 use super::outcome::{Outcome, OutcomeReason, StopCause, classify};
 use super::task_env::{AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskSpec};
+use crate::permissions::Asker;
 use crate::process_group::ProcessGroup;
 use crate::protocol::StopReason;
 use crate::telemetry::metrics::{self, metrics};
@@ -118,6 +119,7 @@ async fn run_task_attempt(
         span: parent,
         labels,
         executor,
+        approvals,
     } = env;
     let report = |attempt: u32, kind: TaskEventKind| {
         reporter.report(TaskEvent {
@@ -298,9 +300,23 @@ async fn run_task_attempt(
                         Some(claude_session_id.clone());
                     report(TaskEventKind::Attempt(event));
                 }
+                AttemptEvent::ToolDecided(ref d) => {
+                    record_decision(&span, d);
+                    report(TaskEventKind::Attempt(event));
+                }
                 other => report(TaskEventKind::Attempt(other)),
             };
-            executor.run(launch, &mut on_event, control, group).await
+            let approvals = approvals.as_ref().map(|desk| {
+                desk.for_attempt(Asker {
+                    session: labels.session.clone(),
+                    request_id: labels.request_id.clone(),
+                    task_id: spec.id.to_string(),
+                    attempt,
+                })
+            });
+            executor
+                .run(launch, &mut on_event, control, group, approvals)
+                .await
         }
     };
     if spawned {
@@ -351,6 +367,22 @@ async fn run_task_attempt(
         reason,
         detail,
     }
+}
+
+/// A decided tool call as an event on the attempt's span.
+fn record_decision(span: &tracing::Span, d: &crate::protocol::ToolDecision) {
+    use opentelemetry::KeyValue;
+    span.add_event(
+        "smith.tool.decision",
+        vec![
+            KeyValue::new(GEN_AI_TOOL_NAME, d.tool.clone()),
+            KeyValue::new(SMITH_VERDICT, d.verdict.as_str()),
+            KeyValue::new(SMITH_DECIDED_BY, d.decided_by.as_str()),
+            KeyValue::new("smith.approval.id", d.id.clone()),
+            KeyValue::new("smith.decided.who", d.who.clone()),
+            KeyValue::new("smith.approval.waited_ms", d.waited_ms as i64),
+        ],
+    );
 }
 
 /// Puts the attempt's end on its span and into the metrics.

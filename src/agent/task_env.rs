@@ -13,6 +13,7 @@ use super::config::AgentConfig;
 use super::executor::{Executor, local};
 use super::gate::AttemptGate;
 use super::outcome::{Outcome, OutcomeReason};
+use crate::permissions::Approvals;
 use crate::protocol::StopReason;
 use crate::task::TaskId;
 use crate::workspace::{Workspaces, Worktree};
@@ -141,6 +142,8 @@ pub struct TaskEnv {
     pub labels: Arc<TaskLabels>,
     /// Where the attempts run.
     pub executor: Arc<dyn Executor>,
+    /// Where tool calls that need a person are asked (`None`: they are refused).
+    pub approvals: Option<Arc<Approvals>>,
 }
 
 impl TaskEnv {
@@ -159,6 +162,7 @@ impl TaskEnv {
             span: tracing::Span::none(),
             labels: Arc::new(labels),
             executor: local(),
+            approvals: None,
         }
     }
 }

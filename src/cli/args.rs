@@ -61,6 +61,14 @@ pub enum Command {
     Discard(WorkspaceOpArgs),
     /// The task worktrees smith keeps: request, task, branch, size, age, state.
     Workspaces(JsonArg),
+    /// Workers' tool calls waiting for a person's decision, in every session
+    /// (permissions.mode = "stdio"); --watch follows them as they come and go.
+    Approvals(ApprovalsArgs),
+    /// Allow a waiting tool call (once, or with --always for the rest of its session: the same
+    /// tool with exactly the same input is not asked again).
+    Approve(ApproveArgs),
+    /// Refuse a waiting tool call; the worker gets the message as the tool's result.
+    Deny(DenyArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -172,6 +180,43 @@ pub struct ShowArgs {
 pub struct IdArgs {
     /// The request id (as printed by `smith ask` or `smith history`).
     pub request_id: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smith approvals`.
+#[derive(Args, Debug)]
+pub struct ApprovalsArgs {
+    /// Follow: print each approval as it starts and stops waiting, until interrupted.
+    #[arg(long)]
+    pub watch: bool,
+    /// Print JSON (with --watch: one document per line).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smith approve`.
+#[derive(Args, Debug)]
+pub struct ApproveArgs {
+    /// The approval id (`a-…`, as `smith approvals` or the prompt shows it).
+    pub id: String,
+    /// Allow the same tool with exactly the same input for the rest of the session.
+    #[arg(long)]
+    pub always: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smith deny`.
+#[derive(Args, Debug)]
+pub struct DenyArgs {
+    /// The approval id.
+    pub id: String,
+    /// What the worker is told (default: who denied it).
+    #[arg(long, short)]
+    pub message: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -2,9 +2,11 @@
 //!
 //! - `args`: the command line (its doc comments are the help);
 //! - [`client`]: the protocol's client side; `inputs`: the prompt and tasks of `smith ask`;
+//! - `approvals`: tool calls waiting for a person (list, watch, decide, the inline prompt);
 //! - `progress`: the live lines of a running request; `render`: the status tree, tables,
 //!   a request in full; `texts`: long texts fetched whole.
 
+mod approvals;
 pub(crate) mod args;
 pub mod client;
 mod inputs;
@@ -109,7 +111,7 @@ async fn dispatch(socket: &std::path::Path, command: Command) -> Result<u8, Clie
     let traceparent = trace.as_ref().map(|t| t.traceparent.clone());
     let mut client = Client::connect(socket, traceparent.clone()).await?;
     let result = match command {
-        Command::Ask(args) => ask(&mut client, *args).await,
+        Command::Ask(args) => ask(&mut client, socket, *args).await,
         Command::Resume(args) => {
             client
                 .send(&Request::Resume(ResumeRequest {
@@ -117,7 +119,7 @@ async fn dispatch(socket: &std::path::Path, command: Command) -> Result<u8, Clie
                     detach: args.detach,
                 }))
                 .await?;
-            follow(&mut client, args.json).await
+            follow(&mut client, socket, args.json).await
         }
         other => simple(&mut client, other).await,
     };
@@ -266,11 +268,28 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
             .map(exit_for_apply),
         Command::Discard(a) => workspaces::apply(client, a, true).await.map(exit_for_apply),
         Command::Workspaces(a) => workspaces::list(client, a).await.map(|()| EXIT_OK),
+        Command::Approvals(a) => approvals::list(client, a).await.map(|()| EXIT_OK),
+        Command::Approve(a) => {
+            let (request, json) = approvals::approve_request(a);
+            approvals::decide(client, request, json)
+                .await
+                .map(|()| EXIT_OK)
+        }
+        Command::Deny(a) => {
+            let (request, json) = approvals::deny_request(a);
+            approvals::decide(client, request, json)
+                .await
+                .map(|()| EXIT_OK)
+        }
         Command::Completions { .. } => unreachable!("handled before the socket is known"),
     }
 }
 
-async fn ask(client: &mut Client, args: AskArgs) -> Result<u8, ClientError> {
+async fn ask(
+    client: &mut Client,
+    socket: &std::path::Path,
+    args: AskArgs,
+) -> Result<u8, ClientError> {
     let cwd = match args.cwd {
         Some(dir) => std::path::absolute(&dir).unwrap_or(dir),
         None => std::env::current_dir().map_err(|e| {
@@ -300,19 +319,39 @@ async fn ask(client: &mut Client, args: AskArgs) -> Result<u8, ClientError> {
             detach: args.detach,
         }))
         .await?;
-    follow(client, args.json).await
+    follow(client, socket, args.json).await
 }
 
-/// Follows a request to its end (or prints its id when it was detached).
-async fn follow(client: &mut Client, json: bool) -> Result<u8, ClientError> {
+/// Follows a request to its end (or prints its id when it was detached). Its tool calls that
+/// wait for a person are asked on the terminal (or shown with the commands that decide them).
+async fn follow(
+    client: &mut Client,
+    socket: &std::path::Path,
+    json: bool,
+) -> Result<u8, ClientError> {
     let mut progress = Progress::new(!json && std::io::stderr().is_terminal());
+    let mut prompter = approvals::Prompter::new(json);
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         let response = tokio::select! {
             r = client.recv() => r?,
             _ = tick.tick() => { progress.redraw(); continue; }
+            Some(line) = prompter.next_line() => {
+                let (decision, again) = prompter.answer(&line);
+                progress.note(&again, prompter.prompting());
+                if let Some(request) = decision
+                    && let Err(e) = approvals::send_decision(socket, request).await
+                {
+                    progress.note(&format!("smith: {e}\n"), false);
+                }
+                continue;
+            }
         };
         match response {
+            Response::Event(Event::Approval(event)) => {
+                let text = prompter.event(&event);
+                progress.note(&text, prompter.prompting());
+            }
             Response::Event(event) => {
                 if !json {
                     progress.event(&event);

@@ -48,6 +48,8 @@ pub struct Progress {
     order: Vec<String>,
     drawn: usize,
     started: Instant,
+    /// A prompt is open below the last note: no redraw.
+    held: bool,
 }
 
 impl Progress {
@@ -59,6 +61,7 @@ impl Progress {
             order: Vec::new(),
             drawn: 0,
             started: Instant::now(),
+            held: false,
         }
     }
 
@@ -199,6 +202,8 @@ impl Progress {
                     self.plain(format!("[{task_id}]   hint: {hint}"));
                 }
             }
+            // Shown through `note` by the caller (it may prompt).
+            Event::Approval(_) => {}
             Event::Lagged { dropped } => {
                 self.plain(format!(
                     "({dropped} progress events skipped: this terminal read too slowly)"
@@ -208,9 +213,32 @@ impl Progress {
         self.redraw();
     }
 
+    /// Prints `text` above the live lines (an approval, a prompt); with `hold`, the live lines
+    /// stay away until a note without it (a prompt waits for typing below its text).
+    pub fn note(&mut self, text: &str, hold: bool) {
+        self.held = hold;
+        if text.is_empty() {
+            if !hold {
+                self.redraw();
+            }
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        if self.live && self.drawn > 0 {
+            let _ = write!(err, "\x1b[{}A\x1b[J", self.drawn);
+            self.drawn = 0;
+        }
+        let _ = write!(err, "{text}");
+        let _ = err.flush();
+        drop(err);
+        if !hold {
+            self.redraw();
+        }
+    }
+
     /// Redraws the live lines (also called on a timer so elapsed times move).
     pub fn redraw(&mut self) {
-        if !self.live {
+        if !self.live || self.held {
             return;
         }
         let mut err = std::io::stderr().lock();

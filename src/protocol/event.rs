@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::approval::ApprovalEvent;
 use super::denial::ToolDenial;
 use super::reason::{OutcomeReason, TaskEnd};
 use super::record::{RequestStatus, TaskStatus};
@@ -92,6 +93,8 @@ pub enum Event {
         /// What a person can do about it, where smith knows.
         hint: Option<String>,
     },
+    /// A tool call of one of its workers started or stopped waiting for a person.
+    Approval(ApprovalEvent),
     /// This client read too slowly: this many progress events were dropped before the next one.
     Lagged {
         /// Events dropped.

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::approval::{ApprovalList, ApprovalsQuery, DecideRequest, ToolDecision};
 use super::ask::AskSpec;
 use super::event::{Event, RequestSummary};
 use super::record::{AttemptInfo, RequestInfo, SessionInfo, TaskInfo};
@@ -12,7 +13,7 @@ use super::workspace::{
 };
 
 /// Bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The first frame a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +59,10 @@ pub enum Request {
     Discard(WorkspaceOp),
     /// Every workspace smith keeps.
     Workspaces(WorkspacesQuery),
+    /// What waits for a person (`--watch`: and what comes).
+    Approvals(ApprovalsQuery),
+    /// A person decides a waiting approval.
+    Decide(DecideRequest),
 }
 
 /// `Request::Prune`.
@@ -217,6 +222,10 @@ pub enum Response {
     Applied(ApplyReply),
     /// Workspaces.
     Workspaces(WorkspaceList),
+    /// What waits for a person.
+    Approvals(ApprovalList),
+    /// The decision was taken.
+    Decided(ToolDecision),
 }
 
 /// `Response::Welcome`.
@@ -296,6 +305,8 @@ pub struct ShowReply {
     pub tasks: Vec<TaskInfo>,
     /// Their attempts in order.
     pub attempts: Vec<AttemptInfo>,
+    /// How its workers' tool calls were decided, in order (`permissions.mode = "stdio"`).
+    pub decisions: Vec<ToolDecision>,
     /// Texts it carries only in part (`Request::Text` has them whole).
     pub clipped: Vec<ClippedText>,
 }

@@ -7,12 +7,14 @@
 //!
 //! - [`frame`]: length-prefixed frames, limits and deadlines;
 //! - `message`: `Hello`, `Request`, `Response` and their small payloads;
-//! - `ask`: what a client submits; `denial`: tool calls the CLI refused; `event`: what it hears while a request runs;
+//! - `ask`: what a client submits; `approval`: tool calls that wait for a person and how each
+//!   call was decided; `denial`: tool calls the CLI refused; `event`: what it hears while a request runs;
 //! - `record`: requests, tasks, attempts and sessions as clients read them; `reason`: why
 //!   attempts, tasks and requests ended (one vocabulary for smithd, its database and clients);
 //! - `status`: the live supervision tree;
 //! - `workspace`: isolation, what tasks changed, diff / apply / discard.
 
+pub(crate) mod approval;
 pub(crate) mod ask;
 pub(crate) mod denial;
 pub(crate) mod event;
@@ -23,6 +25,10 @@ pub(crate) mod record;
 pub(crate) mod status;
 pub(crate) mod workspace;
 
+pub use approval::{
+    ApprovalEvent, ApprovalInfo, ApprovalList, ApprovalsQuery, DecideRequest, DecidedBy,
+    ToolDecision, Verdict,
+};
 pub use ask::{AskSpec, Restart, Strategy, TaskInput};
 pub use denial::ToolDenial;
 pub use event::{Event, RequestSummary, TaskRef, TaskSummary};

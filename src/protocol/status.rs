@@ -26,6 +26,8 @@ pub struct ServiceStatus {
     pub max_concurrent_tasks: u64,
     /// Process slots in use.
     pub running_tasks: u64,
+    /// Tool calls waiting for a person, oldest first.
+    pub approvals: Vec<super::approval::ApprovalInfo>,
 }
 
 named_enum! {

@@ -101,6 +101,30 @@ impl Connection {
         read
     }
 
+    /// Resolves when the client closed its end (what it sends meanwhile is discarded: a client
+    /// that follows a stream sends nothing).
+    pub(crate) async fn closed(&self) {
+        let mut buf = [0u8; 256];
+        loop {
+            if self.stream.readable().await.is_err() {
+                return;
+            }
+            match self.stream.try_read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// The peer's uid, as the kernel says.
+    pub(crate) fn peer_uid(&self) -> Option<u32> {
+        getsockopt(&self.stream, PeerCredentials)
+            .ok()
+            .map(|c| c.uid())
+    }
+
     /// Says why the connection closes, without waiting long for a client that does not read.
     pub(super) async fn close_with(mut self, response: Response) {
         self.write_timeout = self.write_timeout.min(Duration::from_secs(1));

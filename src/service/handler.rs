@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::protocol::frame::encode;
 use crate::protocol::{
     Accepted, Ask, Done, ErrorKind, FrameError, HISTORY_PAGE, HISTORY_PAGE_MAX, HISTORY_TEXT_BYTES,
-    HealthReply, HistoryQuery, HistoryReply, Request, RequestInfo, RequestSummary, Response,
-    SHOW_TEXT_BYTES, ServiceStatus, SessionList, ShowReply, TextQuery,
+    HealthReply, HistoryQuery, HistoryReply, Request, RequestInfo, Response, SHOW_TEXT_BYTES,
+    ServiceStatus, SessionList, ShowReply, TextQuery,
 };
 use crate::session::event_queue::EVENT_QUEUE_CAPACITY;
 use crate::session::{EventStream, RequestEvent, RequestSpec, SessionError, event_queue};
@@ -18,7 +18,8 @@ use super::bounded_reply::{clip_request, clip_show, text_chunk};
 use super::connection::{Connection, error};
 use super::shared::ServiceShared;
 use super::shutdown::{ShutdownLevel, raise};
-use super::workspaces;
+use super::stream::stream_events;
+use super::{approvals, workspaces};
 
 fn session_error(e: SessionError) -> Response {
     let kind = match &e {
@@ -92,7 +93,7 @@ pub(crate) async fn handle(
                     }))
                     .await
                 }
-                Ok(id) => stream_events(conn, events, &id).await,
+                Ok(id) => stream_events(conn, events, &id, &shared.approvals).await,
             }
         }
         Request::Resume(r) => {
@@ -110,7 +111,7 @@ pub(crate) async fn handle(
                     }))
                     .await
                 }
-                Ok(()) => stream_events(conn, events, &r.request_id).await,
+                Ok(()) => stream_events(conn, events, &r.request_id, &shared.approvals).await,
             }
         }
         Request::Cancel(c) => match sessions.cancel(&c.request_id).await {
@@ -145,6 +146,7 @@ pub(crate) async fn handle(
                 max_concurrent_tasks: shared.config.limits.max_concurrent_tasks as u64,
                 running_tasks: (shared.config.limits.max_concurrent_tasks
                     - shared.permits.available_permits()) as u64,
+                approvals: shared.approvals.pending(None),
             };
             conn.send(&Response::Status(status)).await
         }
@@ -220,6 +222,8 @@ pub(crate) async fn handle(
             conn.send(&reply).await
         }
         Request::Workspaces(_) => conn.send(&workspaces::list(&store).await).await,
+        Request::Approvals(q) => approvals::approvals(conn, &shared.approvals, q).await,
+        Request::Decide(d) => approvals::decide(conn, &shared.approvals, d).await,
         Request::Health(_) => {
             conn.send(&Response::Health(HealthReply {
                 version: env!("CARGO_PKG_VERSION").to_string(),
@@ -284,65 +288,5 @@ async fn history(
             .await
         }
         Err(e) => conn.send(&store_error(e)).await,
-    }
-}
-
-/// Forwards a request's events until it finishes. A client that goes away (or stops reading
-/// past the write deadline) stops the forwarding, not the request.
-async fn stream_events(
-    conn: &mut Connection,
-    mut events: EventStream,
-    request_id: &str,
-) -> Result<(), FrameError> {
-    // Events that are already waiting go out in one write: under a large fan-out this saves a
-    // system call (and a client wake-up) per event.
-    let mut batch: Vec<u8> = Vec::new();
-    while let Some(first) = events.recv().await {
-        let mut next = Some(first);
-        while let Some(event) = next.take() {
-            match event {
-                RequestEvent::Finished(summary) => {
-                    batch.extend(final_frame(summary)?);
-                    return conn.send_bytes(&batch).await;
-                }
-                RequestEvent::Progress(event) => batch.extend(encode(&Response::Event(event))?),
-            }
-            if batch.len() < 64 * 1024 {
-                next = events.try_recv();
-            }
-        }
-        conn.send_bytes(&batch).await?;
-        batch.clear();
-    }
-    conn.send(&error(
-        ErrorKind::Internal,
-        format!("the session stopped while {request_id} ran; it is interrupted: `smith resume {request_id}` continues it"),
-    ))
-    .await
-}
-
-/// The summary as a frame; if it cannot fit, its texts are cut (the whole answer stays in the
-/// store: `smith show --full`).
-fn final_frame(mut summary: RequestSummary) -> Result<Vec<u8>, FrameError> {
-    let mut max = SHOW_TEXT_BYTES * 64;
-    loop {
-        match encode(&Response::Finished(summary.clone())) {
-            Err(FrameError::TooLarge { .. }) if max > 256 => {
-                let cut = |s: &mut String| {
-                    if s.len() > max {
-                        s.truncate(s.floor_char_boundary(max));
-                        s.push_str("\n[cut to fit the reply: `smith show --full` has it all]");
-                    }
-                };
-                cut(&mut summary.answer);
-                for t in &mut summary.tasks {
-                    if let Some(o) = t.output.as_mut() {
-                        cut(o);
-                    }
-                }
-                max /= 4;
-            }
-            other => return other,
-        }
     }
 }

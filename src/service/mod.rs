@@ -10,14 +10,19 @@
 //!
 //! The control server's parts: `socket` (its place on disk), `control` (listener and accept
 //! loop), `client_slots` (who holds a slot, who gives it up), `connection` (one client: peer,
-//! handshake, bounded reads and writes), `handler` (one request), `bounded_reply` (replies that fit).
+//! handshake, bounded reads and writes), `handler` (one request), `stream` (a running request's
+//! events and approvals to its client), `approvals` (list, follow and decide tool calls waiting
+//! for a person), `bounded_reply` (replies that fit).
 //!
 //! Startup: lock the data directory, migrate the database, sweep processes recorded as running
-//! by a previous instance (pid and start time checked), mark in-flight requests interrupted, then
+//! by a previous instance (pid and start time checked), mark in-flight requests interrupted, deny
+//! the approvals that were left waiting, then
 //! start the tree and listen. Shutdown (the switch passed to [`run`]): stop accepting, let running
-//! requests finish within `service.shutdown_grace` (a second signal: at once), interrupt the rest
+//! requests finish within `service.shutdown_grace` (a second signal: at once; what waits for a
+//! person is denied at once, since nobody can approve it any more), interrupt the rest
 //! (they stay resumable), stop the tree in reverse order, flush the database, remove the socket.
 
+mod approvals;
 mod bounded_reply;
 mod client_slots;
 mod connection;
@@ -29,6 +34,7 @@ mod serve;
 pub(crate) mod shared;
 pub mod shutdown;
 pub(crate) mod socket;
+mod stream;
 pub(crate) mod sweep;
 mod wire;
 mod workspaces;
@@ -114,6 +120,7 @@ fn sessions_spec(shared: Arc<ServiceShared>) -> ChildSpec {
                 config: Arc::new(shared.config.session_config()),
                 permits: shared.permits.clone(),
                 workspaces: shared.workspaces.clone(),
+                approvals: Some(shared.approvals.clone()),
             };
             let sessions = Sessions::start(deps, Some(sup)).await?;
             let cell = sessions.supervisor().cell();
@@ -187,7 +194,7 @@ pub async fn run_with(
     // Recovery before anything runs: migrate, sweep orphans, interrupt what was in flight.
     let db = config.service.database();
     let retention = config.store.retention();
-    let (in_flight, orphans) = tokio::task::spawn_blocking(move || {
+    let (in_flight, orphans, grants) = tokio::task::spawn_blocking(move || {
         let mut conn = open_database(&db)?;
         let pruned = retention.prune_now(&conn)?;
         if pruned.requests > 0 {
@@ -199,9 +206,17 @@ pub async fn run_with(
         }
         let in_flight: HashMap<String, i64> =
             queries::in_flight_requests(&conn)?.into_iter().collect();
+        let denied = queries::resolve_waiting(&conn)?;
+        if denied > 0 {
+            tracing::warn!(
+                approvals = denied,
+                "denied the tool calls a previous smithd left waiting for a person"
+            );
+        }
         Ok::<_, crate::store::StoreError>((
             in_flight,
             queries::interrupt_in_flight(&mut conn, None)?,
+            queries::load_grants(&conn)?,
         ))
     })
     .await
@@ -239,7 +254,7 @@ pub async fn run_with(
             }
         })
     };
-    let shared = ServiceShared::new(config, switch, options);
+    let shared = ServiceShared::new(config, switch, options, grants);
     for warning in &shared.warnings {
         tracing::warn!("{warning}");
     }
@@ -305,6 +320,9 @@ async fn stop(
 ) {
     tracing::info!("shutting down: no new requests");
     let _ = root.terminate_child("control").await;
+    // Nobody can approve anything any more: what waits for a person is denied now (the workers
+    // go on without it), and so is what asks from now on.
+    shared.approvals.close("smithd is shutting down");
     if let Some(sessions) = shared.sessions() {
         let grace = shared.config.service.shutdown_grace;
         if sessions.busy() > 0 {

@@ -7,8 +7,9 @@ use std::time::Instant;
 use tokio::sync::{Semaphore, watch};
 
 use crate::config::Config;
+use crate::permissions::Approvals;
 use crate::session::Sessions;
-use crate::store::StoreHandle;
+use crate::store::{StoreCell, StoreHandle};
 use crate::supervisor::SupervisorRef;
 
 use super::shutdown::ShutdownLevel;
@@ -41,7 +42,9 @@ pub struct ServiceShared {
     pub options: RunOptions,
     /// Isolated tasks' worktrees.
     pub workspaces: Arc<crate::workspace::Workspaces>,
-    store: RwLock<Option<StoreHandle>>,
+    /// Tool calls waiting for a person.
+    pub approvals: Arc<Approvals>,
+    store: StoreCell,
     sessions: RwLock<Option<Sessions>>,
     root: RwLock<Option<SupervisorRef>>,
 }
@@ -75,11 +78,15 @@ impl ServiceShared {
         config: Config,
         shutdown: watch::Sender<ShutdownLevel>,
         options: RunOptions,
+        grants: Vec<(String, String, String)>,
     ) -> Arc<Self> {
         let mut warnings = startup_warnings(&config);
         let (workspaces, problem) = super::workspaces::open(&config);
         warnings.extend(problem);
+        let store = StoreCell::default();
+        let approvals = Approvals::new(config.permissions.clone(), store.clone(), grants);
         Arc::new(Self {
+            approvals,
             permits: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
             warnings,
             workspaces: Arc::new(workspaces),
@@ -87,7 +94,7 @@ impl ServiceShared {
             started: Instant::now(),
             shutdown,
             options,
-            store: RwLock::new(None),
+            store,
             sessions: RwLock::new(None),
             root: RwLock::new(None),
         })
@@ -95,12 +102,12 @@ impl ServiceShared {
 
     /// The current store.
     pub fn store(&self) -> Option<StoreHandle> {
-        self.store.read().expect("store lock").clone()
+        self.store.get()
     }
 
     /// Publishes the store (started or restarted).
     pub fn set_store(&self, store: StoreHandle) {
-        *self.store.write().expect("store lock") = Some(store);
+        self.store.set(store);
     }
 
     /// The current sessions.

@@ -61,6 +61,7 @@ impl From<RequestDetail> for ShowReply {
             request: d.request.into(),
             tasks: d.tasks.iter().map(|t| t.info()).collect(),
             attempts: d.attempts.into_iter().map(Into::into).collect(),
+            decisions: d.decisions,
             clipped: Vec::new(),
         }
     }

@@ -28,6 +28,8 @@ pub struct SessionDeps {
     pub permits: Arc<Semaphore>,
     /// Isolated tasks' worktrees.
     pub workspaces: Arc<crate::workspace::Workspaces>,
+    /// Where tool calls that need a person are asked.
+    pub approvals: Option<Arc<crate::permissions::Approvals>>,
 }
 
 /// Messages of a Session.

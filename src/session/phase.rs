@@ -183,6 +183,7 @@ impl SessionState {
             span: span.clone(),
             labels: run.labels.clone(),
             executor: local(),
+            approvals: self.deps.approvals.clone(),
         };
         // Restarts (with their backoff) and escalations become events on the request's span.
         let (observer, mut decisions) = mpsc::unbounded_channel::<SupervisorEvent>();

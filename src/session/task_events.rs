@@ -92,9 +92,12 @@ impl SessionState {
                 status: retry.error_status,
                 attempt: retry.attempt,
             }),
-            TaskEventKind::Attempt(AttemptEvent::Spawned { .. } | AttemptEvent::Init { .. }) => {
-                None
-            }
+            // Decisions are recorded by the approvals desk, and reach clients from there.
+            TaskEventKind::Attempt(
+                AttemptEvent::Spawned { .. }
+                | AttemptEvent::Init { .. }
+                | AttemptEvent::ToolDecided(_),
+            ) => None,
             TaskEventKind::Finished(outcome) => {
                 attempt_ended = true;
                 let started_at = task.running.take().map_or_else(now_ms, |r| r.since_ms);

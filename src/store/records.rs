@@ -161,6 +161,8 @@ pub struct RequestDetail {
     pub tasks: Vec<Task>,
     /// Their attempts in order.
     pub attempts: Vec<AttemptRecord>,
+    /// How its workers' tool calls were decided, in order.
+    pub decisions: Vec<crate::protocol::ToolDecision>,
 }
 
 /// Unix milliseconds now.

@@ -117,6 +117,39 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE tasks ADD COLUMN denials TEXT;
     "#,
+    // v6: how each tool call of a worker was decided (`permissions.mode = "stdio"`), the ones
+    // that wait for a person (decided_at NULL), and what a person allowed for a whole session.
+    r#"
+    CREATE TABLE approvals (
+        id           TEXT PRIMARY KEY,
+        request_id   TEXT NOT NULL REFERENCES requests(id) ON DELETE CASCADE,
+        session      TEXT NOT NULL,
+        task_id      TEXT NOT NULL,
+        attempt      INTEGER NOT NULL,
+        tool         TEXT NOT NULL,
+        summary      TEXT NOT NULL,
+        input        TEXT NOT NULL,
+        suggestions  TEXT,
+        asked_at     INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        decided_at   INTEGER,
+        verdict      TEXT,
+        decided_by   TEXT,
+        who          TEXT,
+        message      TEXT,
+        always       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX approvals_by_request ON approvals(request_id, asked_at);
+    CREATE INDEX approvals_waiting ON approvals(decided_at) WHERE decided_at IS NULL;
+    CREATE TABLE session_grants (
+        session      TEXT NOT NULL REFERENCES sessions(name) ON DELETE CASCADE,
+        tool         TEXT NOT NULL,
+        input        TEXT NOT NULL,
+        approval_id  TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        PRIMARY KEY (session, tool, input)
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.

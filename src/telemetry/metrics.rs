@@ -41,6 +41,12 @@ pub struct Metrics {
     pub workspaces_alive: Gauge<u64>,
     /// `smith.workspaces.disk` (By): what they take on disk (measured by each reconcile pass).
     pub workspaces_disk: Gauge<u64>,
+    /// `smith.approvals.pending`: tool calls waiting for a person.
+    pub approvals_pending: UpDownCounter<i64>,
+    /// `smith.tool.decisions`, by `smith.verdict` and `smith.decided_by`.
+    pub tool_decisions: Counter<u64>,
+    /// `smith.approval.wait` (s): how long a call waited for its decision, by `smith.decided_by`.
+    pub approval_wait: Histogram<f64>,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -110,6 +116,22 @@ pub fn metrics() -> &'static Metrics {
                 )
                 .with_unit("By")
                 .build(),
+            approvals_pending: meter
+                .i64_up_down_counter("smith.approvals.pending")
+                .with_description("Tool calls of workers waiting for a person's decision")
+                .with_unit("{approval}")
+                .build(),
+            tool_decisions: meter
+                .u64_counter("smith.tool.decisions")
+                .with_description("Tool calls decided by smith, by verdict and by who decided")
+                .with_unit("{decision}")
+                .build(),
+            approval_wait: meter
+                .f64_histogram("smith.approval.wait")
+                .with_description("How long a tool call waited for its decision, by who decided")
+                .with_unit("s")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
         }
     })
 }
@@ -117,6 +139,14 @@ pub fn metrics() -> &'static Metrics {
 /// `smith.exit_reason = reason`.
 pub fn reason(reason: &str) -> [KeyValue; 1] {
     [KeyValue::new(SMITH_EXIT_REASON, reason.to_string())]
+}
+
+/// A tool decision's attributes.
+pub fn decision(verdict: &'static str, decided_by: &'static str) -> [KeyValue; 2] {
+    [
+        KeyValue::new(SMITH_VERDICT, verdict),
+        KeyValue::new(SMITH_DECIDED_BY, decided_by),
+    ]
 }
 
 /// Token usage attributes.

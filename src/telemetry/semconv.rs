@@ -27,6 +27,12 @@ pub const PROCESS_EXIT_CODE: &str = "process.exit.code";
 pub const ERROR_TYPE: &str = "error.type";
 /// `smith.exit_reason`: the outcome class.
 pub const SMITH_EXIT_REASON: &str = "smith.exit_reason";
+/// `smith.verdict`: a tool call allowed or denied.
+pub const SMITH_VERDICT: &str = "smith.verdict";
+/// `smith.decided_by`: rule, remembered, person, timeout, unattended, withdrawn, restart.
+pub const SMITH_DECIDED_BY: &str = "smith.decided_by";
+/// `gen_ai.tool.name` on a decision's span event.
+pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
 /// `smith.request.status`.
 pub const SMITH_REQUEST_STATUS: &str = "smith.request.status";
 /// `smith.prompt` (only with `telemetry.record_content`).

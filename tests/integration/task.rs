@@ -297,6 +297,7 @@ impl smith::agent::Executor for Elsewhere {
         _on_event: &'a mut (dyn FnMut(AttemptEvent) + Send),
         _stop: mpsc::UnboundedReceiver<StopReason>,
         _group: Arc<smith::agent::ProcessGroup>,
+        _approvals: Option<smith::permissions::AttemptApprovals>,
     ) -> futures::future::BoxFuture<'a, smith::agent::Outcome> {
         let mut seen = self.0.lock().unwrap();
         let mut outcome = if seen.is_empty() {

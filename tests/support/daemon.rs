@@ -199,6 +199,19 @@ impl Daemon {
             .expect("run smith")
     }
 
+    /// Starts `smith ARGS` in the background (stdout and stderr piped), in the work directory.
+    pub fn smith_child(&self, args: &[&str]) -> Child {
+        Command::new(smith_bin())
+            .args(args)
+            .env("SMITH_SOCKET", self.socket())
+            .current_dir(self.work())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start smith")
+    }
+
     /// Asserts that smithd still answers `smith health`.
     pub fn assert_serving(&self) {
         let out = self.smith(&["health"]);

@@ -25,7 +25,7 @@
 //! | `[[env]]` | answer with its environment as a JSON object |
 //! | `[[args]]` | answer with its arguments as a JSON array |
 //! | `[[append:PATH=TEXT]]` | right after init, append the line TEXT to PATH (relative to its cwd; created if missing), like a Write tool call; several may be given |
-//! | `[[ask:COMMAND]]` | a Bash call that needs a permission: with `--permission-prompt-tool stdio` a `can_use_tool` control request, answered by the host (allowed: it runs); without, refused headless (`permission_denied`); answer `ALLOWED: …` or `DENIED: …` |
+//! | `[[ask:COMMAND]]` | a Bash call that needs a permission: with `--permission-prompt-tool stdio` a `can_use_tool` control request, answered by the host (allowed: it runs); without, refused headless (`permission_denied`); answer `ALLOWED: …` or `DENIED: …`; several are asked in order |
 //! | `[[sh:COMMAND]]` | right after init, run `sh -c COMMAND` like the CLI's Bash tool (in a session of its own), wait; answer with its exit status and output |
 //! | `[[stderr:TEXT]]` | write TEXT to stderr |
 //! | `[[replay:PATH]]` | print the lines of PATH (a captured CLI output) instead, then exit |
@@ -163,11 +163,20 @@ enum Input {
 /// runs); without it, refused headless with a `permission_denied` line. The tool's result.
 fn ask_permission(
     command: &str,
+    n: usize,
     session: &str,
     prompt_tool: bool,
     rx: &mpsc::Receiver<Input>,
 ) -> String {
-    let id = "toolu_fake_ask";
+    let id = format!("toolu_fake_ask_{n}");
+    let request_id = format!("req-fake-ask-{n}");
+    let result = |output: &str| {
+        emit(
+            json!({"type": "user", "message": {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": id, "content": output}]},
+            "session_id": session}),
+        );
+    };
     let input = json!({"command": command, "description": "fake tool call"});
     emit(
         json!({"type": "assistant", "message": {"role": "assistant", "model": "fake-model",
@@ -180,21 +189,26 @@ fn ask_permission(
             json!({"type": "system", "subtype": "permission_denied", "tool_name": "Bash",
             "tool_use_id": id, "message": message, "session_id": session}),
         );
+        result(&message);
         return format!("DENIED: {message}");
     }
     emit(
-        json!({"type": "control_request", "request_id": "req-fake-ask", "request": {
-        "subtype": "can_use_tool", "tool_name": "Bash", "input": input, "tool_use_id": id}}),
+        json!({"type": "control_request", "request_id": request_id, "request": {
+        "subtype": "can_use_tool", "tool_name": "Bash", "input": input, "tool_use_id": id,
+        "permission_suggestions": [{"type": "addRules", "rules": [{"toolName": "Bash", "ruleContent": command}],
+            "behavior": "allow", "destination": "localSettings"}]}}),
     );
     loop {
         match rx.recv() {
-            Ok(Input::Control(v)) if v["response"]["request_id"] == "req-fake-ask" => {
+            Ok(Input::Control(v)) if v["response"]["request_id"] == request_id.as_str() => {
                 let answer = &v["response"]["response"];
-                return if answer["behavior"] == "allow" {
+                let output = if answer["behavior"] == "allow" {
                     format!("ALLOWED: {}", run_tool_command(command))
                 } else {
                     format!("DENIED: {}", answer["message"].as_str().unwrap_or(""))
                 };
+                result(&output);
+                return output;
             }
             Ok(Input::Eof) | Err(_) => return "DENIED: no answer before stdin closed".into(),
             Ok(_) => {}
@@ -363,11 +377,17 @@ fn main() {
         writeln!(file, "{text}").expect("append directive: write");
     }
     let prompt_tool = flag("--permission-prompt-tool").as_deref() == Some("stdio");
-    let tool_output = script.arg("sh").map(run_tool_command).or_else(|| {
-        script
-            .arg("ask")
-            .map(|command| ask_permission(command, &session, prompt_tool, &rx))
-    });
+    let asks: Vec<String> = script
+        .directives
+        .iter()
+        .filter(|(name, _)| name == "ask")
+        .enumerate()
+        .map(|(n, (_, command))| ask_permission(command, n, &session, prompt_tool, &rx))
+        .collect();
+    let tool_output = script
+        .arg("sh")
+        .map(run_tool_command)
+        .or_else(|| (!asks.is_empty()).then(|| asks.join("\n")));
 
     if script.has("hang") {
         loop {

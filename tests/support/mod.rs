@@ -7,6 +7,7 @@ compile_error!("the tests run the stand-in agent: cargo test --features stand-in
 
 pub mod actors;
 pub mod agent;
+pub mod approvals;
 pub mod background;
 pub mod daemon;
 pub mod fake_api;

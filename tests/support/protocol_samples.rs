@@ -32,6 +32,8 @@ fn request_name(r: &Request) -> &'static str {
         Request::Apply(_) => "apply",
         Request::Discard(_) => "discard",
         Request::Workspaces(_) => "workspaces",
+        Request::Approvals(_) => "approvals",
+        Request::Decide(_) => "decide",
     }
 }
 
@@ -53,6 +55,8 @@ fn response_name(r: &Response) -> String {
         Response::Diff(_) => "diff".into(),
         Response::Applied(_) => "applied".into(),
         Response::Workspaces(_) => "workspaces".into(),
+        Response::Approvals(_) => "approvals".into(),
+        Response::Decided(_) => "decided".into(),
     }
 }
 
@@ -66,6 +70,8 @@ fn event_name(e: &Event) -> &'static str {
         Event::TaskProgress { .. } => "task_progress",
         Event::TaskApiRetry { .. } => "task_api_retry",
         Event::TaskFinished { .. } => "task_finished",
+        Event::Approval(ApprovalEvent::Waiting(_)) => "approval_waiting",
+        Event::Approval(ApprovalEvent::Decided(_)) => "approval_decided",
         Event::Lagged { .. } => "lagged",
     }
 }
@@ -134,6 +140,14 @@ pub fn requests() -> Vec<(&'static str, Request)> {
             tasks: vec![],
         }),
         Request::Workspaces(WorkspacesQuery {}),
+        Request::Approvals(ApprovalsQuery { watch: true }),
+        Request::Decide(DecideRequest {
+            id: "a-1f2e3d4c".into(),
+            verdict: Verdict::Deny,
+            always: false,
+            message: Some("not that".into()),
+            by: "alice".into(),
+        }),
     ]
     .into_iter()
     .map(|r| (request_name(&r), r))
@@ -268,6 +282,10 @@ fn workspace_responses() -> Vec<Response> {
                 },
             ],
         }),
+        Response::Approvals(ApprovalList {
+            pending: vec![approval()],
+        }),
+        Response::Decided(decision()),
         Response::Workspaces(WorkspaceList {
             workspaces: vec![WorkspaceInfo {
                 request_id: "r-1".into(),
@@ -284,6 +302,38 @@ fn workspace_responses() -> Vec<Response> {
             }],
         }),
     ]
+}
+
+fn approval() -> ApprovalInfo {
+    ApprovalInfo {
+        id: "a-1f2e3d4c".into(),
+        session: "main".into(),
+        request_id: "r-1".into(),
+        task_id: "t2".into(),
+        attempt: 1,
+        tool: "Bash".into(),
+        summary: "touch x".into(),
+        input: "{\"command\": \"touch x\"}".into(),
+        suggestions: Some("[]".into()),
+        asked_at_ms: 5,
+        expires_at_ms: 600_005,
+    }
+}
+
+fn decision() -> ToolDecision {
+    ToolDecision {
+        id: "a-1f2e3d4c".into(),
+        task_id: "t2".into(),
+        attempt: 1,
+        tool: "Bash".into(),
+        summary: "touch x".into(),
+        verdict: Verdict::Allow,
+        decided_by: DecidedBy::Person,
+        who: "alice (uid 1000)".into(),
+        message: None,
+        always: true,
+        waited_ms: 1200,
+    }
 }
 
 fn events() -> Vec<Event> {
@@ -336,6 +386,8 @@ fn events() -> Vec<Event> {
             detail: Some("API Error: 529".into()),
             hint: None,
         },
+        Event::Approval(ApprovalEvent::Waiting(approval())),
+        Event::Approval(ApprovalEvent::Decided(decision())),
         Event::Lagged { dropped: 7 },
     ]
 }
@@ -387,6 +439,7 @@ pub fn responses() -> Vec<(String, Response)> {
             }],
             max_concurrent_tasks: 8,
             running_tasks: 1,
+            approvals: vec![approval()],
         }),
         Response::Sessions(SessionList {
             sessions: vec![SessionInfo {
@@ -444,6 +497,7 @@ pub fn responses() -> Vec<(String, Response)> {
                 detail: Some("killed".into()),
                 hint: Some("h".into()),
             }],
+            decisions: vec![decision()],
             clipped: vec![ClippedText {
                 request_id: "r-1".into(),
                 part: TextPart::TaskInstruction(0),

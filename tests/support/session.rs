@@ -57,6 +57,7 @@ impl Harness {
                 WorkspaceSettings::default(),
                 dir.path().join("worktrees"),
             )),
+            approvals: None,
         };
         let sessions = Sessions::start(deps.clone(), None).await.unwrap();
         Self {

@@ -2,9 +2,11 @@
 //! the store actor ([`super::StoreHandle::call`]), never on an async worker.
 //!
 //! - `requests`: requests, their history pages, their end, the context turns;
+//! - `approvals`: how tool calls were decided and what waits for a person;
 //! - `tasks`: tasks and attempts; `workspaces`: isolated tasks' worktrees; `recovery`: what a
 //!   restart finds left behind.
 
+mod approvals;
 mod recovery;
 mod requests;
 mod tasks;
@@ -14,6 +16,10 @@ use rusqlite::{Connection, Row};
 
 use super::error::{QueryContext, StoreError};
 
+pub use approvals::{
+    DECISIONS_SHOWN, decide_approval, insert_approval, insert_grant, load_grants,
+    request_decisions, resolve_waiting,
+};
 pub use recovery::{in_flight_requests, interrupt_in_flight, mark_interrupted};
 pub use requests::{
     NewRequest, RequestEnd, finish_request, insert_request, list_sessions, load_turns,

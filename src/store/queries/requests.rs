@@ -214,10 +214,12 @@ pub fn request_detail(conn: &Connection, id: &str) -> Result<RequestDetail, Stor
         })?;
     let tasks = read_tasks(conn, id)?;
     let attempts = read_attempts(conn, id)?;
+    let decisions = super::request_decisions(conn, id)?;
     Ok(RequestDetail {
         request,
         tasks,
         attempts,
+        decisions,
     })
 }
 
