@@ -1,7 +1,7 @@
 //! What deciding a tool call by rule adds to it: one-task requests whose worker runs one Bash
 //! call, with `permissions.mode = "cli"` (the call runs at once: the baseline) and with `"stdio"`
-//! (the worker asks smith on stdout, an allow rule decides, the answer goes back on stdin, then
-//! the call runs), alternated in the same run. Reports the p50 of each and the difference
+//! (the worker asks smith on stdout, an allow rule decides, the decision is recorded, the answer
+//! goes back on stdin, then the call runs), alternated in the same run. Reports the p50 of each and the difference
 //! (target <= 1 ms).
 //!
 //! `cargo bench --features stand-in --bench permissions` (SMITH_BENCH_ROUNDS: 200 of each).

@@ -105,7 +105,8 @@ pub async fn run_request(
 }
 
 /// Sessions running the stand-in agent with `dir` as its root, data and state directory,
-/// `permits` processes at a time; `agent` adjusts the agent settings.
+/// `permits` processes at a time; `agent` adjusts the agent settings. Tool calls smith decides
+/// are recorded by an approvals desk of their own, as in smithd.
 pub async fn stand_in_sessions(
     dir: &Path,
     config: smith::session::SessionConfig,
@@ -126,6 +127,9 @@ pub async fn stand_in_sessions(
     let (store, _) = smith::store::StoreHandle::open(&dir.join("bench.db"))
         .await
         .expect("the bench database opens");
+    let cell = smith::store::StoreCell::default();
+    cell.set(store.clone());
+    let approvals = smith::permissions::Approvals::new(Default::default(), cell, Vec::new());
     let deps = smith::session::SessionDeps {
         store,
         agent: Arc::new(settings),
@@ -135,7 +139,7 @@ pub async fn stand_in_sessions(
             Default::default(),
             dir.join("worktrees"),
         )),
-        approvals: None,
+        approvals: Some(approvals),
     };
     smith::session::Sessions::start(deps, None)
         .await

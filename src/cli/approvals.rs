@@ -107,13 +107,15 @@ pub async fn list(client: &mut Client, args: ApprovalsArgs) -> Result<(), Client
     for a in pending {
         event(&ApprovalEvent::Waiting(a));
     }
-    while args.watch {
+    if !args.watch {
+        return Ok(());
+    }
+    loop {
         match client.recv().await? {
             Response::Event(Event::Approval(e)) => event(&e),
             other => return Err(unexpected(other)),
         }
     }
-    Ok(())
 }
 
 /// `smith approve` / `smith deny`.
@@ -240,7 +242,7 @@ impl Prompter {
         }
     }
 
-    /// A typed line: the decision to send (and what to print), or a question again.
+    /// A typed line: the decision to send and the next prompt, or a question again.
     pub fn answer(&mut self, line: &str) -> (Option<DecideRequest>, String) {
         let Some((a, typing_message)) = self.asking.take() else {
             return (None, String::new());
@@ -255,11 +257,14 @@ impl Prompter {
         };
         if typing_message {
             let message = (!line.is_empty()).then(|| line.to_string());
-            return (Some(decide(Verdict::Deny, false, message)), String::new());
+            return (
+                Some(decide(Verdict::Deny, false, message)),
+                self.show_next(),
+            );
         }
         match line {
-            "y" | "Y" | "yes" => (Some(decide(Verdict::Allow, false, None)), String::new()),
-            "a" | "A" | "always" => (Some(decide(Verdict::Allow, true, None)), String::new()),
+            "y" | "Y" | "yes" => (Some(decide(Verdict::Allow, false, None)), self.show_next()),
+            "a" | "A" | "always" => (Some(decide(Verdict::Allow, true, None)), self.show_next()),
             "n" | "N" | "no" => {
                 self.asking = Some((a, true));
                 (None, "  message for the worker (empty: none): ".into())
@@ -300,4 +305,94 @@ fn spawn_stdin_lines() -> mpsc::UnboundedReceiver<String> {
         }
     });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: &str) -> ApprovalInfo {
+        ApprovalInfo {
+            id: id.into(),
+            session: "main".into(),
+            request_id: "r-1".into(),
+            task_id: "t2".into(),
+            attempt: 1,
+            tool: "Bash".into(),
+            summary: "touch x".into(),
+            input: "{\n  \"command\": \"touch x\"\n}".into(),
+            suggestions: None,
+            asked_at_ms: 0,
+            expires_at_ms: i64::MAX,
+        }
+    }
+
+    fn interactive() -> Prompter {
+        Prompter {
+            lines: Some(mpsc::unbounded_channel().1),
+            queue: Vec::new(),
+            asking: None,
+        }
+    }
+
+    #[test]
+    fn one_approval_is_asked_at_a_time_and_each_answer_decides_it() {
+        let mut p = interactive();
+        let shown = p.event(&ApprovalEvent::Waiting(info("a-1")));
+        assert!(
+            shown.contains("touch x") && shown.contains("[y]"),
+            "{shown}"
+        );
+        assert_eq!(p.event(&ApprovalEvent::Waiting(info("a-2"))), "", "queued");
+        assert_eq!(
+            p.event(&ApprovalEvent::Waiting(info("a-1"))),
+            "",
+            "a repeat"
+        );
+        let (d, next) = p.answer("a");
+        let d = d.unwrap();
+        assert_eq!(
+            (d.id.as_str(), d.verdict, d.always),
+            ("a-1", Verdict::Allow, true)
+        );
+        // The next one is shown at once; the decision is reported when smithd confirms it.
+        assert!(next.contains("a-2"), "{next}");
+        let decided = ToolDecision {
+            id: "a-1".into(),
+            task_id: "t2".into(),
+            attempt: 1,
+            tool: "Bash".into(),
+            summary: "touch x".into(),
+            verdict: Verdict::Allow,
+            decided_by: DecidedBy::Person,
+            who: "me".into(),
+            message: None,
+            always: true,
+            waited_ms: 10,
+        };
+        let line = p.event(&ApprovalEvent::Decided(decided));
+        assert!(line.contains("allowed for the session"), "{line}");
+        assert!(p.prompting(), "a-2 is still asked");
+        let (d, again) = p.answer("what");
+        assert!(d.is_none() && again.contains("y (allow once)"));
+        let (d, ask_message) = p.answer("n");
+        assert!(d.is_none() && ask_message.contains("message"));
+        let (d, _) = p.answer("  not here ");
+        let d = d.unwrap();
+        assert_eq!(d.verdict, Verdict::Deny);
+        assert_eq!(d.message.as_deref(), Some("not here"));
+    }
+
+    #[test]
+    fn without_a_terminal_an_approval_is_shown_with_its_commands() {
+        let mut p = Prompter {
+            lines: None,
+            queue: Vec::new(),
+            asking: None,
+        };
+        let shown = p.event(&ApprovalEvent::Waiting(info("a-9")));
+        assert!(shown.contains("smith approve a-9"), "{shown}");
+        assert!(shown.contains("\"command\""), "the whole input: {shown}");
+        assert!(!p.prompting());
+    }
 }

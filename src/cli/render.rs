@@ -144,6 +144,15 @@ pub fn status_tree(s: &ServiceStatus) -> String {
             }
         }
     }
+    if !s.approvals.is_empty() {
+        out.push_str(&format!(
+            "\n{} tool call(s) waiting for a person:\n",
+            s.approvals.len()
+        ));
+        for a in &s.approvals {
+            out.push_str(&super::approvals::waiting_block(a));
+        }
+    }
     out
 }
 
@@ -247,6 +256,12 @@ pub fn request_detail(d: &ShowReply) -> String {
                     .next()
                     .map(|m| format!(": {m}"))
                     .unwrap_or_default()
+            ));
+        }
+        for decision in d.decisions.iter().filter(|x| x.task_id == t.id) {
+            out.push_str(&format!(
+                "      tool call {}\n",
+                super::approvals::decision_line(decision)
             ));
         }
         for a in d.attempts.iter().filter(|a| a.task_idx == t.idx) {

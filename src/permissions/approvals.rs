@@ -607,3 +607,76 @@ impl Drop for Withdraw {
 fn new_id() -> String {
     format!("a-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desk(settings: PermissionSettings) -> Arc<Approvals> {
+        Approvals::new(
+            settings,
+            StoreCell::default(),
+            vec![("main".into(), "Bash".into(), r#"{"command":"ls"}"#.into())],
+        )
+    }
+
+    fn asker(session: &str) -> Asker {
+        Asker {
+            session: session.into(),
+            request_id: "r-1".into(),
+            task_id: "t1".into(),
+            attempt: 1,
+        }
+    }
+
+    fn call(input: &Value) -> Call<'_> {
+        Call {
+            tool: "Bash",
+            input,
+            summary: "ls".into(),
+            suggestions: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_that_cannot_be_recorded_is_denied_and_never_waits() {
+        let desk = desk(PermissionSettings::default());
+        let input = serde_json::json!({"command": "make"});
+        let (id, decided) = desk.for_attempt(asker("main")).ask(&call(&input));
+        let d = decided.await;
+        assert_eq!((d.id.as_str(), d.verdict), (id.as_str(), Verdict::Deny));
+        assert!(d.message.unwrap().contains("could not be recorded"));
+        assert!(desk.pending(None).is_empty());
+    }
+
+    #[tokio::test]
+    async fn unattended_deny_and_a_closing_desk_decide_at_once() {
+        let settings = PermissionSettings {
+            unattended: Unattended::Deny,
+            ..PermissionSettings::default()
+        };
+        let desk = desk(settings);
+        let input = serde_json::json!({"command": "make"});
+        let d = desk.for_attempt(asker("main")).ask(&call(&input)).1.await;
+        assert_eq!(d.decided_by, DecidedBy::Unattended);
+        // Attached: it would wait (and, with no store, is denied as unrecorded instead).
+        let attached = desk.attach("r-1");
+        let d = desk.for_attempt(asker("main")).ask(&call(&input)).1.await;
+        assert_eq!(d.decided_by, DecidedBy::Withdrawn);
+        drop(attached);
+        desk.close("smithd is shutting down");
+        let d = desk.for_attempt(asker("main")).ask(&call(&input)).1.await;
+        assert_eq!(d.message.as_deref(), Some("smithd is shutting down"));
+    }
+
+    #[test]
+    fn always_holds_for_exactly_that_call_in_that_session() {
+        let desk = desk(PermissionSettings::default());
+        let main = desk.for_attempt(asker("main"));
+        assert!(main.remembered("Bash", &serde_json::json!({"command": "ls"})));
+        assert!(!main.remembered("Bash", &serde_json::json!({"command": "ls -a"})));
+        assert!(!main.remembered("Edit", &serde_json::json!({"command": "ls"})));
+        let other = desk.for_attempt(asker("other"));
+        assert!(!other.remembered("Bash", &serde_json::json!({"command": "ls"})));
+    }
+}

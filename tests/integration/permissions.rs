@@ -302,3 +302,98 @@ fn a_shutdown_denies_what_waits_and_records_why() {
 fn summary_of_child_or_error(child: std::process::Child) -> std::process::Output {
     child.wait_with_output().expect("smith ask ends")
 }
+
+#[test]
+fn a_watcher_and_the_notify_command_hear_of_each_approval() {
+    use std::io::BufRead;
+    let mut d = Daemon::new(ASKS);
+    let notified = d.root().join("notified.json");
+    d.extra_config = format!("{ASKS}notify_command = \"cat > {}\"\n", notified.display());
+    d.write_config(&d.agent_section());
+    d.start_in_process();
+    let mut watcher = d.smith_child(&["approvals", "--watch", "--json"]);
+    let lines = std::io::BufReader::new(watcher.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let client = d.smith_child(&["ask", "--json", "watched [[ask:touch watched.txt]]"]);
+    let heard = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the watcher hears it");
+    let waiting: serde_json::Value = serde_json::from_str(&heard).unwrap();
+    let id = waiting["Waiting"]["id"]
+        .as_str()
+        .expect("a waiting approval")
+        .to_string();
+    let sent = eventually_sync(Duration::from_secs(10), || {
+        std::fs::read_to_string(&notified)
+            .ok()
+            .filter(|s| s.ends_with('}'))
+    })
+    .expect("the notify command ran");
+    let sent: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!(sent["id"], id.as_str());
+    assert_eq!(sent["approve"], format!("smith approve {id}"));
+    json_of(&d, &["approve", "--json", &id]);
+    let heard = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("and its decision");
+    let decided: serde_json::Value = serde_json::from_str(&heard).unwrap();
+    assert_eq!(decided["Decided"]["id"], id.as_str(), "{decided}");
+    assert_eq!(decided["Decided"]["verdict"], "allow");
+    summary_of_child(client);
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    d.stop_in_process().unwrap();
+}
+
+#[test]
+fn a_worker_waiting_for_a_person_is_neither_idle_nor_out_of_time() {
+    let mut d = Daemon::new(ASKS);
+    d.env = vec![
+        ("SMITH_AGENT__IDLE_TIMEOUT".into(), "1s".into()),
+        ("SMITH_AGENT__TIMEOUT".into(), "2s".into()),
+    ];
+    d.start_in_process();
+    let client = d.smith_child(&["ask", "--json", "slow person [[ask:touch late.txt]]"]);
+    let id = first_waiting(&d, Duration::from_secs(20))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Longer than both the idle and the wall-clock limit.
+    std::thread::sleep(Duration::from_millis(3000));
+    json_of(&d, &["approve", "--json", &id]);
+    let v = summary_of_child(client);
+    assert_eq!(v["status"], "succeeded", "{v}");
+    assert_eq!(v["tasks"][0]["attempts"], 1, "not stopped meanwhile: {v}");
+    assert!(d.work().join("late.txt").exists());
+    d.stop_in_process().unwrap();
+}
+
+#[test]
+fn a_cancel_withdraws_what_waits_and_records_why() {
+    let mut d = Daemon::new(ASKS);
+    d.start_in_process();
+    let client = d.smith_child(&["ask", "--json", "cancel me [[ask:touch cancelled.txt]]"]);
+    let a = first_waiting(&d, Duration::from_secs(20));
+    let request = a["request_id"].as_str().unwrap().to_string();
+    let out = d.smith(&["cancel", &request]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = summary_of_child(client);
+    assert_eq!(v["status"], "cancelled", "{v}");
+    let recorded = decisions(&d, &request);
+    assert_eq!(recorded[0]["decided_by"], "withdrawn", "{recorded:?}");
+    assert!(
+        recorded[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled"),
+        "{recorded:?}"
+    );
+    assert!(waiting(&d).is_empty());
+    assert!(!d.work().join("cancelled.txt").exists());
+    d.stop_in_process().unwrap();
+}
