@@ -2,7 +2,8 @@
 //!
 //! - `args`: the command line (its doc comments are the help);
 //! - [`client`]: the protocol's client side; `inputs`: the prompt and tasks of `smith ask`;
-//! - `approvals`: tool calls waiting for a person (list, watch, decide, the inline prompt);
+//! - `approvals`: tool calls waiting for a person (list, watch, decide); `prompt`: the inline
+//!   prompt of `smith ask`;
 //! - `progress`: the live lines of a running request; `render`: the status tree, tables,
 //!   a request in full; `texts`: long texts fetched whole.
 
@@ -11,6 +12,7 @@ pub(crate) mod args;
 pub mod client;
 mod inputs;
 pub(crate) mod progress;
+mod prompt;
 pub(crate) mod render;
 mod texts;
 pub(crate) mod trace;
@@ -330,7 +332,7 @@ async fn follow(
     json: bool,
 ) -> Result<u8, ClientError> {
     let mut progress = Progress::new(!json && std::io::stderr().is_terminal());
-    let mut prompter = approvals::Prompter::new(json);
+    let mut prompter = prompt::Prompter::new(json);
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         let response = tokio::select! {

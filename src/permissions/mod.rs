@@ -8,9 +8,11 @@
 //! - `rule`: the rule syntax and matching (Bash operators cannot fool an allow rule);
 //! - `policy`: the order of decision and the presets; `settings`: `[permissions]`;
 //! - `approvals`: the calls that wait for a person ([`Approvals`], the service's one owner);
+//!   `attempt_approvals`: the desk as one attempt uses it;
 //!   `notify`: `permissions.notify_command`.
 
 mod approvals;
+mod attempt_approvals;
 mod notify;
 mod policy;
 mod rule;
@@ -18,7 +20,8 @@ mod settings;
 
 use serde_json::{Value, json};
 
-pub use approvals::{ApprovalError, Approvals, Asker, Attachment, AttemptApprovals, Call};
+pub use approvals::{ApprovalError, Approvals, Attachment};
+pub use attempt_approvals::{Asker, AttemptApprovals, Call};
 pub use policy::{Decision, Policy, Preset};
 pub use rule::{Rule, ToolCall};
 pub use settings::{PermissionMode, PermissionSettings, Unattended};
