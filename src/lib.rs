@@ -12,6 +12,8 @@
 //! - [`task`]: the task model — one record per task of a request, its id and why it ended.
 //! - [`agent`]: one `claude` process per attempt — its launch spec, stream-json, containment,
 //!   watchdogs, outcome classes — the executor seam attempts run through, and the task actor.
+//! - [`governor`]: one API account, many workers — the gate every attempt passes, closed for all
+//!   by a throttle any worker sees (a leaf).
 //! - [`permissions`]: workers' tool calls decided by smith (`stdio` mode) — rules and presets,
 //!   then a person: the approvals that wait, their timeout, who is attached, "always".
 //! - [`store`]: SQLite — schema, migrations, the Store actor, queries, retention; committed
@@ -45,6 +47,7 @@ mod accept_pause;
 pub mod agent;
 pub mod cli;
 pub mod config;
+pub mod governor;
 pub(crate) mod paths;
 pub mod permissions;
 pub(crate) mod process_group;

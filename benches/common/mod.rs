@@ -140,6 +140,7 @@ pub async fn stand_in_sessions(
             dir.join("worktrees"),
         )),
         approvals: Some(approvals),
+        governor: Some(smith::governor::Governor::new(Default::default())),
     };
     smith::session::Sessions::start(deps, None)
         .await

@@ -55,11 +55,11 @@ enum StopStage {
 pub async fn run_attempt(
     spec: AttemptSpec,
     mut on_event: impl FnMut(AttemptEvent) + Send,
-    control: mpsc::UnboundedReceiver<StopReason>,
+    mut control: mpsc::UnboundedReceiver<StopReason>,
     group: Arc<ProcessGroup>,
 ) -> Outcome {
     match LaunchSpec::new(&spec) {
-        Ok(launch) => run_launch(launch, &mut on_event, control, group, None).await,
+        Ok(launch) => run_launch(launch, &mut on_event, &mut control, group, None).await,
         Err(err) => Outcome::bare(OutcomeReason::SpawnFailed, err.to_string()),
     }
 }
@@ -69,7 +69,7 @@ pub async fn run_attempt(
 pub async fn run_launch(
     launch: LaunchSpec,
     on_event: &mut (dyn FnMut(AttemptEvent) + Send),
-    mut control: mpsc::UnboundedReceiver<StopReason>,
+    control: &mut mpsc::UnboundedReceiver<StopReason>,
     group: Arc<ProcessGroup>,
     approvals: Option<AttemptApprovals>,
 ) -> Outcome {
@@ -104,6 +104,8 @@ pub async fn run_launch(
         init_seen: false,
         denials: Denials::default(),
         tools_running: Default::default(),
+        answered: false,
+        throttled: false,
         claude_session_id: match &launch.session {
             SessionArg::Resume(id) => Some(id.clone()),
             SessionArg::New(_) => None,

@@ -153,6 +153,57 @@ pub struct Turn {
     pub session_id: Option<String>,
 }
 
+/// Where the account stands against its rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitStatus {
+    /// Under the limit.
+    Allowed,
+    /// Close to it (an early signal).
+    AllowedWarning,
+    /// Over it: calls are refused until the reset.
+    Rejected,
+}
+
+/// `{"type":"rate_limit_event"}`: built by the CLI from the API's rate-limit headers (seen with
+/// subscription auth; with an API key the pinned CLI prints none). Its fields are read at the top
+/// level or under `rate_limit_info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitEvent {
+    /// The state.
+    pub status: RateLimitStatus,
+    /// When the window resets (Unix seconds), if said.
+    pub resets_at: Option<u64>,
+    /// Which window (`five_hour`, `seven_day`, …), if said.
+    pub limit_type: Option<String>,
+}
+
+impl RateLimitEvent {
+    /// The event in `value`; `None` when its status is missing or unknown.
+    pub fn from_value(value: &Value) -> Option<Self> {
+        let info = value.get("rate_limit_info").unwrap_or(value);
+        let status = match info.get("status")?.as_str()? {
+            "allowed" => RateLimitStatus::Allowed,
+            "allowed_warning" => RateLimitStatus::AllowedWarning,
+            "rejected" => RateLimitStatus::Rejected,
+            _ => return None,
+        };
+        let resets_at = info.get("resetsAt").and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_f64().map(|f| f as u64))
+                .or_else(|| v.as_str()?.parse().ok())
+        });
+        let limit_type = info
+            .get("rateLimitType")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Some(Self {
+            status,
+            resets_at,
+            limit_type,
+        })
+    }
+}
+
 /// `{"type":"control_response"}`: the answer to a `control_request` (e.g. interrupt).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ControlResponse {
@@ -219,6 +270,8 @@ pub enum StreamEvent {
     Init(Init),
     /// `system/api_retry`.
     ApiRetry(ApiRetry),
+    /// `rate_limit_event`: the account's rate-limit state.
+    RateLimit(RateLimitEvent),
     /// `system/status` (with `--include-partial-messages`).
     Status(Value),
     /// `system/permission_denied`.
@@ -274,6 +327,9 @@ impl StreamEvent {
         let typed = match (ty, subtype) {
             ("system", "init") => typed(&value).map(StreamEvent::Init),
             ("system", "api_retry") => typed(&value).map(StreamEvent::ApiRetry),
+            ("rate_limit_event", _) => {
+                RateLimitEvent::from_value(&value).map(StreamEvent::RateLimit)
+            }
             ("system", "status") => return StreamEvent::Status(value),
             ("system", "permission_denied") => typed(&value).map(StreamEvent::PermissionDenied),
             ("assistant", _) => typed(&value).map(StreamEvent::Assistant),
@@ -292,6 +348,7 @@ impl StreamEvent {
         match self {
             StreamEvent::Init(_) => "system/init",
             StreamEvent::ApiRetry(_) => "system/api_retry",
+            StreamEvent::RateLimit(_) => "rate_limit_event",
             StreamEvent::Status(_) => "system/status",
             StreamEvent::PermissionDenied(_) => "system/permission_denied",
             StreamEvent::Assistant(_) => "assistant",

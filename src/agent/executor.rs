@@ -24,7 +24,7 @@ pub trait Executor: Send + Sync {
         &'a self,
         launch: LaunchSpec,
         on_event: &'a mut (dyn FnMut(AttemptEvent) + Send),
-        stop: mpsc::UnboundedReceiver<StopReason>,
+        stop: &'a mut mpsc::UnboundedReceiver<StopReason>,
         group: Arc<ProcessGroup>,
         approvals: Option<AttemptApprovals>,
     ) -> BoxFuture<'a, Outcome>;
@@ -39,7 +39,7 @@ impl Executor for LocalExecutor {
         &'a self,
         launch: LaunchSpec,
         on_event: &'a mut (dyn FnMut(AttemptEvent) + Send),
-        stop: mpsc::UnboundedReceiver<StopReason>,
+        stop: &'a mut mpsc::UnboundedReceiver<StopReason>,
         group: Arc<ProcessGroup>,
         approvals: Option<AttemptApprovals>,
     ) -> BoxFuture<'a, Outcome> {

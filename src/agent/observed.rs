@@ -4,6 +4,10 @@
 
 use super::denial::Denials;
 use super::event::{ApiRetry, ContentBlock, ResultEvent, StreamEvent};
+use super::event::{RateLimitEvent, RateLimitStatus};
+use crate::governor::Throttle;
+use std::time::Duration;
+
 use super::line_reader::Line;
 use super::outcome::StopCause;
 
@@ -35,6 +39,11 @@ pub enum AttemptEvent {
     ApiRetry(ApiRetry),
     /// smith decided a tool call (`permissions.mode = "stdio"`).
     ToolDecided(crate::protocol::ToolDecision),
+    /// The API throttled the worker (an `api_retry` of a 429 or 529, a `rate_limit_event`).
+    Throttled(Throttle),
+    /// The first real answer of the API in this attempt (not one the CLI made up after an
+    /// error).
+    Answered,
 }
 
 /// What the attempt observed so far.
@@ -44,9 +53,37 @@ pub(super) struct Observed {
     /// Tool calls without their result yet (bounded: the oldest is forgotten past a thousand).
     pub tools_running: std::collections::VecDeque<String>,
     pub claude_session_id: Option<String>,
+    /// A real answer of the API came.
+    pub answered: bool,
+    /// A throttle was reported.
+    pub throttled: bool,
     pub result: Option<ResultEvent>,
     pub cause: Option<StopCause>,
     pub detail: Option<String>,
+}
+
+/// What a `rate_limit_event` says for the governor: `rejected` closes the gate until its reset,
+/// `allowed_warning` is an early signal, `allowed` nothing.
+fn throttle_of(e: &RateLimitEvent) -> Option<Throttle> {
+    let wait = e.resets_at.map(|at| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Duration::from_secs(at).saturating_sub(now)
+    });
+    match e.status {
+        RateLimitStatus::Allowed => None,
+        RateLimitStatus::AllowedWarning => Some(Throttle {
+            status: None,
+            wait,
+            warning: true,
+        }),
+        RateLimitStatus::Rejected => Some(Throttle {
+            status: Some(429),
+            wait,
+            warning: false,
+        }),
+    }
 }
 
 /// Tool calls remembered as running, at most.
@@ -115,13 +152,33 @@ pub(super) fn handle_line(
                     seen.tools_running.push_back(id.clone());
                 }
             }
+            if !seen.answered && turn.message.model.as_deref() != Some("<synthetic>") {
+                seen.answered = true;
+                on_event(AttemptEvent::Answered);
+            }
             let text = turn.message.text();
             let tools = turn.message.tool_uses();
             if !text.is_empty() || !tools.is_empty() {
                 on_event(AttemptEvent::Progress { text, tools });
             }
         }
-        StreamEvent::ApiRetry(retry) => on_event(AttemptEvent::ApiRetry(retry)),
+        StreamEvent::ApiRetry(retry) => {
+            if matches!(retry.error_status, Some(429 | 529)) {
+                seen.throttled = true;
+                on_event(AttemptEvent::Throttled(Throttle {
+                    status: retry.error_status,
+                    wait: Some(Duration::from_millis(retry.retry_delay_ms)),
+                    warning: false,
+                }));
+            }
+            on_event(AttemptEvent::ApiRetry(retry));
+        }
+        StreamEvent::RateLimit(event) => {
+            if let Some(t) = throttle_of(&event) {
+                seen.throttled |= !t.warning;
+                on_event(AttemptEvent::Throttled(t));
+            }
+        }
         StreamEvent::PermissionDenied(denied) => seen.denials.denied(denied),
         StreamEvent::Result(result) => {
             seen.denials.listed(&result.permission_denials);

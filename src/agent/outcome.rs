@@ -24,6 +24,7 @@ impl OutcomeReason {
             | OutcomeReason::Hung
             | OutcomeReason::Crashed
             | OutcomeReason::ProtocolError
+            | OutcomeReason::RateLimited
             | OutcomeReason::Interrupted => true,
             OutcomeReason::Completed
             | OutcomeReason::MaxTurns

@@ -14,7 +14,7 @@
 //! reason only tells the supervisor what to do. A restart after an attempt that learnt its Claude
 //! session id resumes that session (`--resume <id>` plus a continuation message).
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
 use tokio::sync::mpsc;
@@ -50,7 +50,7 @@ pub struct TaskActor;
 
 /// State of a running task actor. Dropping it kills the process group and stops the attempt.
 pub struct TaskState {
-    tag: Arc<OnceLock<AttemptTag>>,
+    tag: Arc<Mutex<Option<AttemptTag>>>,
     control: mpsc::UnboundedSender<StopReason>,
     runner: JoinHandle<()>,
     group: Arc<ProcessGroup>,
@@ -65,7 +65,8 @@ impl Drop for TaskState {
         let cut_short = self.group.pgid().is_some();
         self.group.signal(nix::sys::signal::Signal::SIGKILL);
         self.runner.abort();
-        if let (true, Some(tag)) = (cut_short, self.tag.get()) {
+        let tag = self.tag.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let (true, Some(tag)) = (cut_short, tag) {
             attempt_tag::kill_now(&attempt_tag::find(|t| t == tag.as_str(), None));
         }
     }
@@ -109,7 +110,7 @@ impl Actor for TaskActor {
         args: TaskArgs,
     ) -> Result<TaskState, ActorProcessingErr> {
         let group = ProcessGroup::new();
-        let tag = Arc::new(OnceLock::new());
+        let tag = Arc::new(Mutex::new(None));
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let config = args.spec.config.clone();
         let runner = tokio::spawn(run_guarded(TaskAttempt {
@@ -145,6 +146,8 @@ impl Actor for TaskActor {
             TaskMsg::Ended(AttemptEnd::NotStarted) => {
                 myself.stop(Some(format!("{REASON_SHUTDOWN}: not started")));
             }
+            // Never sent (the runner starts a throttled attempt again itself).
+            TaskMsg::Ended(AttemptEnd::Throttled) => {}
             TaskMsg::Ended(AttemptEnd::Ended {
                 attempt,
                 reason,

@@ -3,10 +3,12 @@
 //! with `TRACEPARENT` set, record usage, exit and metrics, report everything to the request, and
 //! tell the actor how it ended.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use opentelemetry::trace::Status;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -16,6 +18,7 @@ use super::command::SessionArg;
 use super::launch::{AttemptSpec, LaunchSpec};
 use super::outcome::{Outcome, OutcomeReason, StopCause, classify};
 use super::task_env::{AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskSpec};
+use crate::governor::{Throttle, Waiting};
 use crate::permissions::Asker;
 use crate::process_group::ProcessGroup;
 use crate::protocol::StopReason;
@@ -27,6 +30,9 @@ use crate::telemetry::semconv::*;
 pub enum AttemptEnd {
     /// No attempt started: the request's gate closed while it waited for a slot.
     NotStarted,
+    /// The API throttled it: it waits at the governor's gate and starts again, unseen by the
+    /// supervisor (never given to the actor).
+    Throttled,
     /// The attempt ran and ended.
     Ended {
         /// Its number.
@@ -45,8 +51,8 @@ pub(crate) struct TaskAttempt {
     pub env: TaskEnv,
     pub control: mpsc::UnboundedReceiver<StopReason>,
     pub group: Arc<ProcessGroup>,
-    /// Set once the attempt has its number (the actor's Drop sweeps by it).
-    pub tag: Arc<OnceLock<AttemptTag>>,
+    /// Set when an attempt has its number (the actor's Drop sweeps by it).
+    pub tag: Arc<Mutex<Option<AttemptTag>>>,
     /// Tells the task actor how the attempt ended.
     pub on_end: Box<dyn FnOnce(AttemptEnd) + Send>,
 }
@@ -65,7 +71,33 @@ pub(crate) async fn run_guarded(a: TaskAttempt) {
     } = a;
     let reporter = env.reporter.clone();
     let task_id = spec.id;
-    let attempt = run_task_attempt(spec, carry.clone(), env, control, group.clone(), tag);
+    // A throttled attempt starts again after the gate (the task does not fail); all the waits
+    // of the task together are bounded by `governor.max_wait`.
+    let attempt = {
+        let (carry, group) = (carry.clone(), group.clone());
+        async move {
+            let mut control = control;
+            let mut wait_left = env
+                .governor
+                .as_ref()
+                .map_or(Duration::ZERO, |g| g.settings().max_wait);
+            loop {
+                let end = run_task_attempt(
+                    spec.clone(),
+                    carry.clone(),
+                    env.clone(),
+                    &mut control,
+                    group.clone(),
+                    tag.clone(),
+                    &mut wait_left,
+                )
+                .await;
+                if !matches!(end, AttemptEnd::Throttled) {
+                    break end;
+                }
+            }
+        }
+    };
     let crashed = |panic: String| {
         group.signal(nix::sys::signal::Signal::SIGKILL);
         let attempt = carry.lock().map(|c| c.attempts).unwrap_or(0);
@@ -107,9 +139,10 @@ async fn run_task_attempt(
     spec: Arc<TaskSpec>,
     carry: Arc<Mutex<TaskCarry>>,
     env: TaskEnv,
-    control: mpsc::UnboundedReceiver<StopReason>,
+    control: &mut mpsc::UnboundedReceiver<StopReason>,
     group: Arc<ProcessGroup>,
-    tag: Arc<OnceLock<AttemptTag>>,
+    tag: Arc<Mutex<Option<AttemptTag>>>,
+    wait_left: &mut Duration,
 ) -> AttemptEnd {
     let TaskEnv {
         reporter,
@@ -120,6 +153,7 @@ async fn run_task_attempt(
         labels,
         executor,
         approvals,
+        governor,
     } = env;
     let report = |attempt: u32, kind: TaskEventKind| {
         reporter.report(TaskEvent {
@@ -129,6 +163,30 @@ async fn run_task_attempt(
         });
     };
     let m = metrics();
+    // The governor's gate first (holding no process slot): a throttle anywhere holds every
+    // attempt here.
+    let mut admission = None;
+    let mut rate_limited = None;
+    if let Some(g) = &governor {
+        let started = Instant::now();
+        let deadline = started + *wait_left;
+        let on_wait = |w: Waiting| report(0, TaskEventKind::Throttled(w));
+        tokio::select! {
+            admitted = g.admit(deadline, on_wait) => match admitted {
+                Ok(a) => admission = Some(a),
+                Err(w) => rate_limited = Some(format!(
+                    "waited for the API's rate limit longer than governor.max_wait ({}): {}",
+                    humantime::format_duration(g.settings().max_wait),
+                    w.cause
+                )),
+            },
+            Some(reason) = control.recv() => {
+                report(0, TaskEventKind::NotStarted { reason });
+                return AttemptEnd::NotStarted;
+            }
+        }
+        *wait_left = wait_left.saturating_sub(started.elapsed());
+    }
     let _permit = match permits {
         Some(sem) => match sem.clone().try_acquire_owned() {
             Ok(p) => Some(p),
@@ -165,7 +223,7 @@ async fn run_task_attempt(
         }
     };
     let attempt_tag = AttemptTag::new(&labels.request_id, &spec.id.to_string(), attempt);
-    let _ = tag.set(attempt_tag.clone());
+    *tag.lock().unwrap_or_else(|p| p.into_inner()) = Some(attempt_tag.clone());
     let report = |kind: TaskEventKind| report(attempt, kind);
     let previous = carry.lock().expect("task carry lock").last_outcome;
     if let (Some(prev), true) = (previous, attempt > 1) {
@@ -233,9 +291,9 @@ async fn run_task_attempt(
     // An isolated task runs in its worktree: made ready (or found again) before its attempt —
     // a setup that runs long is stopped like the attempt would be; what it leaves running
     // carries the attempt's tag.
-    let mut control = control;
-    let prepared = match &spec.workspace {
-        Some(ws) => {
+    let prepared = match (&spec.workspace, rate_limited) {
+        (_, Some(detail)) => Err(Outcome::bare(OutcomeReason::RateLimited, detail)),
+        (Some(ws), None) => {
             let env: Vec<(String, String)> = attempt_spec
                 .tag
                 .iter()
@@ -256,7 +314,7 @@ async fn run_task_attempt(
                 )),
             }
         }
-        None => Ok(false),
+        (None, None) => Ok(false),
     };
     let recorded = match &recorder {
         Some(record) => {
@@ -273,6 +331,11 @@ async fn run_task_attempt(
     let launch = recorded
         .map_err(|e| format!("the attempt could not be recorded, so it was not started: {e}"))
         .and_then(|()| LaunchSpec::new(&attempt_spec).map_err(|e| e.to_string()));
+    let throttle_cause = |status: Option<u16>| {
+        let what = status.map_or_else(|| "a rate limit".to_string(), |s| s.to_string());
+        format!("{what} from {}/{}", labels.request_id, spec.id)
+    };
+    let mut signalled = false;
     let mut outcome = match (&prepared, launch) {
         (Err(failed), _) => failed.clone(),
         (Ok(_), Err(detail)) => Outcome::bare(OutcomeReason::SpawnFailed, detail),
@@ -300,6 +363,17 @@ async fn run_task_attempt(
                         Some(claude_session_id.clone());
                     report(TaskEventKind::Attempt(event));
                 }
+                AttemptEvent::Throttled(ref t) => {
+                    if let Some(g) = &governor {
+                        g.throttled(t, &throttle_cause(t.status));
+                        signalled |= !t.warning;
+                    }
+                }
+                AttemptEvent::Answered => {
+                    if let Some(g) = &governor {
+                        g.succeeded();
+                    }
+                }
                 AttemptEvent::ToolDecided(ref d) => {
                     record_decision(&span, d);
                     report(TaskEventKind::Attempt(event));
@@ -322,6 +396,23 @@ async fn run_task_attempt(
     if spawned {
         m.tasks_active.add(-1, &[]);
     }
+    // A throttled end closes the gate for everyone (unless the attempt already said so), and
+    // the task waits there instead of failing; the probe's outcome is known once this is said.
+    let throttled =
+        governor.is_some() && matches!(outcome.reason, OutcomeReason::ApiError(Some(429 | 529)));
+    if let (Some(g), true, false) = (&governor, throttled, signalled) {
+        let status = match outcome.reason {
+            OutcomeReason::ApiError(status) => status,
+            _ => None,
+        };
+        let t = Throttle {
+            status,
+            wait: None,
+            warning: false,
+        };
+        g.throttled(&t, &throttle_cause(status));
+    }
+    drop(admission);
     // What the attempt changed is committed on the task's branch, whatever its end.
     if let (Some(ws), Ok(true)) = (&spec.workspace, &prepared) {
         match ws
@@ -362,6 +453,9 @@ async fn run_task_attempt(
         .unwrap_or_default();
     drop(span);
     report(TaskEventKind::Finished(Box::new(outcome)));
+    if throttled {
+        return AttemptEnd::Throttled;
+    }
     AttemptEnd::Ended {
         attempt,
         reason,

@@ -13,6 +13,7 @@ use super::config::AgentConfig;
 use super::executor::{Executor, local};
 use super::gate::AttemptGate;
 use super::outcome::{Outcome, OutcomeReason};
+use crate::governor::{Governor, Waiting};
 use crate::permissions::Approvals;
 use crate::protocol::StopReason;
 use crate::task::TaskId;
@@ -94,6 +95,8 @@ pub enum TaskEventKind {
     },
     /// Progress of the process.
     Attempt(AttemptEvent),
+    /// The attempt waits at the governor's gate (the API account is throttled).
+    Throttled(Waiting),
     /// The attempt ended.
     Finished(Box<Outcome>),
 }
@@ -144,6 +147,8 @@ pub struct TaskEnv {
     pub executor: Arc<dyn Executor>,
     /// Where tool calls that need a person are asked (`None`: they are refused).
     pub approvals: Option<Arc<Approvals>>,
+    /// The gate every attempt passes (`None`: none; a throttle fails the attempt).
+    pub governor: Option<Arc<Governor>>,
 }
 
 impl TaskEnv {
@@ -163,6 +168,7 @@ impl TaskEnv {
             labels: Arc::new(labels),
             executor: local(),
             approvals: None,
+            governor: None,
         }
     }
 }

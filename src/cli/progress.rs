@@ -16,6 +16,7 @@ enum RowState {
     Queued,
     Running,
     Restarted,
+    Throttled,
     Ended(OutcomeReason),
 }
 
@@ -26,6 +27,7 @@ impl std::fmt::Display for RowState {
             RowState::Queued => f.write_str("queued"),
             RowState::Running => f.write_str("running"),
             RowState::Restarted => f.write_str("restarted"),
+            RowState::Throttled => f.write_str("rate limited"),
             RowState::Ended(reason) => write!(f, "{reason}"),
         }
     }
@@ -201,6 +203,20 @@ impl Progress {
                 if let Some(hint) = hint {
                     self.plain(format!("[{task_id}]   hint: {hint}"));
                 }
+            }
+            Event::TaskThrottled {
+                task_id,
+                until_ms,
+                cause,
+            } => {
+                self.row(task_id).state = RowState::Throttled;
+                let until = until_ms.map_or_else(
+                    || "a probe attempt gets through".to_string(),
+                    |ms| super::render::clock_utc(ms),
+                );
+                self.plain(format!(
+                    "[{task_id}] waiting for the rate limit until {until} ({cause})"
+                ));
             }
             // Shown through `note` by the caller (it may prompt).
             Event::Approval(_) => {}

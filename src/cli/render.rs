@@ -48,6 +48,36 @@ fn supervisor_line(s: &SupervisorStatus) -> String {
 }
 
 /// The status tree as text.
+/// A Unix time in milliseconds as `HH:MM:SS UTC`.
+pub fn clock_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// The governor's gate on one line.
+fn governor_line(g: &crate::protocol::GovernorStatus) -> String {
+    let state = match (g.state.as_str(), g.until_ms) {
+        ("closed", Some(ms)) => format!("closed until {}", clock_utc(ms)),
+        ("probing", _) => "probing (one attempt tries the API)".to_string(),
+        (state, _) => state.to_string(),
+    };
+    let cause = g
+        .cause
+        .as_ref()
+        .filter(|_| g.state != "open")
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
+    format!(
+        "rate limit gate {state}{cause}, {} waiting, {} throttle(s) seen\n",
+        g.waiting, g.throttles
+    )
+}
+
 pub fn status_tree(s: &ServiceStatus) -> String {
     let mut out = format!(
         "smithd {}  pid {}  up {}  processes {}/{}\n{}\n",
@@ -58,6 +88,7 @@ pub fn status_tree(s: &ServiceStatus) -> String {
         s.max_concurrent_tasks,
         supervisor_line(&s.root)
     );
+    out.push_str(&governor_line(&s.governor));
     let n = s.root.children.len();
     for (i, child) in s.root.children.iter().enumerate() {
         let last = i + 1 == n;

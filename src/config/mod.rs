@@ -16,6 +16,7 @@ mod service;
 pub use service::ServiceSettings;
 
 use crate::agent::AgentConfig;
+use crate::governor::GovernorSettings;
 use crate::paths::default_config_file;
 use crate::permissions::PermissionSettings;
 use crate::protocol::Isolation;
@@ -78,6 +79,8 @@ pub struct Config {
     pub workspace: WorkspaceSettings,
     /// `[permissions]`.
     pub permissions: PermissionSettings,
+    /// `[governor]`.
+    pub governor: GovernorSettings,
 }
 
 /// Where the config file comes from.
@@ -136,7 +139,7 @@ impl Config {
                         return Err(ConfigError::Key {
                             key: section,
                             origin,
-                            message: "unknown section (expected service, agent, limits, supervision, context, store, telemetry, workspace or permissions)".into(),
+                            message: "unknown section (expected service, agent, limits, supervision, context, store, telemetry, workspace, permissions or governor)".into(),
                         });
                     }
                     (_, Some(_)) => {
@@ -202,6 +205,7 @@ impl Config {
             .and(self.telemetry.check())
             .and(self.workspace.check())
             .and(self.permissions.check())
+            .and(self.governor.check())
             .and(self.across_sections());
         checked.map_err(|Invalid { key, message }| ConfigError::Key {
             key: key.to_string(),
@@ -269,12 +273,19 @@ impl Config {
     }
 
     /// How workers run: `[agent]`, with their runtime directory under the data directory.
+    /// The CLI retries a throttled call `governor.cli_max_retries` times itself (unless
+    /// `[agent.env]` says otherwise); the governor waits for the fleet after that.
     pub fn worker_agent(&self) -> AgentConfig {
-        AgentConfig {
+        let mut agent = AgentConfig {
             runtime_dir: Some(self.service.worker_runtime_dir()),
             permissions: self.permissions.policy().map(Arc::new),
             ..self.agent.clone()
-        }
+        };
+        agent
+            .env
+            .entry("CLAUDE_CODE_MAX_RETRIES".into())
+            .or_insert_with(|| self.governor.cli_max_retries.to_string());
+        agent
     }
 
     /// What a session needs: its sections, and what telemetry adds to every task.

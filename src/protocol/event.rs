@@ -76,6 +76,15 @@ pub enum Event {
         /// Retry number.
         attempt: u32,
     },
+    /// A task waits at the governor's gate: the API account is throttled.
+    TaskThrottled {
+        /// Task id.
+        task_id: String,
+        /// Until when (Unix milliseconds); none: until a probe attempt gets through.
+        until_ms: Option<i64>,
+        /// What closed the gate (e.g. `429 from r-…/t3`).
+        cause: String,
+    },
     /// An attempt ended.
     TaskFinished {
         /// Task id.

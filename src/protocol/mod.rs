@@ -39,8 +39,8 @@ pub use record::{
     AttemptInfo, RequestInfo, RequestStatus, SessionInfo, TaskInfo, TaskKind, TaskStatus,
 };
 pub use status::{
-    ChildKind, ChildState, ChildStatus, RunPhase, RunStatus, ServiceStatus, SessionStatus,
-    SupervisorState, SupervisorStatus, TaskLine,
+    ChildKind, ChildState, ChildStatus, GovernorStatus, RunPhase, RunStatus, ServiceStatus,
+    SessionStatus, SupervisorState, SupervisorStatus, TaskLine,
 };
 pub use workspace::{
     ApplyReply, ChangeSummary, DiffQuery, DiffReply, FileChange, Isolation, TaskApply,

@@ -34,13 +34,16 @@ pub enum OutcomeReason {
     SpawnFailed,
     /// The task's worktree could not be made ready (git, `workspace.copy` or `workspace.setup`).
     WorkspaceFailed,
+    /// It waited at the governor's gate (the API account is throttled) longer than
+    /// `governor.max_wait`.
+    RateLimited,
     /// The user or a shutdown stopped it.
     Cancelled,
     /// smithd stopped (or crashed) while it ran; found so at the next start.
     Interrupted,
 }
 
-const OUTCOME_CLASSES: [OutcomeReason; 12] = [
+const OUTCOME_CLASSES: [OutcomeReason; 13] = [
     OutcomeReason::Completed,
     OutcomeReason::ApiError(None),
     OutcomeReason::MaxTurns,
@@ -51,6 +54,7 @@ const OUTCOME_CLASSES: [OutcomeReason; 12] = [
     OutcomeReason::ProtocolError,
     OutcomeReason::SpawnFailed,
     OutcomeReason::WorkspaceFailed,
+    OutcomeReason::RateLimited,
     OutcomeReason::Cancelled,
     OutcomeReason::Interrupted,
 ];
@@ -69,6 +73,7 @@ impl OutcomeReason {
             OutcomeReason::ProtocolError => "protocol_error",
             OutcomeReason::SpawnFailed => "spawn_failed",
             OutcomeReason::WorkspaceFailed => "workspace_failed",
+            OutcomeReason::RateLimited => "rate_limited",
             OutcomeReason::Cancelled => "cancelled",
             OutcomeReason::Interrupted => "interrupted",
         }

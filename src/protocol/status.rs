@@ -28,6 +28,23 @@ pub struct ServiceStatus {
     pub running_tasks: u64,
     /// Tool calls waiting for a person, oldest first.
     pub approvals: Vec<super::approval::ApprovalInfo>,
+    /// The governor's gate.
+    pub governor: GovernorStatus,
+}
+
+/// The governor's gate, as `smith status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GovernorStatus {
+    /// `open`, `closed` (until `until_ms`) or `probing` (one attempt tries the API).
+    pub state: String,
+    /// Until when it is closed (Unix milliseconds).
+    pub until_ms: Option<i64>,
+    /// What closed it last (e.g. `429 from r-…/t3`).
+    pub cause: Option<String>,
+    /// Attempts waiting at it.
+    pub waiting: u64,
+    /// Throttles seen since smithd started.
+    pub throttles: u64,
 }
 
 named_enum! {

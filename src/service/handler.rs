@@ -147,6 +147,7 @@ pub(crate) async fn handle(
                 running_tasks: (shared.config.limits.max_concurrent_tasks
                     - shared.permits.available_permits()) as u64,
                 approvals: shared.approvals.pending(None),
+                governor: shared.governor.view().into(),
             };
             conn.send(&Response::Status(status)).await
         }

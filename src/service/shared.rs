@@ -44,6 +44,8 @@ pub struct ServiceShared {
     pub workspaces: Arc<crate::workspace::Workspaces>,
     /// Tool calls waiting for a person.
     pub approvals: Arc<Approvals>,
+    /// The gate every attempt passes.
+    pub governor: Arc<crate::governor::Governor>,
     store: StoreCell,
     sessions: RwLock<Option<Sessions>>,
     root: RwLock<Option<SupervisorRef>>,
@@ -87,6 +89,7 @@ impl ServiceShared {
         let approvals = Approvals::new(config.permissions.clone(), store.clone(), grants);
         Arc::new(Self {
             approvals,
+            governor: crate::governor::Governor::new(config.governor.clone()),
             permits: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
             warnings,
             workspaces: Arc::new(workspaces),

@@ -67,6 +67,18 @@ impl From<RequestDetail> for ShowReply {
     }
 }
 
+impl From<crate::governor::GateView> for protocol::GovernorStatus {
+    fn from(g: crate::governor::GateView) -> Self {
+        protocol::GovernorStatus {
+            state: g.state.to_string(),
+            until_ms: g.until_ms,
+            cause: g.cause,
+            waiting: g.waiting,
+            throttles: g.throttles,
+        }
+    }
+}
+
 impl From<SessionSummary> for SessionInfo {
     fn from(s: SessionSummary) -> Self {
         SessionInfo {

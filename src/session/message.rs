@@ -30,6 +30,8 @@ pub struct SessionDeps {
     pub workspaces: Arc<crate::workspace::Workspaces>,
     /// Where tool calls that need a person are asked.
     pub approvals: Option<Arc<crate::permissions::Approvals>>,
+    /// The gate every attempt passes (the API account's throttles).
+    pub governor: Option<Arc<crate::governor::Governor>>,
 }
 
 /// Messages of a Session.

@@ -184,6 +184,7 @@ impl SessionState {
             labels: run.labels.clone(),
             executor: local(),
             approvals: self.deps.approvals.clone(),
+            governor: self.deps.governor.clone(),
         };
         // Restarts (with their backoff) and escalations become events on the request's span.
         let (observer, mut decisions) = mpsc::unbounded_channel::<SupervisorEvent>();

@@ -92,11 +92,19 @@ impl SessionState {
                 status: retry.error_status,
                 attempt: retry.attempt,
             }),
-            // Decisions are recorded by the approvals desk, and reach clients from there.
+            TaskEventKind::Throttled(w) => Some(Event::TaskThrottled {
+                task_id,
+                until_ms: w.until_ms,
+                cause: w.cause,
+            }),
+            // Decisions are recorded by the approvals desk, and reach clients from there;
+            // throttles and answers are the governor's.
             TaskEventKind::Attempt(
                 AttemptEvent::Spawned { .. }
                 | AttemptEvent::Init { .. }
-                | AttemptEvent::ToolDecided(_),
+                | AttemptEvent::ToolDecided(_)
+                | AttemptEvent::Throttled(_)
+                | AttemptEvent::Answered,
             ) => None,
             TaskEventKind::Finished(outcome) => {
                 attempt_ended = true;

@@ -47,6 +47,12 @@ pub struct Metrics {
     pub tool_decisions: Counter<u64>,
     /// `smith.approval.wait` (s): how long a call waited for its decision, by `smith.decided_by`.
     pub approval_wait: Histogram<f64>,
+    /// `smith.governor.throttles`, by `http.response.status_code`.
+    pub governor_throttles: Counter<u64>,
+    /// `smith.governor.closed`: 1 while the gate is closed or probing, 0 when open.
+    pub governor_closed: Gauge<u64>,
+    /// `smith.governor.waiting`: attempts waiting at the gate.
+    pub governor_waiting: UpDownCounter<i64>,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -131,6 +137,20 @@ pub fn metrics() -> &'static Metrics {
                 .with_description("How long a tool call waited for its decision, by who decided")
                 .with_unit("s")
                 .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            governor_throttles: meter
+                .u64_counter("smith.governor.throttles")
+                .with_description("Throttle signals from workers (429, 529, rejected rate limit)")
+                .with_unit("{throttle}")
+                .build(),
+            governor_closed: meter
+                .u64_gauge("smith.governor.closed")
+                .with_description("1 while the governor's gate is closed for every attempt")
+                .build(),
+            governor_waiting: meter
+                .i64_up_down_counter("smith.governor.waiting")
+                .with_description("Attempts waiting at the governor's gate")
+                .with_unit("{attempt}")
                 .build(),
         }
     })

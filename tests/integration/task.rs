@@ -113,7 +113,9 @@ async fn a_completed_task_reports_its_life_and_is_not_restarted() {
     let events = f.until_finished(1).await;
     let kinds: Vec<&str> = events
         .iter()
+        .filter(|e| !matches!(e.kind, TaskEventKind::Attempt(AttemptEvent::Answered)))
         .map(|e| match &e.kind {
+            TaskEventKind::Throttled(_) => "throttled",
             TaskEventKind::Queued => "queued",
             TaskEventKind::NotStarted { .. } => "not started",
             TaskEventKind::Started { .. } => "started",
@@ -295,7 +297,7 @@ impl smith::agent::Executor for Elsewhere {
         &'a self,
         launch: smith::agent::LaunchSpec,
         _on_event: &'a mut (dyn FnMut(AttemptEvent) + Send),
-        _stop: mpsc::UnboundedReceiver<StopReason>,
+        _stop: &'a mut mpsc::UnboundedReceiver<StopReason>,
         _group: Arc<smith::agent::ProcessGroup>,
         _approvals: Option<smith::permissions::AttemptApprovals>,
     ) -> futures::future::BoxFuture<'a, smith::agent::Outcome> {

@@ -69,6 +69,7 @@ fn event_name(e: &Event) -> &'static str {
         Event::TaskStarted { .. } => "task_started",
         Event::TaskProgress { .. } => "task_progress",
         Event::TaskApiRetry { .. } => "task_api_retry",
+        Event::TaskThrottled { .. } => "task_throttled",
         Event::TaskFinished { .. } => "task_finished",
         Event::Approval(ApprovalEvent::Waiting(_)) => "approval_waiting",
         Event::Approval(ApprovalEvent::Decided(_)) => "approval_decided",
@@ -388,6 +389,11 @@ fn events() -> Vec<Event> {
         },
         Event::Approval(ApprovalEvent::Waiting(approval())),
         Event::Approval(ApprovalEvent::Decided(decision())),
+        Event::TaskThrottled {
+            task_id: "t3".into(),
+            until_ms: Some(1_800_000_000_000),
+            cause: "429 from r-1/t3".into(),
+        },
         Event::Lagged { dropped: 7 },
     ]
 }
@@ -440,6 +446,13 @@ pub fn responses() -> Vec<(String, Response)> {
             max_concurrent_tasks: 8,
             running_tasks: 1,
             approvals: vec![approval()],
+            governor: GovernorStatus {
+                state: "closed".into(),
+                until_ms: Some(9),
+                cause: Some("529 from r-1/t2".into()),
+                waiting: 3,
+                throttles: 4,
+            },
         }),
         Response::Sessions(SessionList {
             sessions: vec![SessionInfo {

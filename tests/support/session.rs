@@ -58,6 +58,7 @@ impl Harness {
                 dir.path().join("worktrees"),
             )),
             approvals: None,
+            governor: None,
         };
         let sessions = Sessions::start(deps.clone(), None).await.unwrap();
         Self {
