@@ -212,7 +212,7 @@ impl Progress {
                 self.row(task_id).state = RowState::Throttled;
                 let until = until_ms.map_or_else(
                     || "a probe attempt gets through".to_string(),
-                    |ms| super::render::clock_utc(ms),
+                    super::render::clock_utc,
                 );
                 self.plain(format!(
                     "[{task_id}] waiting for the rate limit until {until} ({cause})"
