@@ -44,6 +44,9 @@ pub fn hint(reason: OutcomeReason, detail: &str) -> Option<&'static str> {
         OutcomeReason::ApiError(Some(401 | 403)) => Some(
             "the API refused the credentials: check ANTHROPIC_API_KEY, or run `claude login`, as the user smithd runs as",
         ),
+        OutcomeReason::RateLimited => Some(
+            "the API account is throttled (`smith status` shows the gate and until when): resume the request later, or let tasks wait longer with governor.max_wait",
+        ),
         OutcomeReason::BudgetExceeded => Some(
             "the request's budget is spent: give it more with smith ask --budget USD (default: limits.max_budget_usd)",
         ),

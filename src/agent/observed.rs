@@ -76,11 +76,13 @@ fn throttle_of(e: &RateLimitEvent) -> Option<Throttle> {
         RateLimitStatus::AllowedWarning => Some(Throttle {
             status: None,
             wait,
+            reset: true,
             warning: true,
         }),
         RateLimitStatus::Rejected => Some(Throttle {
             status: Some(429),
             wait,
+            reset: wait.is_some(),
             warning: false,
         }),
     }
@@ -168,6 +170,7 @@ pub(super) fn handle_line(
                 on_event(AttemptEvent::Throttled(Throttle {
                     status: retry.error_status,
                     wait: Some(Duration::from_millis(retry.retry_delay_ms)),
+                    reset: false,
                     warning: false,
                 }));
             }

@@ -408,6 +408,7 @@ async fn run_task_attempt(
         let t = Throttle {
             status,
             wait: None,
+            reset: false,
             warning: false,
         };
         g.throttled(&t, &throttle_cause(status));

@@ -1,7 +1,10 @@
 //! The gate every attempt passes (pure: the time is given). A throttle from any worker closes it:
-//! until the advertised reset (+ jitter) when one is known; otherwise for a backoff that doubles
-//! with each throttle in a row (`governor.min_backoff` → `governor.max_backoff`), after which one
-//! probe attempt at a time goes through, and the first success opens it for everyone.
+//! until the advertised reset of the account's window (+ jitter) when one is known — then it opens
+//! for everyone; otherwise for a backoff that doubles with each throttle in a row
+//! (`governor.min_backoff` → `governor.max_backoff`, never shorter than a retry-after the API
+//! asked for), after which one probe attempt at a time goes through, and the first success opens
+//! it for everyone. A retry-after is a hint about one call, not a promise about the account: the
+//! fleet follows a probe, not the hint.
 
 use std::time::Duration;
 
@@ -15,6 +18,9 @@ pub struct Throttle {
     /// How long the API asks to wait (a retry-after, an `api_retry`'s delay, a reset time
     /// turned into a delay), when it said.
     pub wait: Option<Duration>,
+    /// `wait` runs to the reset of the account's window (a `rate_limit_event`'s `resetsAt`):
+    /// then everyone may go.
+    pub reset: bool,
     /// Only an early warning (`allowed_warning`): nothing closes.
     pub warning: bool,
 }
@@ -88,10 +94,26 @@ impl Gate {
         if t.warning {
             return false;
         }
-        let (wait, known) = match t.wait {
-            Some(wait) => (wait, true),
-            None => {
-                let wait = self.next_backoff;
+        // While closed, more workers hit by the same throttle say nothing new: the backoff grows
+        // only when the gate had let attempts through again (a probe, or everyone).
+        if let GateState::Closed { until, known } = self.state
+            && now < until
+            && !(t.reset && t.wait.is_some())
+        {
+            let hinted = now + t.wait.unwrap_or_default() + jitter;
+            if hinted > until {
+                self.state = GateState::Closed {
+                    until: hinted,
+                    known,
+                };
+                return true;
+            }
+            return false;
+        }
+        let (wait, known) = match (t.wait, t.reset) {
+            (Some(wait), true) => (wait, true),
+            (hint, _) => {
+                let wait = self.next_backoff.max(hint.unwrap_or_default());
                 self.next_backoff = (self.next_backoff * 2).min(self.backoffs.max);
                 (wait, false)
             }
@@ -156,6 +178,7 @@ mod tests {
         Throttle {
             status: Some(429),
             wait: wait.map(Duration::from_secs),
+            reset: wait.is_some(),
             warning: false,
         }
     }
@@ -203,6 +226,40 @@ mod tests {
         assert_eq!(g.check(t2), Admit::Go);
         g.throttle(t2, &throttle(None), Duration::ZERO);
         assert_eq!(g.check(t2), Admit::Wait(Some(t2 + Duration::from_secs(1))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn workers_hit_by_the_same_throttle_do_not_grow_the_backoff() {
+        let mut g = gate();
+        let t0 = Instant::now();
+        for _ in 0..8 {
+            g.throttle(t0, &throttle(None), Duration::ZERO);
+        }
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(g.check(t0), Admit::Wait(Some(t1)));
+        assert_eq!(g.check(t1), Admit::Probe);
+        g.throttle(t1, &throttle(None), Duration::ZERO);
+        assert_eq!(
+            g.check(t1),
+            Admit::Wait(Some(t1 + Duration::from_secs(2))),
+            "the probe failed: now it grows"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_is_a_floor_for_the_backoff_then_a_probe_decides() {
+        let mut g = gate();
+        let t0 = Instant::now();
+        let hint = Throttle {
+            wait: Some(Duration::from_secs(3)),
+            reset: false,
+            ..throttle(None)
+        };
+        g.throttle(t0, &hint, Duration::ZERO);
+        let t3 = t0 + Duration::from_secs(3);
+        assert_eq!(g.check(t0), Admit::Wait(Some(t3)));
+        assert_eq!(g.check(t3), Admit::Probe, "not everyone at once");
+        assert_eq!(g.check(t3), Admit::Wait(None));
     }
 
     #[tokio::test(start_paused = true)]

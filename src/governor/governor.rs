@@ -264,6 +264,7 @@ mod tests {
             &Throttle {
                 status: Some(429),
                 wait: Some(Duration::from_secs(4)),
+                reset: true,
                 warning: false,
             },
             "429 from r-1/t1",
@@ -285,6 +286,7 @@ mod tests {
         let unknown = Throttle {
             status: Some(529),
             wait: None,
+            reset: false,
             warning: false,
         };
         g.throttled(&unknown, "529 from r-1/t2");
@@ -310,6 +312,7 @@ mod tests {
             &Throttle {
                 status: Some(429),
                 wait: Some(Duration::from_secs(3600)),
+                reset: true,
                 warning: false,
             },
             "429 from r-1/t1",

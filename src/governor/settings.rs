@@ -10,6 +10,9 @@ use crate::settings::{Invalid, check_durations, duration};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GovernorSettings {
+    /// Attempts pass the gate (`false`: each throttled attempt fails on its own, as before the
+    /// governor — for comparison).
+    pub enabled: bool,
     /// A task waits at the closed gate this long at most (in all); then its attempt ends
     /// `rate_limited`.
     #[serde(with = "duration")]
@@ -31,6 +34,7 @@ pub struct GovernorSettings {
 impl Default for GovernorSettings {
     fn default() -> Self {
         Self {
+            enabled: true,
             max_wait: Duration::from_secs(30 * 60),
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),

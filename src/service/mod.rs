@@ -121,7 +121,11 @@ fn sessions_spec(shared: Arc<ServiceShared>) -> ChildSpec {
                 permits: shared.permits.clone(),
                 workspaces: shared.workspaces.clone(),
                 approvals: Some(shared.approvals.clone()),
-                governor: Some(shared.governor.clone()),
+                governor: shared
+                    .config
+                    .governor
+                    .enabled
+                    .then(|| shared.governor.clone()),
             };
             let sessions = Sessions::start(deps, Some(sup)).await?;
             let cell = sessions.supervisor().cell();

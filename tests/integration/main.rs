@@ -18,6 +18,7 @@ mod permissions;
 mod protocol;
 mod real_cli;
 mod real_cli_containment;
+mod real_cli_governor;
 mod real_cli_permissions;
 mod real_cli_workspaces;
 mod retention;

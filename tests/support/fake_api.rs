@@ -9,6 +9,8 @@
 //!   configured object;
 //! - otherwise `ECHO: <prompt>` (the prompt is the last text block of the last user message).
 //!
+//! Throttling: [`FakeApi::throttle_for`] answers every call 429 (with a retry-after) for a while.
+//!
 //! Faults: queued with [`FakeApi::fail_next`] (taken by the next calls), or in the prompt:
 //! `[[api:STATUS]]` (always), `[[api-once:STATUS:KEY]]` (the first call with KEY only),
 //! `[[api-slow:MS]]` (stream ten pieces MS apart).
@@ -41,6 +43,11 @@ struct Shared {
     faults: VecDeque<Fault>,
     once_seen: HashSet<String>,
     structured: Option<Value>,
+    /// Everyone gets 429 until then, with `retry-after: throttle_retry_after`.
+    throttle_until: Option<std::time::Instant>,
+    throttle_retry_after: u64,
+    /// Calls answered 429 by the throttle.
+    throttled: usize,
 }
 
 /// A running fake API; stops when dropped.
@@ -86,6 +93,19 @@ impl FakeApi {
     pub fn fail_next(&self, fault: Fault, n: usize) {
         let mut s = self.shared.lock().unwrap();
         s.faults.extend(std::iter::repeat_n(fault, n));
+    }
+
+    /// Every call for `window` from now is answered 429 with `retry-after: retry_after` (the
+    /// account is throttled for everyone).
+    pub fn throttle_for(&self, window: Duration, retry_after: u64) {
+        let mut s = self.shared.lock().unwrap();
+        s.throttle_until = Some(std::time::Instant::now() + window);
+        s.throttle_retry_after = retry_after;
+    }
+
+    /// Calls the throttle answered 429.
+    pub fn throttled_calls(&self) -> usize {
+        self.shared.lock().unwrap().throttled
     }
 
     /// The object returned through the StructuredOutput tool.
@@ -249,6 +269,20 @@ async fn handle_connection(mut sock: TcpStream, shared: Arc<Mutex<Shared>>) {
         }
     };
     let prompt = prompt_of(&body);
+    let throttled = {
+        let mut s = shared.lock().unwrap();
+        let on = s
+            .throttle_until
+            .is_some_and(|until| std::time::Instant::now() < until);
+        if on {
+            s.throttled += 1;
+        }
+        on.then_some(s.throttle_retry_after)
+    };
+    if let Some(retry_after) = throttled {
+        respond(&mut sock, 429, &error_body(429), retry_after).await;
+        return;
+    }
     let fault = {
         let mut s = shared.lock().unwrap();
         s.log.push(body.clone());
@@ -356,11 +390,16 @@ fn message_json(model: &str, answer: &Answer) -> Value {
 }
 
 async fn respond_json(sock: &mut TcpStream, status: u16, body: &Value) {
+    respond(sock, status, body, 0).await
+}
+
+/// A JSON reply; a 429 carries `retry-after: retry_after`.
+async fn respond(sock: &mut TcpStream, status: u16, body: &Value, retry_after: u64) {
     let body = body.to_string();
     let extra = if status == 429 {
-        "retry-after: 0\r\n"
+        format!("retry-after: {retry_after}\r\n")
     } else {
-        ""
+        String::new()
     };
     let head = format!(
         "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nrequest-id: req_fake\r\n{extra}connection: close\r\n\r\n",
