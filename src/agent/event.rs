@@ -440,4 +440,22 @@ mod tests {
         assert_eq!(i["request"]["subtype"], "interrupt");
         assert_eq!(i["request_id"], "r1");
     }
+
+    #[test]
+    fn rate_limit_events_are_read_flat_or_nested_and_unknown_ones_are_kept() {
+        let flat = StreamEvent::parse(
+            r#"{"type":"rate_limit_event","status":"allowed_warning","resetsAt":"1800000000","rateLimitType":"seven_day"}"#,
+        )
+        .unwrap();
+        let StreamEvent::RateLimit(e) = flat else {
+            panic!("{flat:?}")
+        };
+        assert_eq!(e.status, RateLimitStatus::AllowedWarning);
+        assert_eq!(e.resets_at, Some(1_800_000_000));
+        let odd = StreamEvent::parse(
+            r#"{"type":"rate_limit_event","rate_limit_info":{"status":"later"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(odd, StreamEvent::Unknown(_)), "{odd:?}");
+    }
 }

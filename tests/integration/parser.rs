@@ -3,11 +3,12 @@
 //! whole attempt by the stand-in.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::support::agent::{run, stand_in_config};
 use smith::agent::event::ResultEvent;
 use smith::agent::outcome::classify;
-use smith::agent::{OutcomeReason, StopCause, StreamEvent};
+use smith::agent::{AttemptEvent, OutcomeReason, StopCause, StreamEvent};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -320,4 +321,45 @@ async fn a_headless_refusal_reaches_the_outcome_with_the_call_and_the_reason() {
         ("Bash", "touch made-by-tool.txt")
     );
     assert!(d.message.contains("needs approval"), "{}", d.message);
+}
+
+/// A subscription window that is spent (hand-made: a `rate_limit_event` added to a real capture,
+/// see tests/fixtures/derived/README.md): the event is typed, an attempt replaying it reports a
+/// throttle that runs to the window's reset, and no real answer (the CLI's message is synthetic).
+#[tokio::test]
+async fn a_rejected_rate_limit_event_is_a_throttle_until_its_reset() {
+    use smith::agent::event::RateLimitStatus;
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/derived/rate_limit_event_rejected.handmade.jsonl");
+    let events: Vec<StreamEvent> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| StreamEvent::parse(l).unwrap())
+        .collect();
+    let StreamEvent::RateLimit(e) = &events[1] else {
+        panic!("{:?}", kinds(&events))
+    };
+    assert_eq!(e.status, RateLimitStatus::Rejected);
+    assert_eq!(e.resets_at, Some(4_102_444_800));
+    assert_eq!(e.limit_type.as_deref(), Some("five_hour"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let message = format!("[[replay:{}]] [[exit:1]]", path.display());
+    let r = run(stand_in_config(dir.path()), dir.path(), &message).await;
+    assert_eq!(r.outcome.reason, OutcomeReason::ApiError(Some(429)));
+    let throttles: Vec<&smith::governor::Throttle> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            AttemptEvent::Throttled(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(throttles.len(), 1, "{:?}", r.events);
+    assert!(throttles[0].reset && !throttles[0].warning);
+    assert!(
+        throttles[0].wait.unwrap() > Duration::from_secs(365 * 24 * 3600),
+        "until 2100"
+    );
+    assert!(!r.events.contains(&AttemptEvent::Answered), "synthetic");
 }
