@@ -5,8 +5,8 @@
 //!
 //! - `config`: how smith runs `claude` ([`AgentConfig`]);
 //! - `command`: argument vector, environment, working-directory check;
-//! - [`event`]: typed stream-json events; `line_reader`: bounded stdout lines;
-//!   `stderr_tail`: bounded stderr;
+//! - [`event`]: typed stream-json events (`rate_limit_event`: the account's rate-limit state);
+//!   `line_reader`: bounded stdout lines; `stderr_tail`: bounded stderr;
 //! - `proc_info`: what /proc says (the process group and its kill-on-drop guard are the crate's
 //!   `process_group`, shared with workspace setups);
 //! - [`attempt_tag`]: `SMITH_ATTEMPT`, finding and stopping every process of an attempt;
@@ -19,10 +19,13 @@
 //! - [`outcome`]: outcome classes and what an attempt leaves behind;
 //! - `gate`: a request's hold over its attempts (budget left, closed on cancel or budget);
 //! - `hint`: what a person should do about a failed attempt;
-//! - `task_env`: what a task's attempts are given and report; `task_attempt`: one attempt
-//!   as the task actor's runner; `task`: the task actor ([`TaskActor`]).
+//! - `task_env`: what a task's attempts are given and report; `task_runner`: the actor's runner
+//!   (attempts again while throttled, a panic guard); `task_attempt`: one attempt;
+//!   `attempt_spans`: what it leaves on its span and in the metrics; `task`: the task actor
+//!   ([`TaskActor`]).
 
 pub(crate) mod attempt;
+pub(crate) mod attempt_spans;
 pub mod attempt_tag;
 pub(crate) mod clocks;
 pub(crate) mod command;
@@ -38,11 +41,13 @@ pub(crate) mod line_reader;
 pub(crate) mod observed;
 pub mod outcome;
 pub(crate) mod proc_info;
+pub(crate) mod rate_limit_event;
 pub(crate) mod reaper;
 pub(crate) mod stderr_tail;
 pub(crate) mod task;
 pub(crate) mod task_attempt;
 pub(crate) mod task_env;
+pub(crate) mod task_runner;
 pub(crate) mod tool_calls;
 pub(crate) mod usage;
 

@@ -1,23 +1,24 @@
-//! One attempt of a task, as the task actor's runner: wait for a process slot, check the request's
-//! gate, open the `invoke_agent` span (kind CLIENT) with its GenAI attributes, run the process
-//! with `TRACEPARENT` set, record usage, exit and metrics, report everything to the request, and
-//! tell the actor how it ended.
+//! One attempt of a task, as the task actor's runner runs it: pass the governor's gate, wait for
+//! a process slot, check the request's gate, open the `invoke_agent` span (kind CLIENT) with its
+//! GenAI attributes, run the process with `TRACEPARENT` set, record usage, exit and metrics,
+//! report everything to the request, and say how it ended.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opentelemetry::trace::Status;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::attempt::AttemptEvent;
+use super::attempt_spans::{record_decision, record_outcome};
 use super::attempt_tag::{AttemptTag, TAG_VAR};
 use super::command::SessionArg;
 use super::launch::{AttemptSpec, LaunchSpec};
 use super::outcome::{Outcome, OutcomeReason, StopCause, classify};
 use super::task_env::{AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskSpec};
+use super::task_runner::AttemptEnd;
 use crate::governor::{Throttle, Waiting};
 use crate::permissions::Asker;
 use crate::process_group::ProcessGroup;
@@ -25,117 +26,8 @@ use crate::protocol::StopReason;
 use crate::telemetry::metrics::{self, metrics};
 use crate::telemetry::semconv::*;
 
-/// How an attempt ended, for the task actor (the request hears it in the `Finished` report).
-#[derive(Debug)]
-pub enum AttemptEnd {
-    /// No attempt started: the request's gate closed while it waited for a slot.
-    NotStarted,
-    /// The API throttled it: it waits at the governor's gate and starts again, unseen by the
-    /// supervisor (never given to the actor).
-    Throttled,
-    /// The attempt ran and ended.
-    Ended {
-        /// Its number.
-        attempt: u32,
-        /// How.
-        reason: OutcomeReason,
-        /// Why, for the logs.
-        detail: String,
-    },
-}
-
-/// Everything one attempt needs.
-pub(crate) struct TaskAttempt {
-    pub spec: Arc<TaskSpec>,
-    pub carry: Arc<Mutex<TaskCarry>>,
-    pub env: TaskEnv,
-    pub control: mpsc::UnboundedReceiver<StopReason>,
-    pub group: Arc<ProcessGroup>,
-    /// Set when an attempt has its number (the actor's Drop sweeps by it).
-    pub tag: Arc<Mutex<Option<AttemptTag>>>,
-    /// Tells the task actor how the attempt ended.
-    pub on_end: Box<dyn FnOnce(AttemptEnd) + Send>,
-}
-
-/// Runs one attempt to its end; a panic inside it (a bug) ends the attempt as `crashed`, with
-/// its process group killed, instead of leaving the task `running` forever.
-pub(crate) async fn run_guarded(a: TaskAttempt) {
-    let TaskAttempt {
-        spec,
-        carry,
-        env,
-        control,
-        group,
-        tag,
-        on_end,
-    } = a;
-    let reporter = env.reporter.clone();
-    let task_id = spec.id;
-    // A throttled attempt starts again after the gate (the task does not fail); all the waits
-    // of the task together are bounded by `governor.max_wait`.
-    let attempt = {
-        let (carry, group) = (carry.clone(), group.clone());
-        async move {
-            let mut control = control;
-            let mut wait_left = env
-                .governor
-                .as_ref()
-                .map_or(Duration::ZERO, |g| g.settings().max_wait);
-            loop {
-                let end = run_task_attempt(
-                    spec.clone(),
-                    carry.clone(),
-                    env.clone(),
-                    &mut control,
-                    group.clone(),
-                    tag.clone(),
-                    &mut wait_left,
-                )
-                .await;
-                if !matches!(end, AttemptEnd::Throttled) {
-                    break end;
-                }
-            }
-        }
-    };
-    let crashed = |panic: String| {
-        group.signal(nix::sys::signal::Signal::SIGKILL);
-        let attempt = carry.lock().map(|c| c.attempts).unwrap_or(0);
-        let detail = format!("the attempt's runner failed (a bug in smith): {panic}");
-        tracing::error!(task = %task_id, attempt, %detail, "attempt runner panicked");
-        let outcome = Outcome::bare(OutcomeReason::Crashed, detail.clone());
-        reporter.report(TaskEvent {
-            task_id,
-            attempt,
-            kind: TaskEventKind::Finished(Box::new(outcome)),
-        });
-        AttemptEnd::Ended {
-            attempt,
-            reason: OutcomeReason::Crashed,
-            detail,
-        }
-    };
-    on_end(catch_panic(attempt, crashed).await);
-}
-
-/// Runs `fut`; if it panics, returns what `on_panic` makes of the panic's message instead.
-async fn catch_panic<T>(fut: impl Future<Output = T>, on_panic: impl FnOnce(String) -> T) -> T {
-    use futures::FutureExt;
-    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(value) => value,
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".into());
-            on_panic(message)
-        }
-    }
-}
-
 /// Runs one attempt to its end (see the module doc) and says how it ended.
-async fn run_task_attempt(
+pub(super) async fn run_task_attempt(
     spec: Arc<TaskSpec>,
     carry: Arc<Mutex<TaskCarry>>,
     env: TaskEnv,
@@ -461,76 +353,5 @@ async fn run_task_attempt(
         attempt,
         reason,
         detail,
-    }
-}
-
-/// A decided tool call as an event on the attempt's span.
-fn record_decision(span: &tracing::Span, d: &crate::protocol::ToolDecision) {
-    use opentelemetry::KeyValue;
-    span.add_event(
-        "smith.tool.decision",
-        vec![
-            KeyValue::new(GEN_AI_TOOL_NAME, d.tool.clone()),
-            KeyValue::new(SMITH_VERDICT, d.verdict.as_str()),
-            KeyValue::new(SMITH_DECIDED_BY, d.decided_by.as_str()),
-            KeyValue::new("smith.approval.id", d.id.clone()),
-            KeyValue::new("smith.decided.who", d.who.clone()),
-            KeyValue::new("smith.approval.waited_ms", d.waited_ms as i64),
-        ],
-    );
-}
-
-/// Puts the attempt's end on its span and into the metrics.
-fn record_outcome(span: &tracing::Span, o: &Outcome, record_content: bool) {
-    let m = metrics();
-    let reason = o.reason.as_str();
-    span.record(SMITH_EXIT_REASON, o.reason.to_string().as_str());
-    // The whole input (cache parts included), per the GenAI conventions; the parts are below.
-    span.record(GEN_AI_USAGE_INPUT_TOKENS, o.usage.total_input() as i64);
-    span.record(GEN_AI_USAGE_OUTPUT_TOKENS, o.usage.output_tokens as i64);
-    span.record(
-        GEN_AI_USAGE_CACHE_READ,
-        o.usage.cache_read_input_tokens as i64,
-    );
-    span.record(
-        GEN_AI_USAGE_CACHE_CREATION,
-        o.usage.cache_creation_input_tokens as i64,
-    );
-    if let Some(code) = o.exit.and_then(|e| e.code) {
-        span.record(PROCESS_EXIT_CODE, code as i64);
-    }
-    if record_content && let Some(answer) = &o.result {
-        span.set_attribute(SMITH_ANSWER, answer.clone());
-    }
-    if o.reason != OutcomeReason::Completed {
-        span.record(ERROR_TYPE, reason);
-        span.set_status(Status::error(
-            o.detail.clone().unwrap_or_else(|| o.reason.to_string()),
-        ));
-    }
-    m.task_attempts.add(1, &metrics::reason(reason));
-    m.task_duration
-        .record(o.duration.as_secs_f64(), &metrics::reason(reason));
-    if o.usage.total_input() > 0 || o.usage.output_tokens > 0 {
-        m.token_usage
-            .record(o.usage.total_input(), &metrics::token_type("input"));
-        m.token_usage
-            .record(o.usage.output_tokens, &metrics::token_type("output"));
-    }
-    if o.cost_usd > 0.0 {
-        m.cost_usd.add(o.cost_usd, &[]);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_panicking_runner_is_reported_not_lost() {
-        let seen = catch_panic(async { panic!("boom") }, Some).await;
-        assert_eq!(seen.as_deref(), Some("boom"));
-        let seen = catch_panic(async { None }, Some).await;
-        assert_eq!(seen, None);
     }
 }

@@ -1,0 +1,67 @@
+//! What an attempt leaves on its `invoke_agent` span and in the metrics: its end (usage, exit,
+//! error), and each tool call smith decided (a span event).
+
+use opentelemetry::trace::Status;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::outcome::{Outcome, OutcomeReason};
+use crate::telemetry::metrics::{self, metrics};
+use crate::telemetry::semconv::*;
+
+/// A decided tool call as an event on the attempt's span.
+pub(super) fn record_decision(span: &tracing::Span, d: &crate::protocol::ToolDecision) {
+    use opentelemetry::KeyValue;
+    span.add_event(
+        "smith.tool.decision",
+        vec![
+            KeyValue::new(GEN_AI_TOOL_NAME, d.tool.clone()),
+            KeyValue::new(SMITH_VERDICT, d.verdict.as_str()),
+            KeyValue::new(SMITH_DECIDED_BY, d.decided_by.as_str()),
+            KeyValue::new("smith.approval.id", d.id.clone()),
+            KeyValue::new("smith.decided.who", d.who.clone()),
+            KeyValue::new("smith.approval.waited_ms", d.waited_ms as i64),
+        ],
+    );
+}
+
+/// Puts the attempt's end on its span and into the metrics.
+pub(super) fn record_outcome(span: &tracing::Span, o: &Outcome, record_content: bool) {
+    let m = metrics();
+    let reason = o.reason.as_str();
+    span.record(SMITH_EXIT_REASON, o.reason.to_string().as_str());
+    // The whole input (cache parts included), per the GenAI conventions; the parts are below.
+    span.record(GEN_AI_USAGE_INPUT_TOKENS, o.usage.total_input() as i64);
+    span.record(GEN_AI_USAGE_OUTPUT_TOKENS, o.usage.output_tokens as i64);
+    span.record(
+        GEN_AI_USAGE_CACHE_READ,
+        o.usage.cache_read_input_tokens as i64,
+    );
+    span.record(
+        GEN_AI_USAGE_CACHE_CREATION,
+        o.usage.cache_creation_input_tokens as i64,
+    );
+    if let Some(code) = o.exit.and_then(|e| e.code) {
+        span.record(PROCESS_EXIT_CODE, code as i64);
+    }
+    if record_content && let Some(answer) = &o.result {
+        span.set_attribute(SMITH_ANSWER, answer.clone());
+    }
+    if o.reason != OutcomeReason::Completed {
+        span.record(ERROR_TYPE, reason);
+        span.set_status(Status::error(
+            o.detail.clone().unwrap_or_else(|| o.reason.to_string()),
+        ));
+    }
+    m.task_attempts.add(1, &metrics::reason(reason));
+    m.task_duration
+        .record(o.duration.as_secs_f64(), &metrics::reason(reason));
+    if o.usage.total_input() > 0 || o.usage.output_tokens > 0 {
+        m.token_usage
+            .record(o.usage.total_input(), &metrics::token_type("input"));
+        m.token_usage
+            .record(o.usage.output_tokens, &metrics::token_type("output"));
+    }
+    if o.cost_usd > 0.0 {
+        m.cost_usd.add(o.cost_usd, &[]);
+    }
+}
