@@ -127,20 +127,21 @@ pub async fn stand_in_sessions(
     let (store, _) = smith::store::StoreHandle::open(&dir.join("bench.db"))
         .await
         .expect("the bench database opens");
+    let slots = smith::governor::Slots::new(permits);
     let cell = smith::store::StoreCell::default();
     cell.set(store.clone());
     let approvals = smith::permissions::Approvals::new(Default::default(), cell, Vec::new());
     let deps = smith::session::SessionDeps {
         store,
         agent: Arc::new(settings),
-        permits: Arc::new(Semaphore::new(permits)),
+        permits: slots.clone(),
         config: Arc::new(config),
         workspaces: Arc::new(smith::workspace::Workspaces::new(
             Default::default(),
             dir.join("worktrees"),
         )),
         approvals: Some(approvals),
-        governor: Some(smith::governor::Governor::new(Default::default())),
+        governor: Some(smith::governor::Governor::new(Default::default(), slots)),
     };
     smith::session::Sessions::start(deps, None)
         .await

@@ -79,15 +79,16 @@ pub(super) async fn run_task_attempt(
         }
         *wait_left = wait_left.saturating_sub(started.elapsed());
     }
+    // A process slot, in its session's turn when there are fewer than attempts.
     let _permit = match permits {
-        Some(sem) => match sem.clone().try_acquire_owned() {
-            Ok(p) => Some(p),
-            Err(_) => {
+        Some(slots) => match slots.try_acquire() {
+            Some(p) => Some(p),
+            None => {
                 report(0, TaskEventKind::Queued);
                 m.tasks_queued.add(1, &[]);
-                let p = sem.acquire_owned().await.ok();
+                let p = slots.acquire(&labels.session).await;
                 m.tasks_queued.add(-1, &[]);
-                p
+                Some(p)
             }
         },
         None => None,

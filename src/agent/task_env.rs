@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use super::attempt::AttemptEvent;
 use super::command::TaskOptions;
@@ -13,7 +13,7 @@ use super::config::AgentConfig;
 use super::executor::{Executor, local};
 use super::gate::AttemptGate;
 use super::outcome::{Outcome, OutcomeReason};
-use crate::governor::{Governor, Waiting};
+use crate::governor::{Governor, Slots, Waiting};
 use crate::permissions::Approvals;
 use crate::protocol::StopReason;
 use crate::task::TaskId;
@@ -136,7 +136,7 @@ pub struct TaskEnv {
     /// Records each attempt durably before its process starts (`None`: nothing to record).
     pub recorder: Option<AttemptRecorder>,
     /// The global cap on live processes.
-    pub permits: Option<Arc<Semaphore>>,
+    pub permits: Option<Arc<Slots>>,
     /// The request's gate (budget, cancel): closed → no new attempt starts.
     pub gate: Option<Arc<AttemptGate>>,
     /// Parent of each attempt's `invoke_agent` span (the request's or its phase's span).

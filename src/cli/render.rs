@@ -72,9 +72,19 @@ fn governor_line(g: &crate::protocol::GovernorStatus) -> String {
         .filter(|_| g.state != "open")
         .map(|c| format!(" ({c})"))
         .unwrap_or_default();
+    let queued = if g.queued.is_empty() {
+        String::new()
+    } else {
+        let by: Vec<String> = g
+            .queued
+            .iter()
+            .map(|q| format!("{} {}", q.session, q.waiting))
+            .collect();
+        format!("; waiting for a process slot: {}", by.join(", "))
+    };
     format!(
-        "rate limit gate {state}{cause}, {} waiting, {} throttle(s) seen\n",
-        g.waiting, g.throttles
+        "rate limit gate {state}{cause}, {} waiting, {} throttle(s) seen; process cap {}{queued}\n",
+        g.waiting, g.throttles, g.cap
     )
 }
 

@@ -9,6 +9,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::gate::{Admit, Backoffs, Gate, GateState, Throttle};
 use super::settings::GovernorSettings;
+use super::slots::Slots;
 use crate::telemetry::metrics::metrics;
 
 /// Why an attempt waits at the gate, as it is shown.
@@ -45,6 +46,7 @@ struct Inner {
 /// The service's governor.
 pub struct Governor {
     settings: GovernorSettings,
+    slots: Arc<Slots>,
     inner: Mutex<Inner>,
     changed: watch::Sender<u64>,
 }
@@ -93,14 +95,15 @@ fn unix_ms(at: Instant) -> i64 {
 }
 
 impl Governor {
-    /// A governor with an open gate.
-    pub fn new(settings: GovernorSettings) -> Arc<Self> {
+    /// A governor with an open gate over `slots`.
+    pub fn new(settings: GovernorSettings, slots: Arc<Slots>) -> Arc<Self> {
         let gate = Gate::new(Backoffs {
             min: settings.min_backoff,
             max: settings.max_backoff,
         });
         Arc::new(Self {
             settings,
+            slots,
             inner: Mutex::new(Inner {
                 gate,
                 cause: None,
@@ -114,6 +117,11 @@ impl Governor {
     /// `[governor]`.
     pub fn settings(&self) -> &GovernorSettings {
         &self.settings
+    }
+
+    /// The process slots it adapts.
+    pub fn slots(&self) -> &Arc<Slots> {
+        &self.slots
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -140,14 +148,17 @@ impl Governor {
             return;
         }
         let jitter = self.jitter();
-        let closed = {
+        let (closed, newly) = {
             let mut inner = self.lock();
             inner.throttles += 1;
-            let closed = inner.gate.throttle(Instant::now(), t, jitter);
+            let now = Instant::now();
+            let was_closed =
+                matches!(inner.gate.state(), GateState::Closed { until, .. } if now < until);
+            let closed = inner.gate.throttle(now, t, jitter);
             if closed {
                 inner.cause = Some(cause.to_string());
             }
-            closed.then(|| inner.gate.state())
+            (closed.then(|| inner.gate.state()), closed && !was_closed)
         };
         let status = t.status.map(|s| s.to_string()).unwrap_or_default();
         metrics().governor_throttles.add(
@@ -157,6 +168,10 @@ impl Governor {
                 status,
             )],
         );
+        // One storm halves the cap once, however many workers it hits.
+        if newly {
+            self.slots.throttled();
+        }
         if let Some(GateState::Closed { until, known }) = closed {
             let wait = until.saturating_duration_since(Instant::now());
             tracing::warn!(%cause, wait = ?wait, advertised = known, "throttled: the gate is closed for every attempt");
@@ -166,6 +181,7 @@ impl Governor {
 
     /// An attempt reached the API: the gate opens.
     pub fn succeeded(&self) {
+        self.slots.succeeded();
         let opened = self.lock().gate.success();
         if opened {
             tracing::info!("the API answers again: the gate is open");
@@ -251,10 +267,13 @@ mod tests {
     use super::*;
 
     fn governor() -> Arc<Governor> {
-        Governor::new(GovernorSettings {
-            jitter: Duration::ZERO,
-            ..GovernorSettings::default()
-        })
+        Governor::new(
+            GovernorSettings {
+                jitter: Duration::ZERO,
+                ..GovernorSettings::default()
+            },
+            Slots::new(8),
+        )
     }
 
     #[tokio::test(start_paused = true)]

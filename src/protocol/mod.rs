@@ -40,7 +40,7 @@ pub use record::{
 };
 pub use status::{
     ChildKind, ChildState, ChildStatus, GovernorStatus, RunPhase, RunStatus, ServiceStatus,
-    SessionStatus, SupervisorState, SupervisorStatus, TaskLine,
+    SessionQueue, SessionStatus, SupervisorState, SupervisorStatus, TaskLine,
 };
 pub use workspace::{
     ApplyReply, ChangeSummary, DiffQuery, DiffReply, FileChange, Isolation, TaskApply,

@@ -45,6 +45,19 @@ pub struct GovernorStatus {
     pub waiting: u64,
     /// Throttles seen since smithd started.
     pub throttles: u64,
+    /// Live processes allowed now (≤ `max_concurrent_tasks`; halved by throttles, grown back).
+    pub cap: u64,
+    /// Attempts waiting for a process slot, by session (sessions take turns).
+    pub queued: Vec<SessionQueue>,
+}
+
+/// A session's attempts waiting for a process slot.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SessionQueue {
+    /// The session.
+    pub session: String,
+    /// Attempts waiting.
+    pub waiting: u64,
 }
 
 named_enum! {

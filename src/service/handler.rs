@@ -144,10 +144,9 @@ pub(crate) async fn handle(
                 sessions_supervisor: sessions.supervisor().status().await.ok().map(Into::into),
                 sessions: sessions.status().await,
                 max_concurrent_tasks: shared.config.limits.max_concurrent_tasks as u64,
-                running_tasks: (shared.config.limits.max_concurrent_tasks
-                    - shared.permits.available_permits()) as u64,
+                running_tasks: shared.permits.view().in_use as u64,
                 approvals: shared.approvals.pending(None),
-                governor: shared.governor.view().into(),
+                governor: (shared.governor.view(), shared.permits.view()).into(),
             };
             conn.send(&Response::Status(status)).await
         }

@@ -4,9 +4,10 @@
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::governor::Slots;
 use crate::permissions::Approvals;
 use crate::session::Sessions;
 use crate::store::{StoreCell, StoreHandle};
@@ -32,8 +33,9 @@ pub struct ServiceShared {
     pub config: Config,
     /// When smithd started.
     pub started: Instant,
-    /// The global cap on live `claude` processes.
-    pub permits: Arc<Semaphore>,
+    /// The live `claude` processes' slots (`limits.max_concurrent_tasks`, adapted by the
+    /// governor, in turn across sessions).
+    pub permits: Arc<Slots>,
     /// Flip to stop the service (a `shutdown` request does).
     pub shutdown: watch::Sender<ShutdownLevel>,
     /// Problems found at start that will make requests fail (shown by `smith health`).
@@ -86,11 +88,12 @@ impl ServiceShared {
         let (workspaces, problem) = super::workspaces::open(&config);
         warnings.extend(problem);
         let store = StoreCell::default();
+        let permits = Slots::new(config.limits.max_concurrent_tasks);
         let approvals = Approvals::new(config.permissions.clone(), store.clone(), grants);
         Arc::new(Self {
             approvals,
-            governor: crate::governor::Governor::new(config.governor.clone()),
-            permits: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
+            governor: crate::governor::Governor::new(config.governor.clone(), permits.clone()),
+            permits,
             warnings,
             workspaces: Arc::new(workspaces),
             config,

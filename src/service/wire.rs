@@ -67,14 +67,23 @@ impl From<RequestDetail> for ShowReply {
     }
 }
 
-impl From<crate::governor::GateView> for protocol::GovernorStatus {
-    fn from(g: crate::governor::GateView) -> Self {
+impl From<(crate::governor::GateView, crate::governor::SlotsView)> for protocol::GovernorStatus {
+    fn from((g, s): (crate::governor::GateView, crate::governor::SlotsView)) -> Self {
         protocol::GovernorStatus {
             state: g.state.to_string(),
             until_ms: g.until_ms,
             cause: g.cause,
             waiting: g.waiting,
             throttles: g.throttles,
+            cap: s.cap as u64,
+            queued: s
+                .queued
+                .into_iter()
+                .map(|(session, waiting)| protocol::SessionQueue {
+                    session,
+                    waiting: waiting as u64,
+                })
+                .collect(),
         }
     }
 }

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use ractor::RpcReplyPort;
-use tokio::sync::Semaphore;
 
 use crate::agent::{AgentConfig, TaskEvent};
 use crate::protocol::SessionStatus;
@@ -25,7 +24,7 @@ pub struct SessionDeps {
     /// Limits, supervision defaults, context.
     pub config: Arc<SessionConfig>,
     /// The global cap on live processes.
-    pub permits: Arc<Semaphore>,
+    pub permits: Arc<crate::governor::Slots>,
     /// Isolated tasks' worktrees.
     pub workspaces: Arc<crate::workspace::Workspaces>,
     /// Where tool calls that need a person are asked.

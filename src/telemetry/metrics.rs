@@ -53,6 +53,8 @@ pub struct Metrics {
     pub governor_closed: Gauge<u64>,
     /// `smith.governor.waiting`: attempts waiting at the gate.
     pub governor_waiting: UpDownCounter<i64>,
+    /// `smith.governor.cap`: live processes allowed now (halved by throttles, grown back).
+    pub governor_cap: Gauge<u64>,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -146,6 +148,11 @@ pub fn metrics() -> &'static Metrics {
             governor_closed: meter
                 .u64_gauge("smith.governor.closed")
                 .with_description("1 while the governor's gate is closed for every attempt")
+                .build(),
+            governor_cap: meter
+                .u64_gauge("smith.governor.cap")
+                .with_description("Live claude processes allowed now: limits.max_concurrent_tasks, halved by throttles and grown back by successes")
+                .with_unit("{process}")
                 .build(),
             governor_waiting: meter
                 .i64_up_down_counter("smith.governor.waiting")

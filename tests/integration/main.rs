@@ -12,6 +12,7 @@ mod cli;
 mod containment;
 mod control_plane;
 mod durability;
+mod governor;
 mod metrics_endpoint;
 mod parser;
 mod permissions;

@@ -14,6 +14,8 @@ use crate::support::real_cli::{configure_daemon, real_cli};
 /// The storm: what the API sees and how the requests end, with the governor `enabled` or not.
 struct Storm {
     throttled_calls: usize,
+    /// `smith status --json` right after.
+    status: serde_json::Value,
     results: Vec<serde_json::Value>,
     log: String,
 }
@@ -60,7 +62,10 @@ fn storm(enabled: bool) -> Option<Storm> {
     if std::env::var("SMITH_TEST_SHOW_LOG").is_ok() {
         println!("{}", d.log());
     }
+    let out = d.smith(&["status", "--json"]);
+    let status = serde_json::from_str(&stdout(&out)).unwrap();
     Some(Storm {
+        status,
         throttled_calls,
         results,
         log: d.log(),
@@ -79,6 +84,11 @@ fn a_throttle_is_waited_out_once_for_everyone_and_no_task_fails() {
         }
     }
     assert!(governed.log.contains("throttled: the gate is closed"));
+    // The storm halved the process cap once (8 → 4); the successes after it grew it back some.
+    let g = &governed.status["governor"];
+    assert_eq!(g["state"], "open", "{g}");
+    let cap = g["cap"].as_u64().unwrap();
+    assert!((4..8).contains(&cap), "{g}");
     assert!(
         !governed.log.contains("restarting child"),
         "no supervised restart: {}",

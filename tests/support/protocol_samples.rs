@@ -452,6 +452,11 @@ pub fn responses() -> Vec<(String, Response)> {
                 cause: Some("529 from r-1/t2".into()),
                 waiting: 3,
                 throttles: 4,
+                cap: 2,
+                queued: vec![SessionQueue {
+                    session: "big".into(),
+                    waiting: 5,
+                }],
             },
         }),
         Response::Sessions(SessionList {

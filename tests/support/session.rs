@@ -13,7 +13,6 @@ use smith::session::{
 };
 use smith::store::{RequestDetail, StoreHandle, queries};
 use smith::workspace::{WorkspaceSettings, Workspaces};
-use tokio::sync::Semaphore;
 
 use super::agent::stand_in_config;
 
@@ -51,7 +50,7 @@ impl Harness {
         let deps = SessionDeps {
             store: store.clone(),
             agent: Arc::new(agent),
-            permits: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
+            permits: smith::governor::Slots::new(config.limits.max_concurrent_tasks),
             config: Arc::new(config),
             workspaces: Arc::new(Workspaces::new(
                 WorkspaceSettings::default(),
