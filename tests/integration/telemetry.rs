@@ -578,6 +578,8 @@ async fn the_dashboard_and_configs_parse_and_query_only_emitted_metrics() {
             "--task",
             "x [[crash-after-init]]",
         ]);
+        // A throttle: the governor closes its gate, halves the cap, the task waits and goes on.
+        d.smith(&["ask", "throttled [[throttle-first:g]]"]);
         d.smith(&["ask", "--detach", "slow [[sleep:300]]"]);
         d.smith(&["ask", "queued behind it"]);
         scrape(&prometheus_addr(&d))

@@ -13,6 +13,7 @@
 //! | `[[slow:MS]]` | stream five assistant messages MS apart (an interrupt ends the turn) |
 //! | `[[crash-after-init]]` | print init, then exit 3 without a result |
 //! | `[[fail-first:NAME]]` | crash after init unless `$FAKE_CLAUDE_STATE_DIR/NAME` exists; creates it |
+//! | `[[throttle-first:NAME]]` | unless `$FAKE_CLAUDE_STATE_DIR/NAME` exists (then it is created): an `api_retry` of a 429 (100 ms), the CLI's synthetic message and an `api_error(429)` result, exit 1 — the API throttled it once |
 //! | `[[exit-without-result]]` | print init and an assistant message, then exit 0 |
 //! | `[[hang]]` | print init, ignore SIGTERM and interrupts, print nothing more, never exit |
 //! | `[[hang-after-result]]` | answer, then ignore stdin closing and SIGTERM: never exit |
@@ -283,10 +284,9 @@ fn main() {
     if resumed.is_some() {
         if let Ok(first) = std::fs::read_to_string(&memory) {
             directives.extend(
-                parse_directives(&first)
-                    .0
-                    .into_iter()
-                    .filter(|(n, _)| n != "sleep-first" && n != "fail-first"),
+                parse_directives(&first).0.into_iter().filter(|(n, _)| {
+                    n != "sleep-first" && n != "fail-first" && n != "throttle-first"
+                }),
             );
         }
     } else if !directives.is_empty() {
@@ -405,6 +405,29 @@ fn main() {
     {
         eprintln!("fake-claude: crashing on {needle:?}");
         std::process::exit(3);
+    }
+    if let Some(name) = script.arg("throttle-first") {
+        let marker = std::path::Path::new(&state_dir).join(name);
+        if !marker.exists() {
+            let _ = std::fs::write(&marker, b"throttled once");
+            emit(
+                json!({"type": "system", "subtype": "api_retry", "attempt": 1, "max_retries": 1,
+                "retry_delay_ms": 100, "error_status": 429, "error": "rate_limit",
+                "session_id": session}),
+            );
+            let text = "API Error: Request rejected (429) (fake)";
+            let mut synthetic = assistant(&session, text);
+            synthetic["message"]["model"] = json!("<synthetic>");
+            emit(synthetic);
+            emit(result(
+                &session,
+                "success",
+                true,
+                Some(text),
+                json!({"api_error_status": 429, "terminal_reason": "api_error"}),
+            ));
+            std::process::exit(1);
+        }
     }
     if let Some(name) = script.arg("fail-first") {
         let marker = std::path::Path::new(&state_dir).join(name);
