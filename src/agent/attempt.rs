@@ -104,6 +104,7 @@ pub async fn run_launch(
         init_seen: false,
         denials: Denials::default(),
         tools_running: Default::default(),
+        model: None,
         answered: false,
         throttled: false,
         claude_session_id: match &launch.session {
@@ -294,6 +295,7 @@ pub async fn run_launch(
         stderr_tail,
         detail,
         changes: None,
+        model: seen.model,
         denials: seen.denials.into_vec(),
     };
     tracing::debug!(pid, reason = %outcome.reason, exit = ?outcome.exit, "claude attempt ended");

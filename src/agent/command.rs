@@ -50,6 +50,8 @@ pub struct TaskOptions {
     pub disallowed_tools: Vec<String>,
     /// The task's own worktree (what the `workspace-write` preset lets it edit).
     pub worktree: Option<PathBuf>,
+    /// `--bare`.
+    pub bare: bool,
 }
 
 /// The argument vector (without the program).
@@ -102,6 +104,9 @@ pub fn build_args(config: &AgentConfig, task: &TaskOptions, session: &SessionArg
     }
     if let Some(schema) = &task.json_schema {
         flag("--json-schema", schema.clone());
+    }
+    if task.bare {
+        args.push("--bare".into());
     }
     args.extend(config.extra_args.iter().cloned());
     args

@@ -76,6 +76,9 @@ pub struct AgentConfig {
     /// `--tools` (`Some(vec![])` passes `--tools ""`: no tools; absent: the CLI's set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<String>>,
+    /// `--bare` for every worker unless a request says otherwise: no hooks, CLAUDE.md, MCP
+    /// discovery, plugins or auto-memory (cheaper turns; API-key auth only).
+    pub bare: bool,
     /// `--append-system-prompt` (empty: none).
     #[serde(with = "empty_is_none")]
     pub append_system_prompt: Option<String>,
@@ -141,6 +144,7 @@ impl Default for AgentConfig {
             permission_mode: None,
             allowed_tools: Vec::new(),
             tools: None,
+            bare: false,
             append_system_prompt: None,
             max_turns: None,
             env_allowlist: DEFAULT_ENV_ALLOWLIST

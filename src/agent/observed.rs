@@ -53,6 +53,8 @@ pub(super) struct Observed {
     /// Tool calls without their result yet (bounded: the oldest is forgotten past a thousand).
     pub tools_running: std::collections::VecDeque<String>,
     pub claude_session_id: Option<String>,
+    /// The model of its init.
+    pub model: Option<String>,
     /// A real answer of the API came.
     pub answered: bool,
     /// A throttle was reported.
@@ -136,6 +138,7 @@ pub(super) fn handle_line(
         StreamEvent::Init(init) => {
             seen.init_seen = true;
             seen.claude_session_id = Some(init.session_id.clone());
+            seen.model = init.model.clone();
             on_event(AttemptEvent::Init {
                 claude_session_id: init.session_id,
                 model: init.model,

@@ -127,6 +127,9 @@ pub struct Outcome {
     /// What the task's branch changed after the attempt (isolated tasks).
     #[serde(default)]
     pub changes: Option<ChangeSummary>,
+    /// The model the CLI ran (from its init).
+    #[serde(default)]
+    pub model: Option<String>,
     /// Tool calls the CLI refused during the attempt.
     #[serde(default)]
     pub denials: Vec<ToolDenial>,
@@ -148,6 +151,7 @@ impl Outcome {
             stderr_tail: String::new(),
             detail: Some(detail.into()),
             changes: None,
+            model: None,
             denials: Vec::new(),
         }
     }

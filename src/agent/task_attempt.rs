@@ -216,6 +216,7 @@ pub(super) async fn run_task_attempt(
                 attempt,
                 resumed: resumed.clone(),
                 claude_session_id: session_id.clone(),
+                bare: attempt_spec.task.bare,
             })
             .await
         }

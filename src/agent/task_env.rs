@@ -184,6 +184,8 @@ pub struct AttemptStart {
     pub resumed: Option<String>,
     /// The Claude session it runs in.
     pub claude_session_id: String,
+    /// It runs with `--bare`.
+    pub bare: bool,
 }
 
 /// Records an attempt and returns once the record is committed; an error keeps the attempt's

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
 
-use crate::protocol::{Isolation, Restart, Strategy};
+use crate::protocol::{Isolation, Restart, Strategy, UsageBy};
 
 /// Control smithd: send requests to Claude Code workers supervised like Erlang/OTP processes,
 /// watch them, and look at what they did.
@@ -61,6 +61,9 @@ pub enum Command {
     Discard(WorkspaceOpArgs),
     /// The task worktrees smith keeps: request, task, branch, size, age, state.
     Workspaces(JsonArg),
+    /// What the workers cost: cost, tokens (input with cache reads and writes, output), requests
+    /// and attempts, by day (UTC), session or model, with the total.
+    Usage(UsageArgs),
     /// Workers' tool calls waiting for a person's decision, in every session
     /// (permissions.mode = "stdio"); --watch follows them as they come and go.
     Approvals(ApprovalsArgs),
@@ -138,6 +141,11 @@ pub struct AskArgs {
     /// (all in the working directory). Default: agent.isolation of smithd's config.
     #[arg(long, value_name = "MODE")]
     pub isolate: Option<Isolation>,
+    /// Run the workers with the CLI's --bare: no hooks, CLAUDE.md, MCP discovery, plugins or
+    /// auto-memory — cheaper turns, but workers do not see the project's CLAUDE.md (API-key auth
+    /// only). Default: agent.bare.
+    #[arg(long)]
+    pub bare: bool,
     /// Return as soon as the request is accepted; print its id.
     #[arg(long)]
     pub detach: bool,
@@ -180,6 +188,20 @@ pub struct ShowArgs {
 pub struct IdArgs {
     /// The request id (as printed by `smith ask` or `smith history`).
     pub request_id: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smith usage`.
+#[derive(Args, Debug)]
+pub struct UsageArgs {
+    /// Group by: day, session or model (default: day).
+    #[arg(long, value_parser = |s: &str| s.parse::<UsageBy>())]
+    pub by: Option<UsageBy>,
+    /// Only from this day on (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DAY")]
+    pub since: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

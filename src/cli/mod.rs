@@ -4,6 +4,7 @@
 //! - [`client`]: the protocol's client side; `inputs`: the prompt and tasks of `smith ask`;
 //! - `approvals`: tool calls waiting for a person (list, watch, decide); `prompt`: the inline
 //!   prompt of `smith ask`;
+//! - `usage`: what the workers cost (`smith usage`);
 //! - `progress`: the live lines of a running request; `render`: the status tree, tables,
 //!   a request in full; `texts`: long texts fetched whole.
 
@@ -16,6 +17,7 @@ mod prompt;
 pub(crate) mod render;
 mod texts;
 pub(crate) mod trace;
+mod usage;
 mod workspaces;
 
 use std::io::IsTerminal;
@@ -270,6 +272,7 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
             .map(exit_for_apply),
         Command::Discard(a) => workspaces::apply(client, a, true).await.map(exit_for_apply),
         Command::Workspaces(a) => workspaces::list(client, a).await.map(|()| EXIT_OK),
+        Command::Usage(a) => usage::usage(client, a).await.map(|()| EXIT_OK),
         Command::Approvals(a) => approvals::list(client, a).await.map(|()| EXIT_OK),
         Command::Approve(a) => {
             let (request, json) = approvals::approve_request(a);
@@ -314,6 +317,7 @@ async fn ask(
         cwd,
         model: args.model,
         isolate: args.isolate,
+        bare: args.bare.then_some(true),
     };
     client
         .send(&Request::Ask(Ask {

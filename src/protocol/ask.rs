@@ -63,6 +63,8 @@ pub struct AskSpec {
     pub model: Option<String>,
     /// Where its work tasks run (`None`: `agent.isolation`).
     pub isolate: Option<super::workspace::Isolation>,
+    /// Run the workers with the CLI's `--bare` (`None`: `agent.bare`).
+    pub bare: Option<bool>,
 }
 
 macro_rules! named_enum {

@@ -8,6 +8,7 @@ use super::ask::AskSpec;
 use super::event::{Event, RequestSummary};
 use super::record::{AttemptInfo, RequestInfo, SessionInfo, TaskInfo};
 use super::status::ServiceStatus;
+use super::usage::{UsageQuery, UsageReport};
 use super::workspace::{
     ApplyReply, DiffQuery, DiffReply, WorkspaceList, WorkspaceOp, WorkspacesQuery, WorktreeBase,
 };
@@ -63,6 +64,8 @@ pub enum Request {
     Approvals(ApprovalsQuery),
     /// A person decides a waiting approval.
     Decide(DecideRequest),
+    /// What the workers cost, grouped.
+    Usage(UsageQuery),
 }
 
 /// `Request::Prune`.
@@ -226,6 +229,8 @@ pub enum Response {
     Approvals(ApprovalList),
     /// The decision was taken.
     Decided(ToolDecision),
+    /// What the workers cost.
+    Usage(UsageReport),
 }
 
 /// `Response::Welcome`.

@@ -11,7 +11,7 @@
 //!   call was decided; `denial`: tool calls the CLI refused; `event`: what it hears while a request runs;
 //! - `record`: requests, tasks, attempts and sessions as clients read them; `reason`: why
 //!   attempts, tasks and requests ended (one vocabulary for smithd, its database and clients);
-//! - `status`: the live supervision tree;
+//! - `status`: the live supervision tree; `usage`: what the workers cost;
 //! - `workspace`: isolation, what tasks changed, diff / apply / discard.
 
 pub(crate) mod approval;
@@ -23,6 +23,7 @@ pub(crate) mod message;
 pub(crate) mod reason;
 pub(crate) mod record;
 pub(crate) mod status;
+pub(crate) mod usage;
 pub(crate) mod workspace;
 
 pub use approval::{
@@ -42,6 +43,7 @@ pub use status::{
     ChildKind, ChildState, ChildStatus, GovernorStatus, RunPhase, RunStatus, ServiceStatus,
     SessionQueue, SessionStatus, SupervisorState, SupervisorStatus, TaskLine,
 };
+pub use usage::{UsageBy, UsageQuery, UsageReport, UsageRow};
 pub use workspace::{
     ApplyReply, ChangeSummary, DiffQuery, DiffReply, FileChange, Isolation, TaskApply,
     TaskApplyReport, TaskDiff, WorkspaceInfo, WorkspaceList, WorkspaceOp, WorkspaceState,

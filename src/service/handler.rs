@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::protocol::UsageReport;
 use crate::protocol::frame::encode;
 use crate::protocol::{
     Accepted, Ask, Done, ErrorKind, FrameError, HISTORY_PAGE, HISTORY_PAGE_MAX, HISTORY_TEXT_BYTES,
@@ -224,6 +225,16 @@ pub(crate) async fn handle(
         Request::Workspaces(_) => conn.send(&workspaces::list(&store).await).await,
         Request::Approvals(q) => approvals::approvals(conn, &shared.approvals, q).await,
         Request::Decide(d) => approvals::decide(conn, &shared.approvals, d).await,
+        Request::Usage(q) => {
+            let by = q.by;
+            match store.call(move |c| queries::usage(c, by, q.since_ms)).await {
+                Ok((rows, total)) => {
+                    conn.send(&Response::Usage(UsageReport { by, rows, total }))
+                        .await
+                }
+                Err(e) => conn.send(&store_error(e)).await,
+            }
+        }
         Request::Health(_) => {
             conn.send(&Response::Health(HealthReply {
                 version: env!("CARGO_PKG_VERSION").to_string(),

@@ -235,6 +235,7 @@ impl SessionState {
                     env: config.task_env.clone(),
                     tools,
                     disallowed_tools,
+                    bare: run.spec.bare.unwrap_or(run.agent.bare),
                     ..TaskOptions::default()
                 },
                 config: run.agent.clone(),
@@ -291,6 +292,7 @@ fn attempt_recorder(store: StoreHandle, request_id: String) -> AttemptRecorder {
         let store = store.clone();
         let mut record = AttemptRecord::new(request_id.clone(), a.task_id, a.attempt, now_ms());
         record.resumed_from = a.resumed;
+        record.bare = a.bare;
         record.claude_session_id = Some(a.claude_session_id);
         Box::pin(async move {
             store

@@ -43,6 +43,9 @@ pub struct RequestSpec {
     /// Where its work tasks run (`None`: `agent.isolation`).
     #[serde(default)]
     pub isolate: Option<Isolation>,
+    /// Workers run with the CLI's `--bare` (`None`: `agent.bare`).
+    #[serde(default)]
+    pub bare: Option<bool>,
     /// The checkout its worktrees are cut from, resolved when it was accepted (isolated
     /// requests).
     #[serde(default)]

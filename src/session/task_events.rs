@@ -147,6 +147,7 @@ impl SessionState {
                 record.exit_signal = outcome.exit.and_then(|e| e.signal);
                 record.stderr_tail = Some(outcome.stderr_tail.clone()).filter(|s| !s.is_empty());
                 record.claude_session_id = outcome.claude_session_id.clone();
+                record.model = outcome.model.clone();
                 record.input_tokens = Some(outcome.usage.total_input());
                 record.output_tokens = Some(outcome.usage.output_tokens);
                 record.cache_read_tokens = Some(outcome.usage.cache_read_input_tokens);

@@ -25,6 +25,7 @@ impl RequestSpec {
             cwd,
             model,
             isolate,
+            bare,
         } = ask;
         RequestSpec {
             session,
@@ -41,6 +42,7 @@ impl RequestSpec {
             cwd,
             model,
             isolate,
+            bare,
             checkout: None,
             traceparent,
         }

@@ -80,6 +80,10 @@ pub struct AttemptRecord {
     pub detail: Option<String>,
     /// The Claude session this attempt resumed.
     pub resumed_from: Option<String>,
+    /// The model the CLI ran (from its init), once known.
+    pub model: Option<String>,
+    /// It ran with `--bare`.
+    pub bare: bool,
 }
 
 impl AttemptRecord {
@@ -105,6 +109,8 @@ impl AttemptRecord {
             cost_usd: None,
             detail: None,
             resumed_from: None,
+            model: None,
+            bare: false,
         }
     }
 }

@@ -150,6 +150,12 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (session, tool, input)
     );
     "#,
+    // v7: what `smith usage` reports by: the model an attempt ran, and whether with `--bare`.
+    r#"
+    ALTER TABLE attempts ADD COLUMN model TEXT;
+    ALTER TABLE attempts ADD COLUMN bare INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX attempts_by_start ON attempts(started_at);
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -28,4 +28,5 @@ mod store;
 mod supervisor;
 mod task;
 mod telemetry;
+mod usage;
 mod workspaces;

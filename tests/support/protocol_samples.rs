@@ -34,6 +34,7 @@ fn request_name(r: &Request) -> &'static str {
         Request::Workspaces(_) => "workspaces",
         Request::Approvals(_) => "approvals",
         Request::Decide(_) => "decide",
+        Request::Usage(_) => "usage",
     }
 }
 
@@ -57,6 +58,7 @@ fn response_name(r: &Response) -> String {
         Response::Workspaces(_) => "workspaces".into(),
         Response::Approvals(_) => "approvals".into(),
         Response::Decided(_) => "decided".into(),
+        Response::Usage(_) => "usage".into(),
     }
 }
 
@@ -99,6 +101,7 @@ pub fn requests() -> Vec<(&'static str, Request)> {
         cwd: PathBuf::from("/tmp"),
         model: Some("sonnet".into()),
         isolate: Some(Isolation::Worktree),
+        bare: Some(true),
     };
     [
         Request::Ask(Ask { spec, detach: true }),
@@ -142,6 +145,10 @@ pub fn requests() -> Vec<(&'static str, Request)> {
         }),
         Request::Workspaces(WorkspacesQuery {}),
         Request::Approvals(ApprovalsQuery { watch: true }),
+        Request::Usage(UsageQuery {
+            by: UsageBy::Model,
+            since_ms: Some(1_795_651_200_000),
+        }),
         Request::Decide(DecideRequest {
             id: "a-1f2e3d4c".into(),
             verdict: Verdict::Deny,
@@ -287,6 +294,25 @@ fn workspace_responses() -> Vec<Response> {
             pending: vec![approval()],
         }),
         Response::Decided(decision()),
+        Response::Usage(UsageReport {
+            by: UsageBy::Session,
+            rows: vec![UsageRow {
+                key: "main".into(),
+                cost_usd: 0.25,
+                input_tokens: 25_203,
+                cache_read_tokens: 24_000,
+                cache_creation_tokens: 1_200,
+                output_tokens: 3,
+                requests: 1,
+                attempts: 2,
+                bare_attempts: 1,
+            }],
+            total: UsageRow {
+                key: "total".into(),
+                cost_usd: 0.25,
+                ..UsageRow::default()
+            },
+        }),
         Response::Workspaces(WorkspaceList {
             workspaces: vec![WorkspaceInfo {
                 request_id: "r-1".into(),

@@ -81,8 +81,8 @@ pub fn start_attempt(conn: &mut Connection, a: &AttemptRecord) -> Result<(), Sto
     exec(
         &tx,
         "INSERT OR REPLACE INTO attempts (request_id, task_idx, attempt, pid, process_start_time,
-                                          started_at, resumed_from, claude_session_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                          started_at, resumed_from, claude_session_id, bare)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             a.request_id,
             a.task.index(),
@@ -91,7 +91,8 @@ pub fn start_attempt(conn: &mut Connection, a: &AttemptRecord) -> Result<(), Sto
             a.process_start_time.map(|t| t as i64),
             a.started_at,
             a.resumed_from,
-            a.claude_session_id
+            a.claude_session_id,
+            a.bare
         ],
         "recording an attempt",
     )?;
@@ -175,7 +176,8 @@ pub fn finish_attempt(
         &tx,
         "UPDATE attempts SET finished_at = ?4, exit_reason = ?5, exit_code = ?6, exit_signal = ?7,
                 stderr_tail = ?8, claude_session_id = ?9, input_tokens = ?10, output_tokens = ?11,
-                cache_read_tokens = ?12, cache_creation_tokens = ?13, cost_usd = ?14, detail = ?15
+                cache_read_tokens = ?12, cache_creation_tokens = ?13, cost_usd = ?14, detail = ?15,
+                model = COALESCE(?16, model)
          WHERE request_id = ?1 AND task_idx = ?2 AND attempt = ?3",
         params![
             a.request_id,
@@ -192,7 +194,8 @@ pub fn finish_attempt(
             a.cache_read_tokens.map(|v| v as i64),
             a.cache_creation_tokens.map(|v| v as i64),
             a.cost_usd,
-            a.detail
+            a.detail,
+            a.model
         ],
         "finishing an attempt",
     )?;
@@ -252,7 +255,7 @@ pub(super) fn read_attempts(
                     a.started_at, a.finished_at, a.exit_reason, a.exit_code, a.exit_signal,
                     a.stderr_tail, a.claude_session_id, a.input_tokens, a.output_tokens,
                     a.cache_read_tokens, a.cache_creation_tokens, a.cost_usd, a.detail,
-                    a.resumed_from
+                    a.resumed_from, a.model, a.bare
              FROM attempts a JOIN tasks t ON t.request_id = a.request_id AND t.idx = a.task_idx
              WHERE a.request_id = ?1 ORDER BY a.task_idx, a.attempt",
         )
@@ -282,6 +285,8 @@ pub(super) fn read_attempts(
                 cost_usd: r.get(17)?,
                 detail: r.get(18)?,
                 resumed_from: r.get(19)?,
+                model: r.get(20)?,
+                bare: r.get(21)?,
             }))
         })
         .ctx("reading the attempts")?
