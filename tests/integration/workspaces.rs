@@ -454,8 +454,20 @@ fn expiry_and_reconcile_remove_exactly_what_smith_made() {
         !worktrees.contains(&id) && !worktrees.contains("r-0123456789ab"),
         "{worktrees}"
     );
-    let listed = json(&d.smith(&["workspaces", "--json"]));
-    assert!(listed["workspaces"].as_array().unwrap().is_empty());
+    // The record follows the removal (committed right after it).
+    let listed = eventually_sync(Duration::from_secs(10), || {
+        let listed = json(&d.smith(&["workspaces", "--json"]));
+        listed["workspaces"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+            .then_some(())
+    });
+    assert!(
+        listed.is_some(),
+        "{}",
+        stdout(&d.smith(&["workspaces", "--json"]))
+    );
     d.stop_in_process().unwrap();
 }
 
