@@ -30,13 +30,14 @@ pub(super) async fn stream_events(
     // Events that are already waiting go out in one write: under a large fan-out this saves a
     // system call (and a client wake-up) per event.
     let mut batch: Vec<u8> = Vec::new();
+    let mut listening = true;
     loop {
         let first = tokio::select! {
             first = events.recv() => match first {
                 Some(first) => first,
                 None => break,
             },
-            heard = asked.recv() => {
+            heard = asked.recv(), if listening => {
                 match heard {
                     Ok((rid, event)) if rid == request_id => conn.send(&approval(event)).await?,
                     Ok(_) => {}
@@ -46,7 +47,7 @@ pub(super) async fn stream_events(
                             conn.send(&approval(ApprovalEvent::Waiting(info))).await?;
                         }
                     }
-                    Err(RecvError::Closed) => {}
+                    Err(RecvError::Closed) => listening = false,
                 }
                 continue;
             }
