@@ -34,10 +34,7 @@ async fn smith_path(n: usize, dir: &Path) -> Duration {
 }
 
 fn main() {
-    let n: usize = std::env::var("SMITH_BENCH_TASKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+    let n = common::env_or("SMITH_BENCH_TASKS", 1000);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();

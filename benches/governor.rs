@@ -3,7 +3,7 @@
 //! admission followed by its fair, adaptive process slot, alternated in the same run. Reports the p50 of each and the
 //! difference (target <= 50 µs).
 //!
-//! `cargo bench --bench governor` (SMITH_BENCH_ROUNDS: 100,000 of each).
+//! `cargo bench --features stand-in --bench governor` (SMITH_BENCH_ROUNDS: 100,000 of each).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,16 +11,12 @@ use std::time::{Duration, Instant};
 use smith::governor::{Governor, Slots};
 use tokio::sync::Semaphore;
 
-fn p50(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+mod common;
+
+use common::{env_or, p50};
 
 fn main() {
-    let rounds: usize = std::env::var("SMITH_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let rounds = env_or("SMITH_BENCH_ROUNDS", 100_000);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let permits = Arc::new(Semaphore::new(8));

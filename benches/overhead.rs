@@ -144,10 +144,7 @@ fn report(name: &str, smith: f64, baseline: f64, unit: &str, target: &str) {
 }
 
 async fn fanout() {
-    let n = std::env::var("SMITH_BENCH_TASKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+    let n = common::env_or("SMITH_BENCH_TASKS", 1000);
     let d = Daemon::start(&format!(
         "[limits]\nmax_concurrent_tasks = {CONCURRENCY}\nmax_tasks_per_request = {n}\n"
     ));

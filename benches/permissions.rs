@@ -15,7 +15,7 @@ use smith::session::{RequestSpec, SessionConfig, Sessions};
 
 mod common;
 
-use common::{run_request, stand_in_sessions};
+use common::{env_or, p50, run_request, stand_in_sessions};
 
 async fn sessions(root: &Path, name: &str, policy: Option<Policy>) -> Sessions {
     let dir = root.join(name);
@@ -40,16 +40,8 @@ async fn one(sessions: &Sessions, cwd: &Path, prompt: &str) -> Duration {
     took
 }
 
-fn p50(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
-    let rounds: usize = std::env::var("SMITH_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let rounds = env_or("SMITH_BENCH_ROUNDS", 200);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let root = tempfile::tempdir().unwrap();

@@ -16,7 +16,7 @@ use smith::session::{RequestSpec, SessionConfig, Sessions};
 
 mod common;
 
-use common::{run_request, stand_in_sessions};
+use common::{env_or, p50, run_request, stand_in_sessions};
 
 fn git(dir: &Path, args: &[&str]) {
     let ok = Command::new("git")
@@ -63,21 +63,10 @@ async fn one(sessions: &Sessions, repo: &Path, isolate: Isolation, i: usize) -> 
     took
 }
 
-fn p50(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
-    let env = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
     let (files, rounds) = (
-        env("SMITH_BENCH_FILES", 1000),
-        env("SMITH_BENCH_ROUNDS", 15),
+        env_or("SMITH_BENCH_FILES", 1000),
+        env_or("SMITH_BENCH_ROUNDS", 15),
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

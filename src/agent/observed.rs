@@ -168,7 +168,7 @@ pub(super) fn handle_line(
             }
         }
         StreamEvent::ApiRetry(retry) => {
-            if matches!(retry.error_status, Some(429 | 529)) {
+            if Throttle::is_throttle_status(retry.error_status) {
                 seen.throttled = true;
                 on_event(AttemptEvent::Throttled(Throttle {
                     status: retry.error_status,

@@ -292,13 +292,12 @@ pub(super) async fn run_task_attempt(
     }
     // A throttled end closes the gate for everyone (unless the attempt already said so), and
     // the task waits there instead of failing; the probe's outcome is known once this is said.
-    let throttled =
-        governor.is_some() && matches!(outcome.reason, OutcomeReason::ApiError(Some(429 | 529)));
+    let status = match outcome.reason {
+        OutcomeReason::ApiError(status) => status,
+        _ => None,
+    };
+    let throttled = governor.is_some() && Throttle::is_throttle_status(status);
     if let (Some(g), true, false) = (&governor, throttled, signalled) {
-        let status = match outcome.reason {
-            OutcomeReason::ApiError(status) => status,
-            _ => None,
-        };
         let t = Throttle {
             status,
             wait: None,

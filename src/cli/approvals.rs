@@ -44,11 +44,9 @@ pub fn waiting_block(a: &ApprovalInfo) -> String {
 /// How a decision reads, on one line.
 pub fn decision_line(d: &ToolDecision) -> String {
     let what = match (d.verdict, d.always) {
-        (Verdict::Allow, true) => "allowed for the session".to_string(),
-        (v, _) => match v {
-            Verdict::Allow => "allowed".to_string(),
-            Verdict::Deny => "denied".to_string(),
-        },
+        (Verdict::Allow, true) => "allowed for the session",
+        (Verdict::Allow, false) => "allowed",
+        (Verdict::Deny, _) => "denied",
     };
     let by = match d.decided_by {
         DecidedBy::Rule => format!("by {}", d.who),

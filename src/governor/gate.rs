@@ -25,6 +25,14 @@ pub struct Throttle {
     pub warning: bool,
 }
 
+impl Throttle {
+    /// An HTTP status that means the account is throttled: 429 (rate limited) or 529
+    /// (overloaded).
+    pub fn is_throttle_status(status: Option<u16>) -> bool {
+        matches!(status, Some(429 | 529))
+    }
+}
+
 /// What the gate says to an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admit {

@@ -127,8 +127,11 @@ impl AttemptApprovals {
     pub fn ask(&self, call: &Call<'_>) -> (String, BoxFuture<'static, ToolDecision>) {
         let info = self.info(call);
         let id = info.id.clone();
-        let closing = self.desk.lock().closing.clone();
-        let attached = self.desk.lock().attached.contains_key(&info.request_id);
+        let (closing, attached) = {
+            let state = self.desk.lock();
+            let attached = state.attached.contains_key(&info.request_id);
+            (state.closing.clone(), attached)
+        };
         let at_once = match closing {
             Some(why) => Some((DecidedBy::Withdrawn, "smithd".to_string(), why)),
             None if !attached && self.desk.settings.unattended == Unattended::Deny => Some((

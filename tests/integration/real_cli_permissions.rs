@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use crate::support::approvals::{
-    first_waiting, json_of, no_longer_waiting, summary_of_child, waiting,
+    first_waiting, json_of, kill_first_worker, no_longer_waiting, summary_of_child, waiting,
 };
 use crate::support::daemon::{Daemon, stderr, stdout};
 use crate::support::fake_api::FakeApi;
@@ -179,15 +179,7 @@ fn a_worker_that_dies_while_its_call_waits_withdraws_it() {
     let client = d.smith_child(&["ask", "--json", MAKE]);
     let a = first_waiting(d, Duration::from_secs(60));
     let id = a["id"].as_str().unwrap().to_string();
-    let status = json_of(d, &["status", "--json"]);
-    let pid = status["sessions"][0]["current"]["tasks"][0]["pid"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("the worker's pid: {status}"));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    kill_first_worker(d);
     assert!(no_longer_waiting(d, &id, Duration::from_secs(30)));
     // The task is restarted (resuming its Claude session); the resumed CLI may ask again for
     // the call it had not run: that one is denied here.

@@ -31,6 +31,19 @@ pub fn no_longer_waiting(d: &Daemon, id: &str, within: Duration) -> bool {
     .is_some()
 }
 
+/// Kills (SIGKILL) the worker of the running request's first task, as `smith status` names it.
+pub fn kill_first_worker(d: &Daemon) {
+    let status = json_of(d, &["status", "--json"]);
+    let pid = status["sessions"][0]["current"]["tasks"][0]["pid"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("the worker's pid: {status}"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+}
+
 /// `smith ARGS` must succeed; its stdout as JSON.
 pub fn json_of(d: &Daemon, args: &[&str]) -> Value {
     let out = d.smith(args);

@@ -217,6 +217,21 @@ fn ask_permission(
     }
 }
 
+/// How the CLI ends a turn the API refused: its synthetic message and an error result with the
+/// status.
+fn api_error_end(session: &str, status: u16, text: &str) {
+    let mut synthetic = assistant(session, text);
+    synthetic["message"]["model"] = json!("<synthetic>");
+    emit(synthetic);
+    emit(result(
+        session,
+        "success",
+        true,
+        Some(text),
+        json!({"api_error_status": status, "terminal_reason": "api_error"}),
+    ));
+}
+
 fn stamp(what: &str) {
     if let Some(path) = std::env::var_os("FAKE_CLAUDE_STAMP") {
         let ns = std::time::SystemTime::now()
@@ -415,17 +430,7 @@ fn main() {
                 "retry_delay_ms": 100, "error_status": 429, "error": "rate_limit",
                 "session_id": session}),
             );
-            let text = "API Error: Request rejected (429) (fake)";
-            let mut synthetic = assistant(&session, text);
-            synthetic["message"]["model"] = json!("<synthetic>");
-            emit(synthetic);
-            emit(result(
-                &session,
-                "success",
-                true,
-                Some(text),
-                json!({"api_error_status": 429, "terminal_reason": "api_error"}),
-            ));
+            api_error_end(&session, 429, "API Error: Request rejected (429) (fake)");
             std::process::exit(1);
         }
     }
@@ -526,16 +531,7 @@ fn main() {
                     "session_id": session}),
                 );
             }
-            let mut synthetic = assistant(&session, &format!("API Error: {status} (fake)"));
-            synthetic["message"]["model"] = json!("<synthetic>");
-            emit(synthetic);
-            emit(result(
-                &session,
-                "success",
-                true,
-                Some(&format!("API Error: {status} (fake)")),
-                json!({"api_error_status": status}),
-            ));
+            api_error_end(&session, status, &format!("API Error: {status} (fake)"));
             exit_code = 1;
         } else if script.has("max-turns") {
             emit(result(
