@@ -14,6 +14,9 @@
 //!   watchdogs, outcome classes — the executor seam attempts run through, and the task actor.
 //! - [`governor`]: one API account, many workers — the gate every attempt passes, closed for all
 //!   by a throttle any worker sees (a leaf).
+//! - [`spend`]: the ceilings above a request's budget — what each session and each day spent,
+//!   against `limits.session_budget_usd` and `limits.daily_budget_usd` (a leaf; [`clock`] is
+//!   the wall clock it reads, one a test can move).
 //! - [`permissions`]: workers' tool calls decided by smith (`stdio` mode) — rules and presets,
 //!   then a person: the approvals that wait, their timeout, who is attached, "always".
 //! - [`store`]: SQLite — schema, migrations, the Store actor, queries, retention; committed
@@ -46,6 +49,7 @@
 mod accept_pause;
 pub mod agent;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod governor;
 pub(crate) mod paths;
@@ -56,6 +60,7 @@ pub(crate) mod sanitize;
 pub mod service;
 pub mod session;
 pub(crate) mod settings;
+pub mod spend;
 pub mod store;
 pub mod supervisor;
 pub mod task;

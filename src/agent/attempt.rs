@@ -297,6 +297,7 @@ pub async fn run_launch(
         changes: None,
         model: seen.model,
         denials: seen.denials.into_vec(),
+        budget_day: None,
     };
     tracing::debug!(pid, reason = %outcome.reason, exit = ?outcome.exit, "claude attempt ended");
     outcome

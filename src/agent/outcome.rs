@@ -133,6 +133,9 @@ pub struct Outcome {
     /// Tool calls the CLI refused during the attempt.
     #[serde(default)]
     pub denials: Vec<ToolDenial>,
+    /// The day (`YYYY-MM-DD`, `limits.budget_time_zone`) its cost was charged to by the ledger.
+    #[serde(default)]
+    pub budget_day: Option<String>,
 }
 
 impl Outcome {
@@ -153,6 +156,7 @@ impl Outcome {
             changes: None,
             model: None,
             denials: Vec::new(),
+            budget_day: None,
         }
     }
 }

@@ -326,7 +326,7 @@ pub(super) async fn run_task_attempt(
     record_outcome(&span, &outcome, labels.record_content);
     // Spend before the slot is released, so that the next waiting attempt sees a closed gate.
     if let Some(g) = &gate {
-        g.spend(outcome.cost_usd);
+        outcome.budget_day = g.spend(outcome.cost_usd).map(|d| d.to_string());
     }
     {
         let mut carry = carry.lock().expect("task carry lock");

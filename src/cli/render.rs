@@ -99,6 +99,7 @@ pub fn status_tree(s: &ServiceStatus) -> String {
         supervisor_line(&s.root)
     );
     out.push_str(&governor_line(&s.governor));
+    out.push_str(&super::usage::spend_lines(&s.spend));
     let n = s.root.children.len();
     for (i, child) in s.root.children.iter().enumerate() {
         let last = i + 1 == n;

@@ -1,35 +1,23 @@
 //! `smith usage`: what the workers cost — by day, session or model, since a day — and how a
-//! `--since` day is read.
+//! `--since` day is read; the spend lines of `smith status` (today, the ceilings, warnings).
 
-use crate::protocol::{Request, Response, UsageBy, UsageQuery, UsageReport, UsageRow};
+use crate::protocol::{
+    Ceiling, Request, Response, SpendStatus, UsageBy, UsageQuery, UsageReport, UsageRow,
+};
 
 use super::args::UsageArgs;
 use super::client::{Client, ClientError, unexpected};
 use super::render::print_json;
 
-/// Days from 1970-01-01 to `y-m-d` (proleptic Gregorian; H. Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `YYYY-MM-DD` as the Unix milliseconds of its start (UTC).
-pub fn day_start_ms(day: &str) -> Result<i64, String> {
+/// A `--since` day, checked: `YYYY-MM-DD`, a real date.
+pub fn check_day(day: &str) -> Result<String, String> {
     let bad = || format!("--since {day:?}: expected a day as YYYY-MM-DD, e.g. 2026-11-01");
-    let parts: Vec<&str> = day.split('-').collect();
-    let [y, m, d] = parts[..] else {
+    let b = day.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return Err(bad());
-    };
-    let (y, m, d): (i64, i64, i64) = (
-        y.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-        d.parse().map_err(|_| bad())?,
-    );
+    }
+    let num = |r: std::ops::Range<usize>| day[r].parse::<u32>().map_err(|_| bad());
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let days_in_month = match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -40,7 +28,7 @@ pub fn day_start_ms(day: &str) -> Result<i64, String> {
     if !(1970..=9999).contains(&y) || !(1..=days_in_month).contains(&d) {
         return Err(bad());
     }
-    Ok(days_from_civil(y, m, d) * 86_400_000)
+    Ok(day.to_string())
 }
 
 fn line(r: &UsageRow) -> String {
@@ -77,21 +65,66 @@ pub fn table(u: &UsageReport) -> String {
     out
 }
 
+/// Spending against the ceilings, for `smith status`: today, then each ceiling 80 % spent or more.
+pub fn spend_lines(s: &SpendStatus) -> String {
+    let ceilings = match (s.daily_budget_usd, s.session_budget_usd) {
+        (None, None) => "; no daily or session ceiling".to_string(),
+        (day, session) => {
+            let day = day.map(|d| format!(" of ${d:.2} daily budget"));
+            let session = session.map(|b| format!("sessions up to ${b:.2} each"));
+            let sep = if day.is_some() && session.is_some() {
+                "; "
+            } else {
+                ", "
+            };
+            format!(
+                "{}{}",
+                day.unwrap_or_default(),
+                session.map(|s| format!("{sep}{s}")).unwrap_or_default()
+            )
+        }
+    };
+    let mut out = format!(
+        "spend today ({}, {}) ${:.4}{ceilings}
+",
+        s.day, s.time_zone, s.day_spent_usd
+    );
+    for w in &s.warnings {
+        let what = match (w.ceiling, &w.session) {
+            (Ceiling::Day, _) => "the daily budget".to_string(),
+            (Ceiling::Session, Some(name)) => format!("session {name}'s budget"),
+            (Ceiling::Session, None) => "a session's budget".to_string(),
+        };
+        let share = 100.0 * w.spent_usd / w.budget_usd;
+        let state = if share >= 100.0 {
+            "reached: nothing new starts under it"
+        } else {
+            "warning"
+        };
+        out.push_str(&format!(
+            "  ! {what}: ${:.4} of ${:.2} ({share:.0} %) — {state}\n",
+            w.spent_usd, w.budget_usd
+        ));
+    }
+    out
+}
+
 /// `smith usage`.
 pub async fn usage(client: &mut Client, args: UsageArgs) -> Result<(), ClientError> {
-    let since_ms = match &args.since {
-        Some(day) => Some(day_start_ms(day).map_err(ClientError::Input)?),
+    let since = match &args.since {
+        Some(day) => Some(check_day(day).map_err(ClientError::Input)?),
         None => None,
     };
-    let query = Request::Usage(UsageQuery {
-        by: args.by.unwrap_or(UsageBy::Day),
-        since_ms,
-    });
+    let by = args.by.unwrap_or(UsageBy::Day);
+    let query = Request::Usage(UsageQuery { by, since });
     match client.call(&query).await? {
         Response::Usage(u) => {
             if args.json {
                 print_json(&u);
             } else {
+                if by == UsageBy::Day {
+                    println!("days in {}", u.time_zone);
+                }
                 print!("{}", table(&u));
             }
             Ok(())
@@ -105,18 +138,59 @@ mod tests {
     use super::*;
 
     #[test]
-    fn days_are_read_as_their_utc_start_and_nonsense_is_refused() {
-        assert_eq!(day_start_ms("1970-01-01"), Ok(0));
-        assert_eq!(day_start_ms("2026-11-26"), Ok(1_795_651_200_000));
-        assert_eq!(day_start_ms("2024-02-29"), Ok(1_709_164_800_000));
+    fn status_shows_today_the_ceilings_and_what_is_near_them() {
+        let mut s = SpendStatus {
+            day: "2026-11-26".into(),
+            time_zone: "Europe/Paris".into(),
+            day_spent_usd: 4.5,
+            ..SpendStatus::default()
+        };
+        assert_eq!(
+            spend_lines(&s),
+            "spend today (2026-11-26, Europe/Paris) $4.5000; no daily or session ceiling\n"
+        );
+        s.daily_budget_usd = Some(5.0);
+        s.session_budget_usd = Some(2.0);
+        s.warnings = vec![
+            crate::protocol::CeilingUse {
+                ceiling: Ceiling::Day,
+                session: None,
+                spent_usd: 4.5,
+                budget_usd: 5.0,
+            },
+            crate::protocol::CeilingUse {
+                ceiling: Ceiling::Session,
+                session: Some("main".into()),
+                spent_usd: 2.1,
+                budget_usd: 2.0,
+            },
+        ];
+        let text = spend_lines(&s);
+        assert!(text.starts_with("spend today (2026-11-26, Europe/Paris) $4.5000 of $5.00 daily budget; sessions up to $2.00 each\n"), "{text}");
+        assert!(
+            text.contains("the daily budget: $4.5000 of $5.00 (90 %) — warning"),
+            "{text}"
+        );
+        assert!(
+            text.contains("session main's budget: $2.1000 of $2.00 (105 %) — reached"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn days_are_checked_and_nonsense_is_refused() {
+        for good in ["1970-01-01", "2026-11-26", "2024-02-29"] {
+            assert_eq!(check_day(good).as_deref(), Ok(good));
+        }
         for bad in [
             "2023-02-29",
             "2026-13-01",
             "26-11-2026",
             "yesterday",
             "2026-11",
+            "2026-1-011",
         ] {
-            assert!(day_start_ms(bad).is_err(), "{bad}");
+            assert!(check_day(bad).is_err(), "{bad}");
         }
     }
 }

@@ -140,6 +140,37 @@ fn the_config_file_of_before_the_sections_moved_loads_unchanged() {
 }
 
 #[test]
+fn the_budget_time_zone_is_an_iana_name_checked_when_read() {
+    let c = load(
+        Some("[limits]\nbudget_time_zone = \"Europe/Paris\"\ndaily_budget_usd = 20.0\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.limits.budget_time_zone.name(), "Europe/Paris");
+    assert_eq!(c.limits.ceilings().daily_usd, Some(20.0));
+    assert_eq!(c.limits.ceilings().session_usd, None, "0 by default: none");
+    let e = load(
+        Some("[limits]\nbudget_time_zone = \"Europe/Pariss\"\n"),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("limits.budget_time_zone") && e.contains("Europe/Pariss") && e.contains("IANA"),
+        "{e}"
+    );
+    let e = load(
+        None,
+        &[("SMITH_LIMITS__BUDGET_TIME_ZONE", "Nowhere/Atlantis")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("SMITH_LIMITS__BUDGET_TIME_ZONE"), "{e}");
+    let c = load(None, &[("SMITH_LIMITS__BUDGET_TIME_ZONE", "Asia/Kolkata")]).unwrap();
+    assert_eq!(c.limits.budget_time_zone.name(), "Asia/Kolkata");
+}
+
+#[test]
 fn isolation_by_default_needs_a_workspace_dir_workers_may_run_in() {
     let e = load(
         Some("[agent]\nisolation = \"worktree\"\nroots = [\"/srv/code\"]\n[workspace]\ndir = \"/var/smith/worktrees\"\n"),

@@ -14,7 +14,7 @@ use super::workspace::{
 };
 
 /// Bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// The first frame a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -259,6 +259,8 @@ pub enum ErrorKind {
     ShuttingDown,
     /// Too many clients.
     Busy,
+    /// A spending ceiling (session or day) is reached: nothing more starts under it.
+    OverBudget,
     /// A bug or a broken store.
     Internal,
 }

@@ -43,7 +43,7 @@ pub use status::{
     ChildKind, ChildState, ChildStatus, GovernorStatus, RunPhase, RunStatus, ServiceStatus,
     SessionQueue, SessionStatus, SupervisorState, SupervisorStatus, TaskLine,
 };
-pub use usage::{UsageBy, UsageQuery, UsageReport, UsageRow};
+pub use usage::{Ceiling, CeilingUse, SpendStatus, UsageBy, UsageQuery, UsageReport, UsageRow};
 pub use workspace::{
     ApplyReply, ChangeSummary, DiffQuery, DiffReply, FileChange, Isolation, TaskApply,
     TaskApplyReport, TaskDiff, WorkspaceInfo, WorkspaceList, WorkspaceOp, WorkspaceState,

@@ -30,6 +30,8 @@ pub struct ServiceStatus {
     pub approvals: Vec<super::approval::ApprovalInfo>,
     /// The governor's gate.
     pub governor: GovernorStatus,
+    /// Spending against the session and daily ceilings.
+    pub spend: super::usage::SpendStatus,
 }
 
 /// The governor's gate, as `smith status` shows it.

@@ -1,5 +1,6 @@
 //! `smith usage`: what the workers cost — cost, tokens, requests and attempts, by day, session or
-//! model — read from the ledger (each attempt's result, committed as it ends).
+//! model — read from the ledger (each attempt's result, committed as it ends); and the ceilings on
+//! it (`limits.session_budget_usd`, `limits.daily_budget_usd`) as `smith status` shows them.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +9,8 @@ use super::ask::named_enum;
 named_enum! {
     /// How `smith usage` groups.
     UsageBy, "grouping" {
-        /// By calendar day (UTC) of the attempts' start.
+        /// By the day each attempt's cost was charged to (when it ended), in
+        /// `limits.budget_time_zone`.
         Day = "day",
         /// By session.
         Session = "session",
@@ -22,8 +24,8 @@ named_enum! {
 pub struct UsageQuery {
     /// The grouping.
     pub by: UsageBy,
-    /// Only attempts started at or after this (Unix milliseconds).
-    pub since_ms: Option<i64>,
+    /// Only attempts charged on or after this day (`YYYY-MM-DD`, in `limits.budget_time_zone`).
+    pub since: Option<String>,
 }
 
 /// One group of `smith usage` (or the total).
@@ -58,4 +60,46 @@ pub struct UsageReport {
     pub rows: Vec<UsageRow>,
     /// All of them (`key`: `total`).
     pub total: UsageRow,
+    /// The time zone of the days (`limits.budget_time_zone`).
+    pub time_zone: String,
+}
+
+named_enum! {
+    /// A spending ceiling above the request's own budget.
+    Ceiling, "ceiling" {
+        /// `limits.session_budget_usd`: what one session may spend.
+        Session = "session",
+        /// `limits.daily_budget_usd`: what all sessions may spend in a day.
+        Day = "day",
+    }
+}
+
+/// Spending against the ceilings, as `smith status` shows it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SpendStatus {
+    /// Today (`YYYY-MM-DD`) in `time_zone`.
+    pub day: String,
+    /// `limits.budget_time_zone`.
+    pub time_zone: String,
+    /// Spent today, all sessions.
+    pub day_spent_usd: f64,
+    /// `limits.daily_budget_usd` (`None`: no ceiling).
+    pub daily_budget_usd: Option<f64>,
+    /// `limits.session_budget_usd` (`None`: no ceiling).
+    pub session_budget_usd: Option<f64>,
+    /// The ceilings 80 % spent or more: the day's first, then sessions by name.
+    pub warnings: Vec<CeilingUse>,
+}
+
+/// How much of one ceiling is spent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CeilingUse {
+    /// Which.
+    pub ceiling: Ceiling,
+    /// The session (session ceilings).
+    pub session: Option<String>,
+    /// Spent.
+    pub spent_usd: f64,
+    /// The ceiling.
+    pub budget_usd: f64,
 }

@@ -13,6 +13,7 @@ use crate::protocol::{
 };
 use crate::session::event_queue::EVENT_QUEUE_CAPACITY;
 use crate::session::{EventStream, RequestEvent, RequestSpec, SessionError, event_queue};
+use crate::spend::Day;
 use crate::store::{StoreError, queries};
 
 use super::bounded_reply::{clip_request, clip_show, text_chunk};
@@ -31,6 +32,7 @@ fn session_error(e: SessionError) -> Response {
         SessionError::Store(StoreError::NotFound { .. }) => ErrorKind::NotFound,
         SessionError::Store(_) | SessionError::Unreachable { .. } => ErrorKind::Internal,
         SessionError::Workspace(_) => ErrorKind::BadRequest,
+        SessionError::OverBudget(_) => ErrorKind::OverBudget,
     };
     error(kind, e.to_string())
 }
@@ -148,6 +150,7 @@ pub(crate) async fn handle(
                 running_tasks: shared.permits.view().in_use as u64,
                 approvals: shared.approvals.pending(None),
                 governor: (shared.governor.view(), shared.permits.view()).into(),
+                spend: shared.ledger.status(),
             };
             conn.send(&Response::Status(status)).await
         }
@@ -227,10 +230,22 @@ pub(crate) async fn handle(
         Request::Decide(d) => approvals::decide(conn, &shared.approvals, d).await,
         Request::Usage(q) => {
             let by = q.by;
-            match store.call(move |c| queries::usage(c, by, q.since_ms)).await {
+            if let Some(Err(e)) = q.since.as_deref().map(Day::parse) {
+                return conn.send(&error(ErrorKind::BadRequest, e)).await;
+            }
+            let time_zone = shared.ledger.ceilings().zone.name().to_string();
+            match store
+                .call(move |c| queries::usage(c, by, q.since.as_deref()))
+                .await
+            {
                 Ok((rows, total)) => {
-                    conn.send(&Response::Usage(UsageReport { by, rows, total }))
-                        .await
+                    let report = UsageReport {
+                        by,
+                        rows,
+                        total,
+                        time_zone,
+                    };
+                    conn.send(&Response::Usage(report)).await
                 }
                 Err(e) => conn.send(&store_error(e)).await,
             }

@@ -51,6 +51,7 @@ use tokio::sync::watch;
 use crate::agent::{attempt_tag, reaper};
 use crate::config::Config;
 use crate::session::{SessionDeps, Sessions};
+use crate::spend::Restored;
 use crate::store::{StoreHandle, open_database, queries};
 use crate::supervisor::{
     Backoff, ChildKind, ChildSpec, ChildStart, Restart, Shutdown, Strategy, SupervisorFlags,
@@ -126,6 +127,7 @@ fn sessions_spec(shared: Arc<ServiceShared>) -> ChildSpec {
                     .governor
                     .enabled
                     .then(|| shared.governor.clone()),
+                ledger: shared.ledger.clone(),
             };
             let sessions = Sessions::start(deps, Some(sup)).await?;
             let cell = sessions.supervisor().cell();
@@ -172,6 +174,17 @@ async fn prune_periodically(shared: Arc<ServiceShared>) {
     }
 }
 
+/// Tells the sessions each time a spending ceiling is reached (their running requests under it
+/// stop).
+async fn stop_at_ceilings(shared: Arc<ServiceShared>) {
+    let mut reached = shared.ledger.subscribe();
+    while reached.changed().await.is_ok() {
+        if let Some(sessions) = shared.sessions() {
+            sessions.ceiling_reached();
+        }
+    }
+}
+
 /// Runs smithd until `shutdown` says stop (or a client asks). Returns when everything is stopped.
 pub async fn run(
     config: Config,
@@ -199,7 +212,9 @@ pub async fn run_with(
     // Recovery before anything runs: migrate, sweep orphans, interrupt what was in flight.
     let db = config.service.database();
     let retention = config.store.retention();
-    let (in_flight, orphans, grants) = tokio::task::spawn_blocking(move || {
+    let zone = config.limits.budget_time_zone.clone();
+    let today = zone.day_of(options.clock.now_ms());
+    let (in_flight, orphans, grants, spent) = tokio::task::spawn_blocking(move || {
         let mut conn = open_database(&db)?;
         let pruned = retention.prune_now(&conn)?;
         if pruned.requests > 0 {
@@ -218,10 +233,16 @@ pub async fn run_with(
                 "denied the tool calls a previous smithd left waiting for a person"
             );
         }
+        let spent = Restored {
+            day: Some(today),
+            day_spent: queries::spent_on_day(&conn, &today.to_string())?,
+            sessions: queries::spent_by_session(&conn)?,
+        };
         Ok::<_, crate::store::StoreError>((
             in_flight,
             queries::interrupt_in_flight(&mut conn, None)?,
             queries::load_grants(&conn)?,
+            spent,
         ))
     })
     .await
@@ -259,7 +280,8 @@ pub async fn run_with(
             }
         })
     };
-    let shared = ServiceShared::new(config, switch, options, grants);
+    let embedded = options.embedded;
+    let shared = ServiceShared::new(config, switch, options, grants, spent);
     for warning in &shared.warnings {
         tracing::warn!("{warning}");
     }
@@ -282,6 +304,7 @@ pub async fn run_with(
     shared.set_root(root.clone());
     let pruning = tokio::spawn(prune_periodically(shared.clone()));
     let reconciling = tokio::spawn(workspaces::reconcile_periodically(shared.clone()));
+    let ceilings = tokio::spawn(stop_at_ceilings(shared.clone()));
     tracing::info!(pid = std::process::id(), data_dir = %data_dir.display(),
         socket = %shared.config.service.socket.display(), version = env!("CARGO_PKG_VERSION"), "smithd started");
 
@@ -298,7 +321,7 @@ pub async fn run_with(
     // Whatever carries a tag of this smithd has outlived its attempt: it goes too. (Embedded,
     // the tag's instance is the process's, shared with whatever else runs in it: each attempt's
     // own stop and the Drop guards are the nets then.)
-    if !options.embedded {
+    if !embedded {
         let grace = shared.config.agent.term_grace;
         let left = attempt_tag::find(attempt_tag::is_ours, None);
         attempt_tag::stop(&left, grace).await;
@@ -308,6 +331,7 @@ pub async fn run_with(
     }
     pruning.abort();
     reconciling.abort();
+    ceilings.abort();
     forward.abort();
     let _ = std::fs::remove_file(&shared.config.service.socket);
     drop(lock);

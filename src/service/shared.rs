@@ -6,17 +6,19 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::governor::Slots;
 use crate::permissions::Approvals;
 use crate::session::Sessions;
+use crate::spend::{Ledger, Restored};
 use crate::store::{StoreCell, StoreHandle};
 use crate::supervisor::SupervisorRef;
 
 use super::shutdown::ShutdownLevel;
 
 /// How the service runs in the process that runs it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// The service shares its process with other code (an application, or a test, that embeds
     /// it and starts `smith` itself): it serves clients that are children of the process, and
@@ -25,6 +27,8 @@ pub struct RunOptions {
     /// off: below smithd are only its workers and what they leave behind, which it never takes
     /// requests from and reaps. Workers are refused by their attempt tag either way.
     pub embedded: bool,
+    /// The wall clock the budget's days are read from (a test moves it across midnight).
+    pub clock: Clock,
 }
 
 /// Shared by the root tree's children and the connection handlers.
@@ -48,6 +52,8 @@ pub struct ServiceShared {
     pub approvals: Arc<Approvals>,
     /// The gate every attempt passes.
     pub governor: Arc<crate::governor::Governor>,
+    /// What sessions and days spent, against their ceilings.
+    pub ledger: Arc<Ledger>,
     store: StoreCell,
     sessions: RwLock<Option<Sessions>>,
     root: RwLock<Option<SupervisorRef>>,
@@ -83,6 +89,7 @@ impl ServiceShared {
         shutdown: watch::Sender<ShutdownLevel>,
         options: RunOptions,
         grants: Vec<(String, String, String)>,
+        spent: Restored,
     ) -> Arc<Self> {
         let mut warnings = startup_warnings(&config);
         let (workspaces, problem) = super::workspaces::open(&config);
@@ -90,7 +97,9 @@ impl ServiceShared {
         let store = StoreCell::default();
         let permits = Slots::new(config.limits.max_concurrent_tasks);
         let approvals = Approvals::new(config.permissions.clone(), store.clone(), grants);
+        let ledger = Ledger::new(config.limits.ceilings(), options.clock.clone(), spent);
         Arc::new(Self {
+            ledger: Arc::new(ledger),
             approvals,
             governor: crate::governor::Governor::new(config.governor.clone(), permits.clone()),
             permits,

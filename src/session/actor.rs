@@ -76,6 +76,7 @@ impl Actor for SessionActor {
                 return Ok(());
             }
             SessionMsg::Task { phase, event } => state.on_task_event(phase, event),
+            SessionMsg::CeilingReached => state.on_ceiling_reached(),
             SessionMsg::PhaseEnded { phase, reason } => state.on_phase_ended(phase, reason),
             SessionMsg::Retire => {
                 state.retire(&myself, None);

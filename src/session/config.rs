@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::settings::{Invalid, check_durations, check_min, duration, usd_zero_is_none};
+use crate::spend::{BudgetZone, Ceilings};
 use crate::supervisor::{Backoff, Restart, Strategy};
 
 /// Limits across sessions and per request (`[limits]`).
@@ -19,6 +20,14 @@ pub struct Limits {
     /// Default budget of a request in USD (0 in the file, `None` here: unlimited).
     #[serde(with = "usd_zero_is_none")]
     pub max_budget_usd: Option<f64>,
+    /// What one session may spend in USD, over all its requests (0: unlimited).
+    #[serde(with = "usd_zero_is_none")]
+    pub session_budget_usd: Option<f64>,
+    /// What all sessions together may spend in a day in USD (0: unlimited).
+    #[serde(with = "usd_zero_is_none")]
+    pub daily_budget_usd: Option<f64>,
+    /// The time zone whose calendar days `daily_budget_usd` counts (an IANA name).
+    pub budget_time_zone: BudgetZone,
     /// Bytes of a request's prompt and tasks together.
     pub max_request_bytes: usize,
     /// Requests waiting in one session (besides the one running).
@@ -40,6 +49,9 @@ impl Default for Limits {
             max_concurrent_tasks: 8,
             max_tasks_per_request: 16,
             max_budget_usd: None,
+            session_budget_usd: None,
+            daily_budget_usd: None,
+            budget_time_zone: BudgetZone::utc(),
             max_request_bytes: 2 * 1024 * 1024,
             max_queued_requests: 32,
             max_task_output_bytes: 1024 * 1024,
@@ -51,6 +63,15 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The ceilings above each request's budget.
+    pub fn ceilings(&self) -> Ceilings {
+        Ceilings {
+            session_usd: self.session_budget_usd,
+            daily_usd: self.daily_budget_usd,
+            zone: self.budget_time_zone.clone(),
+        }
+    }
+
     /// Values out of range, by key.
     pub fn check(&self) -> Result<(), Invalid> {
         check_min("limits.max_concurrent_tasks", self.max_concurrent_tasks, 1)?;

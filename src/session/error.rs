@@ -39,6 +39,9 @@ pub enum SessionError {
         /// The limit.
         limit: usize,
     },
+    /// A spending ceiling (the session's, or the day's) is reached.
+    #[error("{0}")]
+    OverBudget(crate::spend::Spent),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -31,6 +31,8 @@ pub struct SessionDeps {
     pub approvals: Option<Arc<crate::permissions::Approvals>>,
     /// The gate every attempt passes (the API account's throttles).
     pub governor: Option<Arc<crate::governor::Governor>>,
+    /// What sessions and days spent, against their ceilings.
+    pub ledger: Arc<crate::spend::Ledger>,
 }
 
 /// Messages of a Session.
@@ -64,6 +66,8 @@ pub enum SessionMsg {
     Interrupt(RpcReplyPort<()>),
     /// A status snapshot.
     Status(RpcReplyPort<SessionStatus>),
+    /// A spending ceiling was reached: the running request stops if it is under it.
+    CeilingReached,
     /// Internal: a task report of phase `phase`.
     Task {
         /// Phase id.

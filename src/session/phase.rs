@@ -266,8 +266,27 @@ impl SessionState {
     }
 }
 
-/// The budget is spent: every running task of the phase is told, and ends `budget_exceeded`.
-pub(super) fn stop_for_budget(run: &Run) {
+/// Once the request's budget, or a ceiling it is under, is spent: every running task of the phase
+/// is told, and ends `budget_exceeded` (once; a ceiling is named in the request's reason).
+pub(super) fn stop_if_spent(session: &str, run: &mut Run) {
+    if run.budget_stopped || run.gate.closed() != Some(StopReason::BudgetExceeded) {
+        return;
+    }
+    run.budget_stopped = true;
+    match run.gate.ceiling() {
+        Some(ceiling) => {
+            tracing::warn!(%session, request = %run.request_id, "{ceiling}; stopping the request's tasks");
+            run.notes.push(ceiling.to_string());
+        }
+        None => {
+            tracing::warn!(%session, request = %run.request_id, spent = run.gate.spent(), "budget exceeded; stopping the request's tasks")
+        }
+    }
+    stop_for_budget(run);
+}
+
+/// Every running task of the phase is told, and ends `budget_exceeded`.
+fn stop_for_budget(run: &Run) {
     if let Some(sup) = run.phase().and_then(|p| p.sup.as_ref()) {
         for task in sup.cell().get_children() {
             let _ = task.send_message(TaskMsg::Stop(StopReason::BudgetExceeded));

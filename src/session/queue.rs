@@ -249,8 +249,10 @@ impl SessionState {
         if q.spec.model.is_some() {
             agent.model = q.spec.model.clone();
         }
-        let gate = Arc::new(AttemptGate::new(
+        let gate = Arc::new(AttemptGate::under(
             q.spec.budget_usd.or(config.limits.max_budget_usd),
+            self.deps.ledger.clone(),
+            &self.name,
         ));
         let strategy = q.spec.strategy.unwrap_or(config.supervision.strategy);
         let span = request_span(
@@ -267,8 +269,15 @@ impl SessionState {
             traceparent: q.spec.traceparent.clone(),
         });
         let tasks = q.resume.unwrap_or_default();
-        // Spent before an interruption counts toward the budget.
-        gate.spend(tasks.iter().map(|t| t.cost_usd).sum());
+        // Spent before an interruption counts toward the budget (the ledger has it already).
+        gate.spent_before(tasks.iter().map(|t| t.cost_usd).sum());
+        // A ceiling reached while it waited: it starts stopped, the ceiling named.
+        let mut notes = Vec::new();
+        if let Some(ceiling) = gate.ceiling() {
+            tracing::warn!(session = %self.name, request = %q.request_id, "{ceiling}; the request does not start");
+            notes.push(ceiling.to_string());
+        }
+        let budget_stopped = !notes.is_empty();
         let mut run = Run {
             span,
             labels,
@@ -284,8 +293,8 @@ impl SessionState {
             state: RunState::Starting,
             stop: None,
             escalated: false,
-            budget_stopped: false,
-            notes: Vec::new(),
+            budget_stopped,
+            notes,
             started_ms: now_ms(),
         };
         run.emit(Event::Started {

@@ -191,6 +191,9 @@ impl Sessions {
     ) -> Result<String, SessionError> {
         // A request that cannot run never creates a Session.
         let mut spec = validate(spec, &self.deps.config)?;
+        if let Some(spent) = self.deps.ledger.reached(&spec.session) {
+            return Err(SessionError::OverBudget(spent));
+        }
         let isolation = spec.isolate.unwrap_or(self.deps.agent.isolation);
         spec.isolate = Some(isolation);
         if isolation == Isolation::Worktree {
@@ -242,6 +245,9 @@ impl Sessions {
         events: Option<EventSink>,
     ) -> Result<(), SessionError> {
         let (name, (session, _lease)) = self.owner(request_id).await?;
+        if let Some(spent) = self.deps.ledger.reached(&name) {
+            return Err(SessionError::OverBudget(spent));
+        }
         let request_id = request_id.to_string();
         call(&name, &session, |reply| SessionMsg::Resume {
             request_id,
@@ -249,6 +255,14 @@ impl Sessions {
             reply,
         })
         .await?
+    }
+
+    /// A spending ceiling was reached: every live Session hears it (a busy one is live), and
+    /// stops its running request if that is under the ceiling.
+    pub fn ceiling_reached(&self) {
+        for (_, actor) in self.registry.live_sessions() {
+            let _ = actor.cast(SessionMsg::CeilingReached);
+        }
     }
 
     /// Status of every live Session (one that does not answer in time is left out, and logged).

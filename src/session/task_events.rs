@@ -3,13 +3,13 @@
 //! commit comes after), listeners get an event, and a spent budget stops the other tasks.
 
 use crate::agent::{AttemptEvent, OutcomeReason, TaskEvent, TaskEventKind, hint};
-use crate::protocol::{Event, StopReason, TaskEnd, TaskStatus};
+use crate::protocol::{Event, TaskEnd, TaskStatus};
 use crate::store::records::now_ms;
 use crate::store::{AttemptRecord, queries};
 use crate::task::{Running, TaskId};
 
 use super::merge::cut_to;
-use super::phase::stop_for_budget;
+use super::phase::stop_if_spent;
 use super::plan::parse_plan;
 use super::state::SessionState;
 
@@ -17,6 +17,14 @@ use super::state::SessionState;
 const PROGRESS_CHARS: usize = 400;
 
 impl SessionState {
+    /// A ceiling was reached (by this session or another): the running request stops if it is
+    /// under it.
+    pub(super) fn on_ceiling_reached(&mut self) {
+        if let Some(run) = self.current.as_mut() {
+            stop_if_spent(&self.name, run);
+        }
+    }
+
     /// A report of a task of phase `phase` (a late one from an earlier phase is dropped).
     pub(super) fn on_task_event(&mut self, phase: u64, event: TaskEvent) {
         let store = self.deps.store.clone();
@@ -153,6 +161,7 @@ impl SessionState {
                 record.cache_read_tokens = Some(outcome.usage.cache_read_input_tokens);
                 record.cache_creation_tokens = Some(outcome.usage.cache_creation_input_tokens);
                 record.cost_usd = Some(outcome.cost_usd);
+                record.day = outcome.budget_day.clone();
                 record.detail = outcome.detail.clone();
                 let task = task.clone();
                 store.send("recording the end of an attempt", move |c| {
@@ -173,13 +182,8 @@ impl SessionState {
             run.plan = plan;
         }
         // An attempt that ended spent its cost on the gate before reporting.
-        if attempt_ended
-            && run.gate.closed() == Some(StopReason::BudgetExceeded)
-            && !run.budget_stopped
-        {
-            run.budget_stopped = true;
-            tracing::warn!(%session, request = %run.request_id, spent = run.gate.spent(), "budget exceeded; stopping the request's tasks");
-            stop_for_budget(run);
+        if attempt_ended {
+            stop_if_spent(session, run);
         }
         if let Some(e) = emitted {
             run.emit(e);

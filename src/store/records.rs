@@ -84,6 +84,8 @@ pub struct AttemptRecord {
     pub model: Option<String>,
     /// It ran with `--bare`.
     pub bare: bool,
+    /// The day (`YYYY-MM-DD`, `limits.budget_time_zone`) its cost was charged to.
+    pub day: Option<String>,
 }
 
 impl AttemptRecord {
@@ -111,6 +113,7 @@ impl AttemptRecord {
             resumed_from: None,
             model: None,
             bare: false,
+            day: None,
         }
     }
 }

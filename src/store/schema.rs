@@ -156,6 +156,14 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE attempts ADD COLUMN bare INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX attempts_by_start ON attempts(started_at);
     "#,
+    // v8: the day (`limits.budget_time_zone`) each attempt's cost was charged to, so that the
+    // daily ceiling and `smith usage --by day` count the same days; earlier attempts get their
+    // UTC day (the only zone before).
+    r#"
+    ALTER TABLE attempts ADD COLUMN day TEXT;
+    UPDATE attempts SET day = strftime('%Y-%m-%d', COALESCE(finished_at, started_at) / 1000, 'unixepoch');
+    CREATE INDEX attempts_by_day ON attempts(day);
+    "#,
 ];
 
 /// The newest schema version this build knows.

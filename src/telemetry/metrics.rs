@@ -55,6 +55,11 @@ pub struct Metrics {
     pub governor_waiting: UpDownCounter<i64>,
     /// `smith.governor.cap`: live processes allowed now (halved by throttles, grown back).
     pub governor_cap: Gauge<u64>,
+    /// `smith.budget.used` (1): the share of a ceiling spent, recorded at 80 % and at 100 %, by
+    /// `smith.budget.ceiling` (and `smith.session` for a session's).
+    pub budget_used: Gauge<f64>,
+    /// `smith.budget.warnings`: ceilings 80 % spent, and reached, by `smith.budget.ceiling`.
+    pub budget_warnings: Counter<u64>,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -153,6 +158,16 @@ pub fn metrics() -> &'static Metrics {
                 .u64_gauge("smith.governor.cap")
                 .with_description("Live claude processes allowed now: limits.max_concurrent_tasks, halved by throttles and grown back by successes")
                 .with_unit("{process}")
+                .build(),
+            budget_used: meter
+                .f64_gauge("smith.budget.used")
+                .with_description("Share of a spending ceiling spent (limits.session_budget_usd, limits.daily_budget_usd), recorded when it crosses 80 % and 100 %")
+                .with_unit("1")
+                .build(),
+            budget_warnings: meter
+                .u64_counter("smith.budget.warnings")
+                .with_description("Spending ceilings that crossed 80 %, then 100 %, by ceiling")
+                .with_unit("{warning}")
                 .build(),
             governor_waiting: meter
                 .i64_up_down_counter("smith.governor.waiting")

@@ -33,6 +33,10 @@ pub const SMITH_VERDICT: &str = "smith.verdict";
 pub const SMITH_DECIDED_BY: &str = "smith.decided_by";
 /// `gen_ai.tool.name` on a decision's span event.
 pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+/// `smith.budget.ceiling`: `session` or `day`.
+pub const SMITH_BUDGET_CEILING: &str = "smith.budget.ceiling";
+/// `smith.session`: a session's name (only on a session ceiling's use).
+pub const SMITH_SESSION: &str = "smith.session";
 /// `smith.request.status`.
 pub const SMITH_REQUEST_STATUS: &str = "smith.request.status";
 /// `smith.prompt` (only with `telemetry.record_content`).

@@ -24,6 +24,7 @@ mod real_cli_permissions;
 mod real_cli_workspaces;
 mod retention;
 mod session;
+mod spend;
 mod store;
 mod supervisor;
 mod task;

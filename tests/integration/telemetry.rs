@@ -561,6 +561,9 @@ async fn the_dashboard_and_configs_parse_and_query_only_emitted_metrics() {
         // One process slot: the second task queues.
         d.env
             .push(("SMITH_LIMITS__MAX_CONCURRENT_TASKS".into(), "1".into()));
+        // The first task's cost is over 80 % of the day's ceiling: a budget warning.
+        d.env
+            .push(("SMITH_LIMITS__DAILY_BUDGET_USD".into(), "0.012".into()));
         d.start();
         d.smith(&[
             "ask",

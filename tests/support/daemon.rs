@@ -30,6 +30,8 @@ pub struct Daemon {
     pub extra_config: String,
     /// Extra environment of smithd (e.g. `SMITH_SERVICE__SHUTDOWN_GRACE`).
     pub env: Vec<(String, String)>,
+    /// The wall clock of an in-process smithd (the budget's days).
+    pub clock: smith::clock::Clock,
 }
 
 impl Daemon {
@@ -59,6 +61,7 @@ impl Daemon {
             in_process: None,
             extra_config: extra.to_string(),
             env: Vec::new(),
+            clock: smith::clock::Clock::system(),
         };
         d.write_config(&d.agent_section());
         d
@@ -148,9 +151,13 @@ impl Daemon {
         )
         .expect("the test's config loads");
         let (shutdown, level) = smith::service::shutdown::channel();
+        let clock = self.clock.clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-            let options = RunOptions { embedded: true };
+            let options = RunOptions {
+                embedded: true,
+                clock,
+            };
             runtime
                 .block_on(smith::service::run_with(config, level, options))
                 .map_err(|e| e.to_string())

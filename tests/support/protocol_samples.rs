@@ -147,7 +147,7 @@ pub fn requests() -> Vec<(&'static str, Request)> {
         Request::Approvals(ApprovalsQuery { watch: true }),
         Request::Usage(UsageQuery {
             by: UsageBy::Model,
-            since_ms: Some(1_795_651_200_000),
+            since: Some("2026-11-26".into()),
         }),
         Request::Decide(DecideRequest {
             id: "a-1f2e3d4c".into(),
@@ -312,6 +312,7 @@ fn workspace_responses() -> Vec<Response> {
                 cost_usd: 0.25,
                 ..UsageRow::default()
             },
+            time_zone: "Europe/Paris".into(),
         }),
         Response::Workspaces(WorkspaceList {
             workspaces: vec![WorkspaceInfo {
@@ -435,6 +436,10 @@ pub fn responses() -> Vec<(String, Response)> {
             kind: ErrorKind::NotFound,
             message: "no".into(),
         }),
+        Response::Error(ErrorReply {
+            kind: ErrorKind::OverBudget,
+            message: "the daily budget is spent".into(),
+        }),
         Response::Accepted(Accepted {
             request_id: "r".into(),
             worktrees: None,
@@ -482,6 +487,19 @@ pub fn responses() -> Vec<(String, Response)> {
                 queued: vec![SessionQueue {
                     session: "big".into(),
                     waiting: 5,
+                }],
+            },
+            spend: SpendStatus {
+                day: "2026-11-26".into(),
+                time_zone: "UTC".into(),
+                day_spent_usd: 4.5,
+                daily_budget_usd: Some(5.0),
+                session_budget_usd: None,
+                warnings: vec![CeilingUse {
+                    ceiling: Ceiling::Day,
+                    session: None,
+                    spent_usd: 4.5,
+                    budget_usd: 5.0,
                 }],
             },
         }),

@@ -58,6 +58,7 @@ impl Harness {
             )),
             approvals: None,
             governor: None,
+            ledger: Arc::new(smith::spend::Ledger::without_ceilings()),
         };
         let sessions = Sessions::start(deps.clone(), None).await.unwrap();
         Self {

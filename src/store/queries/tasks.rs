@@ -177,7 +177,7 @@ pub fn finish_attempt(
         "UPDATE attempts SET finished_at = ?4, exit_reason = ?5, exit_code = ?6, exit_signal = ?7,
                 stderr_tail = ?8, claude_session_id = ?9, input_tokens = ?10, output_tokens = ?11,
                 cache_read_tokens = ?12, cache_creation_tokens = ?13, cost_usd = ?14, detail = ?15,
-                model = COALESCE(?16, model)
+                model = COALESCE(?16, model), day = COALESCE(?17, day)
          WHERE request_id = ?1 AND task_idx = ?2 AND attempt = ?3",
         params![
             a.request_id,
@@ -195,7 +195,8 @@ pub fn finish_attempt(
             a.cache_creation_tokens.map(|v| v as i64),
             a.cost_usd,
             a.detail,
-            a.model
+            a.model,
+            a.day
         ],
         "finishing an attempt",
     )?;
@@ -255,7 +256,7 @@ pub(super) fn read_attempts(
                     a.started_at, a.finished_at, a.exit_reason, a.exit_code, a.exit_signal,
                     a.stderr_tail, a.claude_session_id, a.input_tokens, a.output_tokens,
                     a.cache_read_tokens, a.cache_creation_tokens, a.cost_usd, a.detail,
-                    a.resumed_from, a.model, a.bare
+                    a.resumed_from, a.model, a.bare, a.day
              FROM attempts a JOIN tasks t ON t.request_id = a.request_id AND t.idx = a.task_idx
              WHERE a.request_id = ?1 ORDER BY a.task_idx, a.attempt",
         )
@@ -287,6 +288,7 @@ pub(super) fn read_attempts(
                 resumed_from: r.get(19)?,
                 model: r.get(20)?,
                 bare: r.get(21)?,
+                day: r.get(22)?,
             }))
         })
         .ctx("reading the attempts")?
