@@ -134,6 +134,48 @@ fn the_daily_ceiling_stops_running_requests_of_every_session() {
     d.stop_in_process().unwrap();
 }
 
+#[test]
+fn reaching_the_session_ceiling_stops_its_tasks_and_what_waits_behind_them() {
+    let mut d = Daemon::new("[limits]\nsession_budget_usd = 0.5\n");
+    d.start_in_process();
+    let detach = |args: &[&str]| {
+        let out = d.smith(&[&["ask", "--detach"][..], args].concat());
+        let id = stdout(&out).trim().to_string();
+        assert!(id.starts_with("r-"), "{id}: {}", stderr(&out));
+        id
+    };
+    let running = detach(&[
+        "fan-out",
+        "--task",
+        "spender [[sleep:300]] [[cost:0.6]]",
+        "--task",
+        "long [[sleep:60000]]",
+    ]);
+    let queued = detach(&["behind it"]);
+    let stopped = ended(&d, &running);
+    let reason = stopped["request"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("budget_exceeded") && reason.contains("session main's budget"),
+        "{stopped}"
+    );
+    let long = &stopped["tasks"][1];
+    assert_eq!(long["exit_reason"], "budget_exceeded", "{stopped}");
+    let never = ended(&d, &queued);
+    assert!(
+        never["request"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("limits.session_budget_usd"),
+        "{never}"
+    );
+    assert_eq!(
+        never["attempts"],
+        serde_json::json!([]),
+        "nothing of it started"
+    );
+    d.stop_in_process().unwrap();
+}
+
 /// 2026-11-26 23:30 UTC: 15:30 in Los Angeles.
 const NOV_26_2330_UTC: i64 = 1_795_735_800_000;
 const HOUR_MS: i64 = 3_600_000;
