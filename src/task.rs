@@ -76,12 +76,16 @@ impl fmt::Display for TaskId {
 }
 
 /// The attempt of a task that runs now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Running {
     /// Its process (= its process group).
     pub pid: u32,
     /// When it started (Unix ms).
     pub since_ms: i64,
+    /// Its tool calls that run now, oldest first.
+    pub tools: Vec<crate::protocol::ToolActivity>,
+    /// Tool calls it made so far.
+    pub tool_calls: u32,
 }
 
 /// One task of a request.
@@ -148,9 +152,10 @@ impl Task {
             status: self.status,
             attempt: self.attempts,
             restarts: self.attempts.saturating_sub(1),
-            pid: self.running.map(|r| r.pid),
+            pid: self.running.as_ref().map(|r| r.pid),
             uptime_secs: self
                 .running
+                .as_ref()
                 .map(|r| (now_ms - r.since_ms).max(0) as f64 / 1000.0),
             cost_usd: self.cost_usd,
             exit_reason: self.end,

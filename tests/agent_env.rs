@@ -43,6 +43,7 @@ async fn the_child_environment_is_rebuilt_from_the_allowlist() {
             "t1",
             1,
         )),
+        transcript: None,
     };
     let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let outcome = run_attempt(spec, |_| {}, rx, ProcessGroup::new()).await;

@@ -22,6 +22,7 @@ use super::denial::Denials;
 use super::event::{interrupt_request, user_message};
 use super::launch::{AttemptSpec, LaunchSpec};
 use super::line_reader::{Line, LineReader};
+use super::live::Live;
 pub use super::observed::AttemptEvent;
 use super::observed::{LineVerdict, Observed, handle_line};
 use super::outcome::{ExitStatus, Outcome, OutcomeReason, StopCause, classify};
@@ -29,6 +30,7 @@ use super::proc_info::process_start_time;
 use super::reaper;
 use super::stderr_tail::StderrTail;
 use super::tool_calls::{Answered, ToolCalls};
+use super::transcript::Transcript;
 use crate::permissions::AttemptApprovals;
 use crate::process_group::{GroupGuard, ProcessGroup};
 use crate::protocol::StopReason;
@@ -114,6 +116,7 @@ pub async fn run_launch(
         result: None,
         cause: None,
         detail: None,
+        live: Live::new(launch.transcript.clone().and_then(Transcript::open)),
     };
     let mut clocks = Clocks::new(started, config);
     let mut linger_deadline: Option<Instant> = None;
@@ -151,6 +154,9 @@ pub async fn run_launch(
                         }
                     }
                 }
+            },
+            _ = sleep_until(seen.live.flush_at().unwrap_or_else(far)), if seen.live.flush_at().is_some() => {
+                seen.live.flush(on_event);
             },
             ctl = control.recv(), if control_open => match ctl {
                 Some(reason) => stop = Some(StopCause::from(reason)),
@@ -259,6 +265,7 @@ pub async fn run_launch(
         _ => String::new(),
     };
     group.clear();
+    seen.live.finish(on_event);
 
     let exit = match status {
         Ok(status) => Some(ExitStatus {

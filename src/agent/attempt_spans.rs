@@ -65,3 +65,73 @@ pub(super) fn record_outcome(span: &tracing::Span, o: &Outcome, record_content: 
         m.cost_usd.add(o.cost_usd, &[]);
     }
 }
+
+/// The `execute_tool {tool}` spans of an attempt's tool calls: each a child of the attempt's
+/// `invoke_agent` span, from its `tool_use` to its `tool_result` (arguments and result only
+/// with `telemetry.record_content`).
+#[derive(Default)]
+pub(super) struct ToolSpans {
+    open: std::collections::HashMap<String, tracing::Span>,
+    record_content: bool,
+}
+
+impl ToolSpans {
+    /// Spans for an attempt; contents recorded when `record_content`.
+    pub fn new(record_content: bool) -> Self {
+        Self {
+            open: Default::default(),
+            record_content,
+        }
+    }
+
+    /// A tool call started or ended (other events are not theirs).
+    pub fn on(&mut self, parent: &tracing::Span, event: &super::observed::AttemptEvent) {
+        use super::observed::AttemptEvent;
+        match event {
+            AttemptEvent::ToolStarted {
+                call_id,
+                tool,
+                arguments,
+                ..
+            } => {
+                let span = tracing::info_span!(
+                    target: "smith::agent",
+                    parent: parent,
+                    "execute_tool",
+                    otel.name = %format!("execute_tool {tool}"),
+                    otel.kind = "internal",
+                    gen_ai.operation.name = "execute_tool",
+                    gen_ai.tool.name = %tool,
+                    gen_ai.tool.call.id = %call_id,
+                    gen_ai.tool.type = "function",
+                    error.type = tracing::field::Empty,
+                );
+                if self.record_content {
+                    span.set_attribute(GEN_AI_TOOL_CALL_ARGUMENTS, arguments.to_string());
+                }
+                // Bounded like the attempt's own list of open calls.
+                if self.open.len() < 256 {
+                    self.open.insert(call_id.clone(), span);
+                }
+            }
+            AttemptEvent::ToolEnded {
+                call_id,
+                error,
+                result,
+                ..
+            } => {
+                let Some(span) = self.open.remove(call_id) else {
+                    return;
+                };
+                if self.record_content {
+                    span.set_attribute(GEN_AI_TOOL_CALL_RESULT, result.clone());
+                }
+                if let Some(e) = error {
+                    span.record(ERROR_TYPE, "tool_error");
+                    span.set_status(Status::error(e.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+}

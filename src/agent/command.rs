@@ -108,6 +108,9 @@ pub fn build_args(config: &AgentConfig, task: &TaskOptions, session: &SessionArg
     if task.bare {
         args.push("--bare".into());
     }
+    if config.partial_messages {
+        args.push("--include-partial-messages".into());
+    }
     args.extend(config.extra_args.iter().cloned());
     args
 }
@@ -211,8 +214,15 @@ mod tests {
                 "--verbose",
                 "--session-id",
                 "11111111-2222-3333-4444-555555555555",
+                "--include-partial-messages",
             ]
         );
+        let quiet = AgentConfig {
+            partial_messages: false,
+            ..AgentConfig::default()
+        };
+        let args = build_args(&quiet, &TaskOptions::default(), &SessionArg::New("s".into()));
+        assert!(!args.iter().any(|a| a == "--include-partial-messages"));
     }
 
     #[test]
@@ -267,6 +277,7 @@ mod tests {
                 "0.250000",
                 "--json-schema",
                 r#"{"type":"object"}"#,
+                "--include-partial-messages",
                 "--strict-mcp-config",
             ]
         );

@@ -79,6 +79,8 @@ pub struct AgentConfig {
     /// `--bare` for every worker unless a request says otherwise: no hooks, CLAUDE.md, MCP
     /// discovery, plugins or auto-memory (cheaper turns; API-key auth only).
     pub bare: bool,
+    /// `--include-partial-messages`: the workers' text reaches clients as it is written.
+    pub partial_messages: bool,
     /// `--append-system-prompt` (empty: none).
     #[serde(with = "empty_is_none")]
     pub append_system_prompt: Option<String>,
@@ -133,6 +135,10 @@ pub struct AgentConfig {
     /// `[agent]`: `[permissions]` sets it.
     #[serde(skip)]
     pub permissions: Option<Arc<Policy>>,
+    /// Where attempts' transcripts go, and their cap (`None`: none kept). Not a key of
+    /// `[agent]`: smithd puts them under its data directory, `store.transcript_max_bytes` caps.
+    #[serde(skip)]
+    pub transcripts: Option<(PathBuf, u64)>,
 }
 
 impl Default for AgentConfig {
@@ -145,6 +151,7 @@ impl Default for AgentConfig {
             allowed_tools: Vec::new(),
             tools: None,
             bare: false,
+            partial_messages: true,
             append_system_prompt: None,
             max_turns: None,
             env_allowlist: DEFAULT_ENV_ALLOWLIST
@@ -167,6 +174,7 @@ impl Default for AgentConfig {
             umask: None,
             runtime_dir: None,
             permissions: None,
+            transcripts: None,
         }
     }
 }

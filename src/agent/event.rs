@@ -83,6 +83,9 @@ pub enum ContentBlock {
         /// Whether the tool failed.
         #[serde(default)]
         is_error: Option<bool>,
+        /// What it returned: a string, or text blocks.
+        #[serde(default)]
+        content: Value,
     },
     /// Anything else (thinking, images, …).
     #[serde(other)]

@@ -13,6 +13,7 @@ use super::attempt_tag::{AttemptTag, TAG_VAR};
 use super::command::{SessionArg, TaskOptions, build_args, build_env, check_cwd};
 use super::config::AgentConfig;
 use super::error::AgentError;
+use super::transcript::TranscriptFile;
 use crate::permissions::Policy;
 
 /// The watchdogs and limits of a running attempt.
@@ -77,6 +78,8 @@ pub struct AttemptSpec {
     pub message: String,
     /// The attempt's tag (`SMITH_ATTEMPT`); every process carrying it is stopped at the end.
     pub tag: Option<AttemptTag>,
+    /// Where its transcript goes (`None`: not kept).
+    pub transcript: Option<TranscriptFile>,
 }
 
 /// Everything fixed when a worker is spawned (see the module doc).
@@ -100,6 +103,8 @@ pub struct LaunchSpec {
     pub watchdogs: Watchdogs,
     /// What its stdin side does.
     pub stdin: StdinSide,
+    /// Where its stdout lines are kept (`None`: not kept).
+    pub transcript: Option<TranscriptFile>,
 }
 
 impl LaunchSpec {
@@ -129,6 +134,7 @@ impl LaunchSpec {
                 permissions: config.permissions.clone(),
                 worktree: spec.task.worktree.clone(),
             },
+            transcript: spec.transcript.clone(),
         })
     }
 

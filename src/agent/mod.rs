@@ -38,6 +38,7 @@ pub(crate) mod gate;
 pub(crate) mod hint;
 pub(crate) mod launch;
 pub(crate) mod line_reader;
+pub(crate) mod live;
 pub(crate) mod observed;
 pub mod outcome;
 pub(crate) mod proc_info;
@@ -49,6 +50,7 @@ pub(crate) mod task_attempt;
 pub(crate) mod task_env;
 pub(crate) mod task_runner;
 pub(crate) mod tool_calls;
+pub(crate) mod transcript;
 pub(crate) mod usage;
 
 pub use crate::process_group::ProcessGroup;

@@ -9,6 +9,7 @@ use crate::governor::Throttle;
 use std::time::Duration;
 
 use super::line_reader::Line;
+use super::live::Live;
 use super::outcome::StopCause;
 
 /// Progress of an attempt, reported as it happens.
@@ -44,6 +45,32 @@ pub enum AttemptEvent {
     /// The first real answer of the API in this attempt (not one the CLI made up after an
     /// error).
     Answered,
+    /// Text the worker wrote since the last one (coalesced deltas of its partial messages).
+    Text(String),
+    /// A tool call started.
+    ToolStarted {
+        /// The call's id.
+        call_id: String,
+        /// The tool.
+        tool: String,
+        /// Its input as a person reads it (sanitized, cut).
+        input: String,
+        /// Its whole input (recorded only behind the content switch).
+        arguments: serde_json::Value,
+    },
+    /// A tool call's result came (or the attempt ended first).
+    ToolEnded {
+        /// The call's id.
+        call_id: String,
+        /// The tool.
+        tool: String,
+        /// How long it ran.
+        duration: Duration,
+        /// The first line of its error, when it failed.
+        error: Option<String>,
+        /// Its result text, cut (recorded only behind the content switch).
+        result: String,
+    },
 }
 
 /// What the attempt observed so far.
@@ -62,6 +89,8 @@ pub(super) struct Observed {
     pub result: Option<ResultEvent>,
     pub cause: Option<StopCause>,
     pub detail: Option<String>,
+    /// Text deltas, tool activity, the transcript.
+    pub live: Live,
 }
 
 /// What a `rate_limit_event` says for the governor: `rejected` closes the gate until its reset,
@@ -134,6 +163,8 @@ pub(super) fn handle_line(
         Ok(event) => event,
         Err(err) => return LineVerdict::ProtocolError(err.to_string()),
     };
+    seen.live
+        .transcribe(&text, matches!(event, StreamEvent::Stream(_)));
     match event {
         StreamEvent::Init(init) => {
             seen.init_seen = true;
@@ -148,8 +179,13 @@ pub(super) fn handle_line(
             return LineVerdict::ProtocolError(format!("{} before system/init", event.kind()));
         }
         StreamEvent::Assistant(turn) => {
+            // The message is complete: its deltas go before it.
+            seen.live.flush(on_event);
             for block in &turn.message.content {
                 if let ContentBlock::ToolUse { id, name, input } = block {
+                    if turn.parent_tool_use_id.is_none() {
+                        seen.live.tool_use(id, name, input, on_event);
+                    }
                     seen.denials.called(id, name, input);
                     if seen.tools_running.len() == MAX_RUNNING_TOOLS {
                         seen.tools_running.pop_front();
@@ -194,13 +230,20 @@ pub(super) fn handle_line(
         StreamEvent::ControlRequest(request) => return LineVerdict::Control(request),
         StreamEvent::User(turn) => {
             for block in &turn.message.content {
-                if let ContentBlock::ToolResult { tool_use_id, .. } = block {
+                if let ContentBlock::ToolResult {
+                    tool_use_id,
+                    is_error,
+                    content,
+                } = block
+                {
                     seen.tools_running.retain(|id| id != tool_use_id);
+                    seen.live
+                        .tool_result(tool_use_id, is_error.unwrap_or(false), content, on_event);
                 }
             }
         }
+        StreamEvent::Stream(line) => seen.live.stream_event(&line),
         StreamEvent::Status(_)
-        | StreamEvent::Stream(_)
         | StreamEvent::ControlResponse(_)
         | StreamEvent::Unknown(_) => {}
     }

@@ -12,10 +12,11 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::attempt::AttemptEvent;
-use super::attempt_spans::{record_decision, record_outcome};
+use super::attempt_spans::{ToolSpans, record_decision, record_outcome};
 use super::attempt_tag::{AttemptTag, TAG_VAR};
 use super::command::SessionArg;
 use super::launch::{AttemptSpec, LaunchSpec};
+use super::transcript::TranscriptFile;
 use super::outcome::{Outcome, OutcomeReason, StopCause, classify};
 use super::task_env::{AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskSpec};
 use super::task_runner::AttemptEnd;
@@ -173,12 +174,19 @@ pub(super) async fn run_task_attempt(
             }
         }
     }
+    let transcript = spec.config.transcripts.as_ref().map(|(dir, max_bytes)| TranscriptFile {
+        path: dir
+            .join(&labels.request_id)
+            .join(format!("{}-{attempt}.jsonl", spec.id)),
+        max_bytes: *max_bytes,
+    });
     let mut attempt_spec = AttemptSpec {
         config: spec.config.clone(),
         task,
         session,
         message,
         tag: Some(attempt_tag),
+        transcript,
     };
     let mut spawned = false;
     // An isolated task runs in its worktree: made ready (or found again) before its attempt —
@@ -234,6 +242,7 @@ pub(super) async fn run_task_attempt(
         (Err(failed), _) => failed.clone(),
         (Ok(_), Err(detail)) => Outcome::bare(OutcomeReason::SpawnFailed, detail),
         (Ok(_), Ok(launch)) => {
+            let mut tool_spans = ToolSpans::new(labels.record_content);
             let mut on_event = |event| match event {
                 AttemptEvent::Spawned { pid, start_time } => {
                     span.record(PROCESS_PID, pid as i64);
@@ -270,6 +279,10 @@ pub(super) async fn run_task_attempt(
                 }
                 AttemptEvent::ToolDecided(ref d) => {
                     record_decision(&span, d);
+                    report(TaskEventKind::Attempt(event));
+                }
+                AttemptEvent::ToolStarted { .. } | AttemptEvent::ToolEnded { .. } => {
+                    tool_spans.on(&span, &event);
                     report(TaskEventKind::Attempt(event));
                 }
                 other => report(TaskEventKind::Attempt(other)),

@@ -62,8 +62,14 @@ pub enum Command {
     /// The task worktrees smith keeps: request, task, branch, size, age, state.
     Workspaces(JsonArg),
     /// What the workers cost: cost, tokens (input with cache reads and writes, output), requests
-    /// and attempts, by day (UTC), session or model, with the total.
+    /// and attempts, by day (limits.budget_time_zone), session or model, with the total.
     Usage(UsageArgs),
+    /// Follow a running request from another terminal, with the same live view as `ask`
+    /// (default: the session's running request, else its next queued one).
+    Watch(WatchArgs),
+    /// A task's transcript: assistant text, tool calls and results, errors (--raw: the
+    /// stream-json lines as the worker printed them).
+    Logs(LogsArgs),
     /// Workers' tool calls waiting for a person's decision, in every session
     /// (permissions.mode = "stdio"); --watch follows them as they come and go.
     Approvals(ApprovalsArgs),
@@ -146,10 +152,47 @@ pub struct AskArgs {
     /// only). Default: agent.bare.
     #[arg(long)]
     pub bare: bool,
+    /// Show this task's text as its worker writes it (`t2`, or its name).
+    #[arg(long, value_name = "TASK")]
+    pub follow: Option<String>,
     /// Return as soon as the request is accepted; print its id.
     #[arg(long)]
     pub detach: bool,
     /// Print one JSON object: request_id, session, status, answer, cost_usd, tasks.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smith watch`.
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// The request (default: the session's running one).
+    pub request_id: Option<String>,
+    /// The session whose running request is watched.
+    #[arg(long, short, default_value = "main")]
+    pub session: String,
+    /// Show this task's text as its worker writes it (`t2`, or its name).
+    #[arg(long, value_name = "TASK")]
+    pub follow: Option<String>,
+    /// Print the request's summary as JSON when it ends.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smith logs`.
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// The request.
+    pub request_id: String,
+    /// The task (`t1`, `plan`, `synthesize`, or its name).
+    pub task: String,
+    /// The attempt (default: the last).
+    #[arg(long, value_name = "N")]
+    pub attempt: Option<u32>,
+    /// The stream-json lines as the worker printed them (partial-message lines left out).
+    #[arg(long)]
+    pub raw: bool,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -178,6 +221,9 @@ pub struct ShowArgs {
     /// Every text whole (prompt, instructions, outputs, answer), however long.
     #[arg(long)]
     pub full: bool,
+    /// List the workers' tool calls: tool, input, duration, error.
+    #[arg(long)]
+    pub tools: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -11,7 +11,10 @@
 mod approvals;
 pub(crate) mod args;
 pub mod client;
+mod follow;
+mod followed;
 mod inputs;
+mod live;
 pub(crate) mod progress;
 mod prompt;
 pub(crate) mod render;
@@ -20,21 +23,19 @@ pub(crate) mod trace;
 mod usage;
 mod workspaces;
 
-use std::io::IsTerminal;
-use std::time::Duration;
 
 use clap::CommandFactory;
 
 use crate::protocol::{
-    Ask, AskSpec, CancelRequest, Event, HealthQuery, HistoryQuery, PruneRequest, Request,
-    RequestStatus, RequestSummary, Response, ResumeRequest, SessionsQuery, ShowQuery,
+    Ask, AskSpec, CancelRequest, HealthQuery, HistoryQuery, PruneRequest, Request,
+    RequestStatus, Response, ResumeRequest, SessionsQuery, ShowQuery,
     ShutdownRequest, StatusQuery,
 };
 
 pub use args::Cli;
 use args::{AskArgs, Command};
 use client::{Client, ClientError, unexpected};
-use progress::Progress;
+use follow::follow;
 use render::print_json;
 
 /// Exit code: the request succeeded (or the command did what it was asked).
@@ -123,8 +124,9 @@ async fn dispatch(socket: &std::path::Path, command: Command) -> Result<u8, Clie
                     detach: args.detach,
                 }))
                 .await?;
-            follow(&mut client, socket, args.json).await
+            follow(&mut client, socket, args.json, None).await
         }
+        Command::Watch(args) => live::watch(&mut client, socket, args).await,
         other => simple(&mut client, other).await,
     };
     if let Some(t) = trace {
@@ -135,7 +137,9 @@ async fn dispatch(socket: &std::path::Path, command: Command) -> Result<u8, Clie
 
 async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError> {
     match command {
-        Command::Ask(_) | Command::Resume(_) => unreachable!("followed by dispatch"),
+        Command::Ask(_) | Command::Resume(_) | Command::Watch(_) => {
+            unreachable!("followed by dispatch")
+        }
         Command::Status(a) => match client.call(&Request::Status(StatusQuery {})).await? {
             Response::Status(s) => {
                 if a.json {
@@ -198,6 +202,9 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
                     print_json(&reply);
                 } else {
                     print!("{}", render::request_detail(&reply));
+                    if a.tools {
+                        print!("{}", live::tools_table(&reply.tools));
+                    }
                 }
                 Ok(EXIT_OK)
             }
@@ -286,6 +293,7 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
                 .await
                 .map(|()| EXIT_OK)
         }
+        Command::Logs(a) => live::logs(client, a).await,
         Command::Completions { .. } => unreachable!("handled before the socket is known"),
     }
 }
@@ -325,78 +333,6 @@ async fn ask(
             detach: args.detach,
         }))
         .await?;
-    follow(client, socket, args.json).await
+    follow(client, socket, args.json, args.follow).await
 }
 
-/// Follows a request to its end (or prints its id when it was detached). Its tool calls that
-/// wait for a person are asked on the terminal (or shown with the commands that decide them).
-async fn follow(
-    client: &mut Client,
-    socket: &std::path::Path,
-    json: bool,
-) -> Result<u8, ClientError> {
-    let mut progress = Progress::new(!json && std::io::stderr().is_terminal());
-    let mut prompter = prompt::Prompter::new(json);
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    loop {
-        let response = tokio::select! {
-            r = client.recv() => r?,
-            _ = tick.tick() => { progress.redraw(); continue; }
-            Some(line) = prompter.next_line() => {
-                let (decision, again) = prompter.answer(&line);
-                progress.note(&again, prompter.prompting());
-                if let Some(request) = decision
-                    && let Err(e) = approvals::send_decision(socket, request).await
-                {
-                    progress.note(&format!("smith: {e}\n"), false);
-                }
-                continue;
-            }
-        };
-        match response {
-            Response::Event(Event::Approval(event)) => {
-                let text = prompter.event(&event);
-                progress.note(&text, prompter.prompting());
-            }
-            Response::Event(event) => {
-                if !json {
-                    progress.event(&event);
-                } else if let Event::Accepted {
-                    worktrees: Some(base),
-                    ..
-                } = &event
-                {
-                    // Said on stderr in JSON mode too: the JSON document is the summary.
-                    eprintln!("{}", workspaces::accepted_note(base));
-                }
-            }
-            Response::Finished(summary) => return Ok(finish(&mut progress, &summary, json)),
-            Response::Accepted(a) => {
-                if json {
-                    print_json(
-                        &serde_json::json!({"request_id": a.request_id, "status": "queued", "worktrees": a.worktrees}),
-                    );
-                } else {
-                    if let Some(base) = &a.worktrees {
-                        eprintln!("{}", workspaces::accepted_note(base));
-                    }
-                    println!("{}", a.request_id);
-                }
-                return Ok(EXIT_OK);
-            }
-            other => return Err(unexpected(other)),
-        }
-    }
-}
-
-fn finish(progress: &mut Progress, summary: &RequestSummary, json: bool) -> u8 {
-    if json {
-        print_json(summary);
-    } else {
-        progress.finish(summary);
-        if !summary.answer.is_empty() {
-            println!("{}", summary.answer.trim_end());
-        }
-    }
-    exit_for(summary.status)
-}

@@ -1,5 +1,6 @@
 //! Live progress of one request on stderr: a line per task, redrawn in place on a terminal
-//! (state, attempt, elapsed, cost), plain lines otherwise.
+//! (state, attempt, elapsed, cost, the tool call it runs), plain lines otherwise; and the text
+//! of the task `--follow` names as its worker writes it.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -7,6 +8,7 @@ use std::time::Instant;
 
 use crate::protocol::{Event, OutcomeReason, RequestSummary};
 
+use super::followed::Followed;
 use super::render::{human_secs, short};
 
 /// Where a task stands on its live line.
@@ -41,6 +43,22 @@ struct TaskRow {
     /// Set when its attempt ended: the elapsed time stops.
     took: Option<std::time::Duration>,
     cost: f64,
+    /// Its tool calls that run: id, tool, input, since.
+    calls: Vec<(String, String, String, Instant)>,
+}
+
+impl TaskRow {
+    /// The tool call it runs (the latest), as its live line ends: `▸ Bash: cargo test · 41s`.
+    fn activity(&self) -> String {
+        match self.calls.last() {
+            Some((_, tool, input, since)) => format!(
+                "  ▸ {tool}: {} · {}",
+                short(input, 40),
+                human_secs(since.elapsed().as_secs_f64())
+            ),
+            None => String::new(),
+        }
+    }
 }
 
 /// Progress of one request on stderr: a live line per task on a terminal, plain lines otherwise.
@@ -52,11 +70,14 @@ pub struct Progress {
     started: Instant,
     /// A prompt is open below the last note: no redraw.
     held: bool,
+    /// The task whose text is shown (`--follow`).
+    followed: Option<Followed>,
 }
 
 impl Progress {
-    /// `live` redraws lines in place (stderr is a terminal).
-    pub fn new(live: bool) -> Self {
+    /// `live` redraws lines in place (stderr is a terminal); `follow` names the task whose
+    /// text is shown.
+    pub fn new(live: bool, follow: Option<String>) -> Self {
         Self {
             live,
             tasks: BTreeMap::new(),
@@ -64,6 +85,28 @@ impl Progress {
             drawn: 0,
             started: Instant::now(),
             held: false,
+            followed: follow.map(Followed::new),
+        }
+    }
+
+    /// Whether `task_id` is the followed task.
+    fn follows(&self, task_id: &str) -> bool {
+        let name = self.tasks.get(task_id).map_or("", |r| r.name.as_str());
+        self.followed.as_ref().is_some_and(|f| f.is(task_id, name))
+    }
+
+    /// The followed task's text: written as it comes off a terminal; on one, its complete
+    /// lines above the live lines.
+    fn followed_text(&mut self, text: &str) {
+        let Some(f) = self.followed.as_mut() else {
+            return;
+        };
+        if !self.live {
+            eprint!("{text}");
+            return;
+        }
+        if let Some(done) = f.push(text) {
+            self.note(&done, self.held);
         }
     }
 
@@ -78,6 +121,7 @@ impl Progress {
             since: Instant::now(),
             took: None,
             cost: 0.0,
+            calls: Vec::new(),
         })
     }
 
@@ -150,11 +194,50 @@ impl Progress {
                     "[{task_id}] {how}: attempt {attempt}, pid {pid}{resume}"
                 ));
             }
+            Event::TaskText { task_id, text, .. } => {
+                if self.follows(task_id) {
+                    if let Some(f) = self.followed.as_mut() {
+                        f.streamed = true;
+                    }
+                    self.followed_text(text);
+                }
+            }
+            Event::TaskTool {
+                task_id, activity, ..
+            } => {
+                let row = self.row(task_id);
+                let a = activity;
+                match a.duration_ms {
+                    None => {
+                        row.calls
+                            .push((a.call_id.clone(), a.tool.clone(), a.input.clone(), Instant::now()));
+                        self.plain(format!("[{task_id}] ▸ {}: {}", a.tool, short(&a.input, 100)));
+                    }
+                    Some(ms) => {
+                        row.calls.retain(|(id, ..)| id != &a.call_id);
+                        let how = match &a.error {
+                            Some(e) => format!("failed: {}", short(e, 100)),
+                            None => "done".into(),
+                        };
+                        self.plain(format!(
+                            "[{task_id}]   {} {how} in {}",
+                            a.tool,
+                            human_secs(ms as f64 / 1000.0)
+                        ));
+                    }
+                }
+            }
             Event::TaskProgress {
                 task_id,
                 text,
                 tools,
             } => {
+                if self.follows(task_id)
+                    && !text.is_empty()
+                    && self.followed.as_ref().is_some_and(|f| !f.streamed)
+                {
+                    self.followed_text(&format!("{text}\n"));
+                }
                 if !tools.is_empty() {
                     self.plain(format!("[{task_id}] uses {}", tools.join(", ")));
                 } else if !text.is_empty() {
@@ -186,6 +269,12 @@ impl Progress {
                 row.state = RowState::Ended(*reason);
                 row.cost += cost_usd;
                 row.took = Some(row.since.elapsed());
+                row.calls.clear();
+                if self.follows(task_id)
+                    && let Some(rest) = self.followed.as_mut().and_then(Followed::flush)
+                {
+                    self.followed_text(&rest);
+                }
                 let next = if *reason == OutcomeReason::Completed {
                     String::new()
                 } else if *retryable {
@@ -221,6 +310,10 @@ impl Progress {
             // Shown through `note` by the caller (it may prompt).
             Event::Approval(_) => {}
             Event::Lagged { dropped } => {
+                // Which tool calls still run is not known any more.
+                for row in self.tasks.values_mut() {
+                    row.calls.clear();
+                }
                 self.plain(format!(
                     "({dropped} progress events skipped: this terminal read too slowly)"
                 ));
@@ -265,7 +358,7 @@ impl Progress {
             let row = &self.tasks[id];
             let _ = writeln!(
                 err,
-                "\x1b[2K  {id:<4} {:<28} {:<16} attempt {:<2} {:>8}  ${:.4}",
+                "\x1b[2K  {id:<4} {:<28} {:<16} attempt {:<2} {:>8}  ${:.4}{}",
                 short(&row.name, 28),
                 short(&row.state.to_string(), 16),
                 row.attempt,
@@ -274,10 +367,18 @@ impl Progress {
                         .unwrap_or_else(|| row.since.elapsed())
                         .as_secs_f64()
                 ),
-                row.cost
+                row.cost,
+                row.activity()
             );
         }
         self.drawn = self.order.len();
+        if let Some(partial) = self.followed.as_ref().and_then(Followed::partial) {
+            let task = self.followed.as_ref().map_or("", |f| f.task.as_str());
+            let _ = writeln!(err, "\x1b[2K  {task} ✎ {partial}");
+            self.drawn += 1;
+        }
+        // Lines drawn before and not now (a finished partial line) go.
+        let _ = write!(err, "\x1b[J");
         let _ = err.flush();
     }
 

@@ -267,6 +267,14 @@ impl Config {
         }
     }
 
+    /// What the retention keeps, the attempts' transcripts included.
+    pub fn retention(&self) -> crate::store::Retention {
+        crate::store::Retention {
+            transcripts: Some(self.service.transcripts_dir()),
+            ..self.store.retention()
+        }
+    }
+
     /// The effective configuration as TOML.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("the config serializes")
@@ -279,6 +287,12 @@ impl Config {
         let mut agent = AgentConfig {
             runtime_dir: Some(self.service.worker_runtime_dir()),
             permissions: self.permissions.policy().map(Arc::new),
+            transcripts: (self.store.transcript_max_bytes > 0).then(|| {
+                (
+                    self.service.transcripts_dir(),
+                    self.store.transcript_max_bytes,
+                )
+            }),
             ..self.agent.clone()
         };
         agent

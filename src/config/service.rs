@@ -69,6 +69,11 @@ impl ServiceSettings {
         self.data_dir.join("smith.db")
     }
 
+    /// Attempts' transcripts: `<data_dir>/transcripts/<request>/<task>-<attempt>.jsonl`.
+    pub fn transcripts_dir(&self) -> PathBuf {
+        self.data_dir.join("transcripts")
+    }
+
     /// `XDG_RUNTIME_DIR` of every worker: `<data_dir>/worker-run`, apart from smithd's socket.
     pub fn worker_runtime_dir(&self) -> PathBuf {
         self.data_dir.join("worker-run")

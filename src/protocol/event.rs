@@ -67,6 +67,25 @@ pub enum Event {
         /// Tools it called.
         tools: Vec<String>,
     },
+    /// Text a task's worker wrote since the last one (its partial messages, coalesced;
+    /// sanitized, lines kept).
+    TaskText {
+        /// Task id.
+        task_id: String,
+        /// 1-based attempt.
+        attempt: u32,
+        /// The text.
+        text: String,
+    },
+    /// A tool call of a task's worker started, or ended (`duration_ms` set).
+    TaskTool {
+        /// Task id.
+        task_id: String,
+        /// 1-based attempt.
+        attempt: u32,
+        /// The call.
+        activity: super::live::ToolActivity,
+    },
     /// The CLI retries an API call.
     TaskApiRetry {
         /// Task id.

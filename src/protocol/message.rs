@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::approval::{ApprovalList, ApprovalsQuery, DecideRequest, ToolDecision};
 use super::ask::AskSpec;
 use super::event::{Event, RequestSummary};
+use super::live::{ToolCall, WatchQuery};
+use super::logs::{LogsQuery, LogsReply};
 use super::record::{AttemptInfo, RequestInfo, SessionInfo, TaskInfo};
 use super::status::ServiceStatus;
 use super::usage::{UsageQuery, UsageReport};
@@ -66,6 +68,10 @@ pub enum Request {
     Decide(DecideRequest),
     /// What the workers cost, grouped.
     Usage(UsageQuery),
+    /// Follow a running request from another client: events stream back until `Finished`.
+    Watch(WatchQuery),
+    /// An attempt's transcript.
+    Logs(LogsQuery),
 }
 
 /// `Request::Prune`.
@@ -231,6 +237,8 @@ pub enum Response {
     Decided(ToolDecision),
     /// What the workers cost.
     Usage(UsageReport),
+    /// An attempt's transcript.
+    Logs(LogsReply),
 }
 
 /// `Response::Welcome`.
@@ -314,6 +322,9 @@ pub struct ShowReply {
     pub attempts: Vec<AttemptInfo>,
     /// How its workers' tool calls were decided, in order (`permissions.mode = "stdio"`).
     pub decisions: Vec<ToolDecision>,
+    /// Its workers' tool calls, by task, attempt and start (at most
+    /// `store`'s cap per attempt).
+    pub tools: Vec<ToolCall>,
     /// Texts it carries only in part (`Request::Text` has them whole).
     pub clipped: Vec<ClippedText>,
 }

@@ -11,6 +11,7 @@
 //!   call was decided; `denial`: tool calls the CLI refused; `event`: what it hears while a request runs;
 //! - `record`: requests, tasks, attempts and sessions as clients read them; `reason`: why
 //!   attempts, tasks and requests ended (one vocabulary for smithd, its database and clients);
+//! - `live`: tool activity and watching a request; `logs`: an attempt's transcript;
 //! - `status`: the live supervision tree; `usage`: what the workers cost;
 //! - `workspace`: isolation, what tasks changed, diff / apply / discard.
 
@@ -18,6 +19,8 @@ pub(crate) mod approval;
 pub(crate) mod ask;
 pub(crate) mod denial;
 pub(crate) mod event;
+pub(crate) mod live;
+pub(crate) mod logs;
 pub mod frame;
 pub(crate) mod message;
 pub(crate) mod reason;
@@ -33,6 +36,8 @@ pub use approval::{
 pub use ask::{AskSpec, Restart, Strategy, TaskInput};
 pub use denial::ToolDenial;
 pub use event::{Event, RequestSummary, TaskRef, TaskSummary};
+pub use live::{ToolActivity, ToolCall, WatchQuery};
+pub use logs::{LogEntry, LogsQuery, LogsReply};
 pub use frame::{FrameError, MAX_FRAME_BYTES, ReadLimits, read_frame, write_frame};
 pub use message::*;
 pub use reason::{OutcomeReason, StopReason, TaskEnd};

@@ -21,7 +21,7 @@ use super::connection::{Connection, error};
 use super::shared::ServiceShared;
 use super::shutdown::{ShutdownLevel, raise};
 use super::stream::stream_events;
-use super::{approvals, workspaces};
+use super::{approvals, logs, workspaces};
 
 fn session_error(e: SessionError) -> Response {
     let kind = match &e {
@@ -117,6 +117,17 @@ pub(crate) async fn handle(
                 Ok(()) => stream_events(conn, events, &r.request_id, &shared.approvals).await,
             }
         }
+        Request::Watch(w) => {
+            let (sink, events) = event_queue(EVENT_QUEUE_CAPACITY);
+            match sessions
+                .watch(w.request_id.as_deref(), &w.session, sink)
+                .await
+            {
+                Err(e) => conn.send(&session_error(e)).await,
+                Ok(id) => stream_events(conn, events, &id, &shared.approvals).await,
+            }
+        }
+        Request::Logs(q) => conn.send(&logs::logs(shared, &store, q).await).await,
         Request::Cancel(c) => match sessions.cancel(&c.request_id).await {
             Ok(()) => {
                 conn.send(&Response::Done(Done {
@@ -203,7 +214,7 @@ pub(crate) async fn handle(
             }
         }
         Request::Prune(_) => {
-            let retention = shared.config.store.retention();
+            let retention = shared.config.retention();
             match store.call(move |c| retention.prune_now(c)).await {
                 Ok(report) => {
                     tracing::info!(

@@ -37,6 +37,7 @@ pub(crate) mod socket;
 mod stream;
 pub(crate) mod sweep;
 mod wire;
+mod logs;
 mod workspaces;
 
 use private_dir::private_dir;
@@ -163,7 +164,7 @@ async fn prune_periodically(shared: Arc<ServiceShared>) {
         let Some(store) = shared.store() else {
             continue;
         };
-        let retention = shared.config.store.retention();
+        let retention = shared.config.retention();
         match store.call(move |c| retention.prune_now(c)).await {
             Ok(r) if r.requests > 0 => {
                 tracing::info!(requests = r.requests, bytes_freed = r.bytes_freed, "pruned")
@@ -211,7 +212,7 @@ pub async fn run_with(
 
     // Recovery before anything runs: migrate, sweep orphans, interrupt what was in flight.
     let db = config.service.database();
-    let retention = config.store.retention();
+    let retention = config.retention();
     let zone = config.limits.budget_time_zone.clone();
     let today = zone.day_of(options.clock.now_ms());
     let (in_flight, orphans, grants, spent) = tokio::task::spawn_blocking(move || {

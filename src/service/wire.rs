@@ -62,6 +62,7 @@ impl From<RequestDetail> for ShowReply {
             tasks: d.tasks.iter().map(|t| t.info()).collect(),
             attempts: d.attempts.into_iter().map(Into::into).collect(),
             decisions: d.decisions,
+            tools: d.tools,
             clipped: Vec::new(),
         }
     }

@@ -64,6 +64,14 @@ impl Actor for SessionActor {
             } => {
                 let _ = reply.send(state.resume(&request_id, events).await);
             }
+            SessionMsg::Watch {
+                request_id,
+                events,
+                reply,
+            } => {
+                let _ = reply.send(state.watch(request_id.as_deref(), events));
+                return Ok(());
+            }
             SessionMsg::Cancel { request_id, reply } => {
                 let _ = reply.send(state.cancel(&request_id, StopReason::Cancelled).await);
             }

@@ -62,7 +62,11 @@ pub fn event_queue(capacity: usize) -> (EventSink, EventStream) {
 fn is_progress(e: &Event) -> bool {
     matches!(
         e,
-        Event::TaskProgress { .. } | Event::TaskApiRetry { .. } | Event::TaskQueued { .. }
+        Event::TaskProgress { .. }
+            | Event::TaskText { .. }
+            | Event::TaskTool { .. }
+            | Event::TaskApiRetry { .. }
+            | Event::TaskQueued { .. }
     )
 }
 

@@ -55,6 +55,16 @@ pub enum SessionMsg {
         /// Accepted or why not.
         reply: RpcReplyPort<Result<(), SessionError>>,
     },
+    /// Attach a listener to a running or queued request (`None`: the running one, else the
+    /// next queued one).
+    Watch {
+        /// Request id.
+        request_id: Option<String>,
+        /// Where its events go.
+        events: EventSink,
+        /// The request it attached to.
+        reply: RpcReplyPort<Result<String, SessionError>>,
+    },
     /// Cancel a queued or running request.
     Cancel {
         /// Request id.

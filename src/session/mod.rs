@@ -22,6 +22,7 @@ pub(crate) mod context;
 pub(crate) mod error;
 pub mod event_queue;
 mod finish;
+mod live;
 pub(crate) mod merge;
 mod message;
 mod phase;
@@ -36,6 +37,7 @@ mod state;
 mod task_events;
 mod validate;
 mod verdict;
+mod watch;
 mod wire;
 
 pub use actor::SessionActor;

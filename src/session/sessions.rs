@@ -227,6 +227,27 @@ impl Sessions {
         Ok((session, actor))
     }
 
+    /// Attaches `events` to a running or queued request: `request_id`, or else the one that
+    /// runs (or waits first) in `session`. The id it attached to.
+    pub async fn watch(
+        &self,
+        request_id: Option<&str>,
+        session: &str,
+        events: EventSink,
+    ) -> Result<String, SessionError> {
+        let (name, (actor, _lease)) = match request_id {
+            Some(id) => self.owner(id).await?,
+            None => (session.to_string(), self.session(session).await?),
+        };
+        let request_id = request_id.map(str::to_string);
+        call(&name, &actor, |reply| SessionMsg::Watch {
+            request_id,
+            events,
+            reply,
+        })
+        .await?
+    }
+
     /// Cancels a queued or running request.
     pub async fn cancel(&self, request_id: &str) -> Result<(), SessionError> {
         let (name, (session, _lease)) = self.owner(request_id).await?;

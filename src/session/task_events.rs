@@ -8,6 +8,7 @@ use crate::store::records::now_ms;
 use crate::store::{AttemptRecord, queries};
 use crate::task::{Running, TaskId};
 
+use super::live::live_event;
 use super::merge::cut_to;
 use super::phase::stop_if_spent;
 use super::plan::parse_plan;
@@ -57,7 +58,12 @@ impl SessionState {
                 task.attempts = task.attempts.max(attempt);
                 task.status = TaskStatus::Running;
                 let since_ms = now_ms();
-                task.running = Some(Running { pid, since_ms });
+                task.running = Some(Running {
+                    pid,
+                    since_ms,
+                    tools: Vec::new(),
+                    tool_calls: 0,
+                });
                 // The attempt was recorded (and committed) before its process started.
                 let (rid, id) = (request_id.clone(), task.id);
                 store.send("recording an attempt's process", move |c| {
@@ -95,6 +101,11 @@ impl SessionState {
                     tools,
                 })
             }
+            TaskEventKind::Attempt(
+                e @ (AttemptEvent::Text(_)
+                | AttemptEvent::ToolStarted { .. }
+                | AttemptEvent::ToolEnded { .. }),
+            ) => live_event(task, &request_id, attempt, e, &store),
             TaskEventKind::Attempt(AttemptEvent::ApiRetry(retry)) => Some(Event::TaskApiRetry {
                 task_id,
                 status: retry.error_status,

@@ -172,6 +172,8 @@ pub struct RequestDetail {
     pub attempts: Vec<AttemptRecord>,
     /// How its workers' tool calls were decided, in order.
     pub decisions: Vec<crate::protocol::ToolDecision>,
+    /// Its workers' tool calls, by task, attempt and start.
+    pub tools: Vec<crate::protocol::ToolCall>,
 }
 
 /// Unix milliseconds now.

@@ -1,7 +1,7 @@
 //! Retention: finished requests older than an age, or beyond the newest N of their session, are
 //! deleted with their tasks, attempts and answers, and the pages they held are given back to the
-//! file system (the database runs with `auto_vacuum = INCREMENTAL`). Queued and running requests
-//! are never pruned.
+//! file system (the database runs with `auto_vacuum = INCREMENTAL`), and their attempts'
+//! transcripts with them. Queued and running requests are never pruned.
 
 use std::time::Duration;
 
@@ -10,8 +10,10 @@ use rusqlite::{Connection, params};
 use super::error::{QueryContext, StoreError};
 
 /// What to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Retention {
+    /// Where attempts' transcripts are, one directory per request (`None`: none kept).
+    pub transcripts: Option<std::path::PathBuf>,
     /// Finished requests older than this go (`None`: any age).
     pub max_age: Option<Duration>,
     /// Of each session, only the newest this many requests stay (`None`: any number).
@@ -62,6 +64,9 @@ pub fn prune(
             params![cutoff, keep],
         )
         .ctx("pruning requests")? as u64;
+    if let Some(dir) = &retention.transcripts {
+        remove_orphan_transcripts(conn, dir)?;
+    }
     let page = pragma_i64(conn, "page_size")?;
     let before = pragma_i64(conn, "page_count")?;
     // Stepped to completion: each step of this pragma frees one page.
@@ -75,6 +80,29 @@ pub fn prune(
         requests,
         bytes_freed: ((before - after).max(0) * page) as u64,
     })
+}
+
+/// Removes the transcript directories of requests the database no longer has (pruned now, or
+/// before a crash between the two). A directory that cannot be removed is left for the next
+/// prune (logged).
+fn remove_orphan_transcripts(conn: &Connection, dir: &std::path::Path) -> Result<(), StoreError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let mut known = conn
+        .prepare_cached("SELECT 1 FROM requests WHERE id = ?1")
+        .ctx("preparing the transcript check")?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir || known.exists(params![name]).ctx("checking a transcript")? {
+            continue;
+        }
+        if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+            tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a pruned request's transcripts");
+        }
+    }
+    Ok(())
 }
 
 /// Makes sure the database gives freed pages back on request (`auto_vacuum = INCREMENTAL`). A new

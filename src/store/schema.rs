@@ -164,6 +164,23 @@ pub const MIGRATIONS: &[&str] = &[
     UPDATE attempts SET day = strftime('%Y-%m-%d', COALESCE(finished_at, started_at) / 1000, 'unixepoch');
     CREATE INDEX attempts_by_day ON attempts(day);
     "#,
+    // v9: workers' tool calls (`smith show --tools`), a bounded number per attempt.
+    r#"
+    CREATE TABLE tool_calls (
+        request_id  TEXT NOT NULL,
+        task_idx    INTEGER NOT NULL,
+        attempt     INTEGER NOT NULL,
+        seq         INTEGER NOT NULL,
+        call_id     TEXT NOT NULL,
+        tool        TEXT NOT NULL,
+        input       TEXT NOT NULL,
+        started_at  INTEGER NOT NULL,
+        duration_ms INTEGER,
+        error       TEXT,
+        PRIMARY KEY (request_id, task_idx, attempt, seq),
+        FOREIGN KEY (request_id) REFERENCES requests(id) ON DELETE CASCADE
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -21,6 +21,8 @@ pub struct StoreSettings {
     /// How often pruning runs (besides at startup and `smith prune`).
     #[serde(with = "duration")]
     pub prune_every: Duration,
+    /// Bytes of one attempt's transcript kept for `smith logs` (0: no transcripts).
+    pub transcript_max_bytes: u64,
 }
 
 impl Default for StoreSettings {
@@ -30,6 +32,7 @@ impl Default for StoreSettings {
             retention_age: Duration::from_secs(3 * 2_630_016),
             retention_requests: 1000,
             prune_every: Duration::from_secs(3600),
+            transcript_max_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -38,6 +41,7 @@ impl StoreSettings {
     /// What retention keeps.
     pub fn retention(&self) -> Retention {
         Retention {
+            transcripts: None,
             max_age: (!self.retention_age.is_zero()).then_some(self.retention_age),
             max_requests_per_session: (self.retention_requests > 0)
                 .then_some(self.retention_requests),

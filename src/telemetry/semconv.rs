@@ -31,6 +31,10 @@ pub const SMITH_EXIT_REASON: &str = "smith.exit_reason";
 pub const SMITH_VERDICT: &str = "smith.verdict";
 /// `smith.decided_by`: rule, remembered, person, timeout, unattended, withdrawn, restart.
 pub const SMITH_DECIDED_BY: &str = "smith.decided_by";
+/// `gen_ai.tool.call.arguments` on an `execute_tool` span (only with `telemetry.record_content`).
+pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+/// `gen_ai.tool.call.result` on an `execute_tool` span (only with `telemetry.record_content`).
+pub const GEN_AI_TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
 /// `gen_ai.tool.name` on a decision's span event.
 pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
 /// `smith.budget.ceiling`: `session` or `day`.

@@ -57,15 +57,24 @@ fn the_newest_n_of_each_session_stay_and_the_space_comes_back() {
     add(&mut conn, "b0", "b", 10, true);
     let size_before = std::fs::metadata(&path).unwrap().len()
         + std::fs::metadata(dir.path().join("smith.db-wal")).map_or(0, |m| m.len());
+    let transcripts = dir.path().join("transcripts");
+    for id in ["a0", "a5"] {
+        std::fs::create_dir_all(transcripts.join(id)).unwrap();
+        std::fs::write(transcripts.join(id).join("t1-1.jsonl"), b"{}\n").unwrap();
+    }
     let keep_two = Retention {
         max_age: None,
         max_requests_per_session: Some(2),
+        transcripts: Some(transcripts.clone()),
     };
     let report = prune(&conn, &keep_two, smith::store::records::now_ms()).unwrap();
     assert_eq!(report.requests, 5, "a0..a4 go; a5 and the queued one stay");
     assert!(report.bytes_freed > 900_000, "{report:?}");
     assert_eq!(ids(&conn, "a"), ["a5", "a-queued"]);
     assert_eq!(ids(&conn, "b"), ["b0"]);
+    // The transcripts of what was pruned went too; the kept request's stay.
+    assert!(!transcripts.join("a0").exists());
+    assert!(transcripts.join("a5/t1-1.jsonl").exists());
     // Their tasks, attempts and answers went with them; the file shrank.
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
         .unwrap();
@@ -95,6 +104,7 @@ fn old_finished_requests_go_and_running_ones_stay() {
         .unwrap();
     add(&mut conn, "new", "s", 10, true);
     let a_day = Retention {
+        transcripts: None,
         max_age: Some(Duration::from_secs(24 * 3600)),
         max_requests_per_session: None,
     };

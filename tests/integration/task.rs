@@ -121,11 +121,13 @@ async fn a_completed_task_reports_its_life_and_is_not_restarted() {
             TaskEventKind::Started { .. } => "started",
             TaskEventKind::Attempt(AttemptEvent::Init { .. }) => "init",
             TaskEventKind::Attempt(AttemptEvent::Progress { .. }) => "progress",
+            TaskEventKind::Attempt(AttemptEvent::Text(_)) => "text",
             TaskEventKind::Attempt(_) => "other",
             TaskEventKind::Finished(_) => "finished",
         })
         .collect();
-    assert_eq!(kinds, ["started", "init", "progress", "finished"]);
+    // The text as it was written (partial messages), then the whole message.
+    assert_eq!(kinds, ["started", "init", "text", "progress", "finished"]);
     assert!(
         events
             .iter()

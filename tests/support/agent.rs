@@ -90,6 +90,7 @@ pub async fn run_with(
             "t1",
             1,
         )),
+        transcript: None,
     };
     let outcome = run_attempt(
         spec,

@@ -27,11 +27,16 @@
 //! | `[[args]]` | answer with its arguments as a JSON array |
 //! | `[[append:PATH=TEXT]]` | right after init, append the line TEXT to PATH (relative to its cwd; created if missing), like a Write tool call; several may be given |
 //! | `[[ask:COMMAND]]` | a Bash call that needs a permission: with `--permission-prompt-tool stdio` a `can_use_tool` control request, answered by the host (allowed: it runs); without, refused headless (`permission_denied`); answer `ALLOWED: …` or `DENIED: …`; several are asked in order |
-//! | `[[sh:COMMAND]]` | right after init, run `sh -c COMMAND` like the CLI's Bash tool (in a session of its own), wait; answer with its exit status and output |
+//! | `[[sh:COMMAND]]` | right after init, run `sh -c COMMAND` like the CLI's Bash tool (in a session of its own; `tool_use` and `tool_result` lines), wait; answer with its exit status and output; several run in order |
+//! | `[[deltas:N]]` | answer N pieces (`d0 d1 …`); with `--include-partial-messages`, one `text_delta` each |
+//! | `[[text:TEXT]]` | answer TEXT, escape sequences allowed (`\e` is ESC) |
 //! | `[[stderr:TEXT]]` | write TEXT to stderr |
 //! | `[[replay:PATH]]` | print the lines of PATH (a captured CLI output) instead, then exit |
 //! | `[[exit:CODE]]` | with replay: the exit code (default 0) |
 //! | `[[plan:NAME=INSTRUCTION;…]]` | with `--json-schema`: the structured output is that plan |
+//!
+//! With `--include-partial-messages` every answer is streamed first as `stream_event` lines (word by
+//! word, or `[[deltas:N]]`), like the CLI's.
 //!
 //! `FAKE_CLAUDE_CRASH_ON=TEXT` in the environment: crash after init when the message contains TEXT.
 //! `FAKE_CLAUDE_STAMP=FILE`: append `start <unix ns>` first thing, and `exit <unix ns>` before a
@@ -50,6 +55,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+#[path = "fake_claude_stream.rs"]
+mod stream;
 
 struct Script {
     directives: Vec<(String, String)>,
@@ -399,9 +407,25 @@ fn main() {
         .enumerate()
         .map(|(n, (_, command))| ask_permission(command, n, &session, prompt_tool, &rx))
         .collect();
-    let tool_output = script
-        .arg("sh")
-        .map(run_tool_command)
+    let commands: Vec<&String> = script
+        .directives
+        .iter()
+        .filter(|(name, _)| name == "sh")
+        .map(|(_, command)| command)
+        .collect();
+    let ran: Vec<String> = commands
+        .iter()
+        .enumerate()
+        .map(|(n, command)| {
+            stream::bash_call(&session, &format!("toolu_fake_sh_{n}"), command, || {
+                let output = run_tool_command(command);
+                let failed = !output.starts_with("EXIT 0\n");
+                (output, failed)
+            })
+        })
+        .collect();
+    let tool_output = (!ran.is_empty())
+        .then(|| ran.join("\n"))
         .or_else(|| (!asks.is_empty()).then(|| asks.join("\n")));
 
     if script.has("hang") {
@@ -518,6 +542,10 @@ fn main() {
             serde_json::to_string(&args[1..]).unwrap()
         } else if let Some(a) = script.arg("answer") {
             a.to_string()
+        } else if let Some(t) = script.arg("text") {
+            t.replace("\\e", "\x1b")
+        } else if let Some(n) = script.arg("deltas").and_then(|n| n.parse::<usize>().ok()) {
+            stream::pieces("", Some(n)).concat()
         } else if let Some(id) = &resumed {
             format!("RESUMED {id}: {}", script.message)
         } else {
@@ -556,7 +584,15 @@ fn main() {
                     .collect();
                 extra["structured_output"] = json!({ "tasks": tasks });
             }
+            let partial = args.iter().any(|a| a == "--include-partial-messages");
+            if partial {
+                let n = script.arg("deltas").and_then(|n| n.parse::<usize>().ok());
+                stream::before_answer(&session, &stream::pieces(&answer, n));
+            }
             emit(assistant(&session, &answer));
+            if partial {
+                stream::after_answer(&session);
+            }
             emit(result(&session, "success", false, Some(&answer), extra));
         }
     }

@@ -35,6 +35,8 @@ fn request_name(r: &Request) -> &'static str {
         Request::Approvals(_) => "approvals",
         Request::Decide(_) => "decide",
         Request::Usage(_) => "usage",
+        Request::Watch(_) => "watch",
+        Request::Logs(_) => "logs",
     }
 }
 
@@ -59,6 +61,7 @@ fn response_name(r: &Response) -> String {
         Response::Approvals(_) => "approvals".into(),
         Response::Decided(_) => "decided".into(),
         Response::Usage(_) => "usage".into(),
+        Response::Logs(_) => "logs".into(),
     }
 }
 
@@ -70,6 +73,8 @@ fn event_name(e: &Event) -> &'static str {
         Event::TaskQueued { .. } => "task_queued",
         Event::TaskStarted { .. } => "task_started",
         Event::TaskProgress { .. } => "task_progress",
+        Event::TaskText { .. } => "task_text",
+        Event::TaskTool { .. } => "task_tool",
         Event::TaskApiRetry { .. } => "task_api_retry",
         Event::TaskThrottled { .. } => "task_throttled",
         Event::TaskFinished { .. } => "task_finished",
@@ -145,6 +150,16 @@ pub fn requests() -> Vec<(&'static str, Request)> {
         }),
         Request::Workspaces(WorkspacesQuery {}),
         Request::Approvals(ApprovalsQuery { watch: true }),
+        Request::Watch(WatchQuery {
+            request_id: Some("r-1".into()),
+            session: "main".into(),
+        }),
+        Request::Logs(LogsQuery {
+            request_id: "r-1".into(),
+            task: "t1".into(),
+            attempt: Some(2),
+            raw: true,
+        }),
         Request::Usage(UsageQuery {
             by: UsageBy::Model,
             since: Some("2026-11-26".into()),
@@ -294,6 +309,42 @@ fn workspace_responses() -> Vec<Response> {
             pending: vec![approval()],
         }),
         Response::Decided(decision()),
+        Response::Logs(LogsReply {
+            task_id: "t1".into(),
+            attempt: 2,
+            attempts: 2,
+            entries: vec![
+                LogEntry::Started {
+                    model: Some("m".into()),
+                    claude_session_id: "s".into(),
+                },
+                LogEntry::Text("hi".into()),
+                LogEntry::ToolCall {
+                    tool: "Bash".into(),
+                    input: "ls".into(),
+                },
+                LogEntry::ToolResult {
+                    output: "a".into(),
+                    is_error: false,
+                },
+                LogEntry::ApiRetry {
+                    status: Some(529),
+                    attempt: 1,
+                },
+                LogEntry::Denied {
+                    tool: "Write".into(),
+                    message: "no".into(),
+                },
+                LogEntry::Result {
+                    subtype: "success".into(),
+                    is_error: false,
+                    text: Some("done".into()),
+                    cost_usd: 0.5,
+                },
+                LogEntry::Cut { lines_dropped: 3 },
+            ],
+            raw: vec!["{}".into()],
+        }),
         Response::Usage(UsageReport {
             by: UsageBy::Session,
             rows: vec![UsageRow {
@@ -364,6 +415,17 @@ fn decision() -> ToolDecision {
     }
 }
 
+fn activity() -> ToolActivity {
+    ToolActivity {
+        call_id: "toolu_1".into(),
+        tool: "Bash".into(),
+        input: "cargo test".into(),
+        started_ms: 7,
+        duration_ms: Some(41_000),
+        error: Some("2 tests failed".into()),
+    }
+}
+
 fn events() -> Vec<Event> {
     vec![
         Event::Accepted {
@@ -400,6 +462,16 @@ fn events() -> Vec<Event> {
             text: "x".into(),
             tools: vec!["Bash".into()],
         },
+        Event::TaskText {
+            task_id: "t1".into(),
+            attempt: 2,
+            text: "Hello, wor".into(),
+        },
+        Event::TaskTool {
+            task_id: "t1".into(),
+            attempt: 2,
+            activity: activity(),
+        },
         Event::TaskApiRetry {
             task_id: "t1".into(),
             status: Some(529),
@@ -431,10 +503,6 @@ pub fn responses() -> Vec<(String, Response)> {
         Response::Welcome(Welcome {
             protocol_version: PROTOCOL_VERSION,
             server_version: "0.1.0".into(),
-        }),
-        Response::Error(ErrorReply {
-            kind: ErrorKind::NotFound,
-            message: "no".into(),
         }),
         Response::Error(ErrorReply {
             kind: ErrorKind::OverBudget,
@@ -560,6 +628,11 @@ pub fn responses() -> Vec<(String, Response)> {
                 hint: Some("h".into()),
             }],
             decisions: vec![decision()],
+            tools: vec![ToolCall {
+                task_id: "t2".into(),
+                attempt: 1,
+                activity: activity(),
+            }],
             clipped: vec![ClippedText {
                 request_id: "r-1".into(),
                 part: TextPart::TaskInstruction(0),

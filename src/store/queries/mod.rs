@@ -3,13 +3,14 @@
 //!
 //! - `requests`: requests, their history pages, their end, the context turns;
 //! - `approvals`: how tool calls were decided and what waits for a person;
-//! - `tasks`: tasks and attempts; `usage`: the ledger read back for `smith usage` and the ceilings; `workspaces`: isolated tasks' worktrees; `recovery`: what a
+//! - `tasks`: tasks and attempts; `tools`: workers' tool calls; `usage`: the ledger read back for `smith usage` and the ceilings; `workspaces`: isolated tasks' worktrees; `recovery`: what a
 //!   restart finds left behind.
 
 mod approvals;
 mod recovery;
 mod requests;
 mod tasks;
+mod tools;
 mod usage;
 mod workspaces;
 
@@ -29,6 +30,7 @@ pub use requests::{
 pub use tasks::{
     finish_attempt, set_attempt_process, set_claude_session, set_tasks, start_attempt,
 };
+pub use tools::{CallAt, end_tool_call, start_tool_call};
 pub use usage::{spent_by_session, spent_on_day, usage};
 pub use workspaces::{WorkspaceRow, list_workspaces, request_status, set_workspace_state};
 

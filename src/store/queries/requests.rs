@@ -215,11 +215,20 @@ pub fn request_detail(conn: &Connection, id: &str) -> Result<RequestDetail, Stor
     let tasks = read_tasks(conn, id)?;
     let attempts = read_attempts(conn, id)?;
     let decisions = super::request_decisions(conn, id)?;
+    let tools = super::tools::read_tool_calls(conn, id)?
+        .into_iter()
+        .filter_map(|(idx, mut call)| {
+            let task = tasks.iter().find(|t| i64::from(t.id.index()) == idx)?;
+            call.task_id = task.id.to_string();
+            Some(call)
+        })
+        .collect();
     Ok(RequestDetail {
         request,
         tasks,
         attempts,
         decisions,
+        tools,
     })
 }
 
