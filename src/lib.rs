@@ -29,7 +29,7 @@
 //!   the settings helpers, the metrics and the process group guard (`process_group`, a leaf).
 //! - [`protocol`]: the control protocol — frames, handshake, Request/Response and every type
 //!   they carry (DTOs). It imports nothing else of smith; [`cli`] imports only it (and the
-//!   config paths); internal types are converted to it at the edge (`service::wire`,
+//!   config paths, and `sanitize` for what reaches a terminal); internal types are converted to it at the edge (`service::wire`,
 //!   `session::wire`).
 //! - [`service`]: smithd — the root tree, the control server, startup recovery, the orphan
 //!   sweep, the ordered shutdown.

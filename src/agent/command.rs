@@ -221,7 +221,11 @@ mod tests {
             partial_messages: false,
             ..AgentConfig::default()
         };
-        let args = build_args(&quiet, &TaskOptions::default(), &SessionArg::New("s".into()));
+        let args = build_args(
+            &quiet,
+            &TaskOptions::default(),
+            &SessionArg::New("s".into()),
+        );
         assert!(!args.iter().any(|a| a == "--include-partial-messages"));
     }
 

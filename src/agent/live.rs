@@ -62,7 +62,8 @@ impl Live {
             && let Some(text) = event["delta"]["text"].as_str()
         {
             self.text.push_str(text);
-            self.flush_at.get_or_insert_with(|| Instant::now() + FLUSH_EVERY);
+            self.flush_at
+                .get_or_insert_with(|| Instant::now() + FLUSH_EVERY);
         }
     }
 
@@ -211,7 +212,12 @@ mod tests {
         let mut seen = Vec::new();
         let mut on_event = |e: AttemptEvent| seen.push(e);
         live.stream_event(&delta("before the call"));
-        live.tool_use("toolu_1", "Bash", &json!({"command": "cargo test"}), &mut on_event);
+        live.tool_use(
+            "toolu_1",
+            "Bash",
+            &json!({"command": "cargo test"}),
+            &mut on_event,
+        );
         tokio::time::advance(Duration::from_secs(41)).await;
         live.tool_result(
             "toolu_1",
@@ -219,7 +225,12 @@ mod tests {
             &json!([{"type": "text", "text": "\nerror: 2 tests failed\nmore"}]),
             &mut on_event,
         );
-        live.tool_use("toolu_2", "Read", &json!({"file_path": "/a"}), &mut on_event);
+        live.tool_use(
+            "toolu_2",
+            "Read",
+            &json!({"file_path": "/a"}),
+            &mut on_event,
+        );
         live.tool_result("toolu_unknown", false, &json!("x"), &mut on_event);
         live.finish(&mut on_event);
         match &seen[..] {
@@ -230,7 +241,9 @@ mod tests {
                     duration, error, ..
                 },
                 AttemptEvent::ToolStarted { .. },
-                AttemptEvent::ToolEnded { error: unfinished, .. },
+                AttemptEvent::ToolEnded {
+                    error: unfinished, ..
+                },
             ] => {
                 assert_eq!(t, "before the call");
                 assert_eq!((tool.as_str(), input.as_str()), ("Bash", "cargo test"));

@@ -237,15 +237,17 @@ pub(super) fn handle_line(
                 } = block
                 {
                     seen.tools_running.retain(|id| id != tool_use_id);
-                    seen.live
-                        .tool_result(tool_use_id, is_error.unwrap_or(false), content, on_event);
+                    seen.live.tool_result(
+                        tool_use_id,
+                        is_error.unwrap_or(false),
+                        content,
+                        on_event,
+                    );
                 }
             }
         }
         StreamEvent::Stream(line) => seen.live.stream_event(&line),
-        StreamEvent::Status(_)
-        | StreamEvent::ControlResponse(_)
-        | StreamEvent::Unknown(_) => {}
+        StreamEvent::Status(_) | StreamEvent::ControlResponse(_) | StreamEvent::Unknown(_) => {}
     }
     LineVerdict::Continue
 }

@@ -16,10 +16,10 @@ use super::attempt_spans::{ToolSpans, record_decision, record_outcome};
 use super::attempt_tag::{AttemptTag, TAG_VAR};
 use super::command::SessionArg;
 use super::launch::{AttemptSpec, LaunchSpec};
-use super::transcript::TranscriptFile;
 use super::outcome::{Outcome, OutcomeReason, StopCause, classify};
 use super::task_env::{AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskSpec};
 use super::task_runner::AttemptEnd;
+use super::transcript::TranscriptFile;
 use crate::governor::{Throttle, Waiting};
 use crate::permissions::Asker;
 use crate::process_group::ProcessGroup;
@@ -174,12 +174,16 @@ pub(super) async fn run_task_attempt(
             }
         }
     }
-    let transcript = spec.config.transcripts.as_ref().map(|(dir, max_bytes)| TranscriptFile {
-        path: dir
-            .join(&labels.request_id)
-            .join(format!("{}-{attempt}.jsonl", spec.id)),
-        max_bytes: *max_bytes,
-    });
+    let transcript = spec
+        .config
+        .transcripts
+        .as_ref()
+        .map(|(dir, max_bytes)| TranscriptFile {
+            path: dir
+                .join(&labels.request_id)
+                .join(format!("{}-{attempt}.jsonl", spec.id)),
+            max_bytes: *max_bytes,
+        });
     let mut attempt_spec = AttemptSpec {
         config: spec.config.clone(),
         task,

@@ -113,7 +113,10 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[..2], ["{\"a\":1}", "{\"b\":2}"]);
-        assert!(lines[2].contains(CUT_MARK) && lines[2].contains("\"lines_dropped\":1"), "{text}");
+        assert!(
+            lines[2].contains(CUT_MARK) && lines[2].contains("\"lines_dropped\":1"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::protocol::{Event, RequestSummary, Response};
 use super::client::{Client, ClientError, unexpected};
 use super::progress::Progress;
 use super::render::print_json;
-use super::{approvals, exit_for, prompt, workspaces, EXIT_OK};
+use super::{EXIT_OK, approvals, exit_for, prompt, workspaces};
 
 /// Follows a request to its end (or prints its id when it was detached). Its tool calls that
 /// wait for a person are asked on the terminal (or shown with the commands that decide them).
@@ -80,7 +80,14 @@ fn finish(progress: &mut Progress, summary: &RequestSummary, json: bool) -> u8 {
     } else {
         progress.finish(summary);
         if !summary.answer.is_empty() {
-            println!("{}", summary.answer.trim_end());
+            // On a terminal the workers' text cannot move the cursor or retitle the window; a
+            // pipe gets it as written.
+            let answer = summary.answer.trim_end();
+            if std::io::stdout().is_terminal() {
+                println!("{}", crate::sanitize::lines(answer));
+            } else {
+                println!("{answer}");
+            }
         }
     }
     exit_for(summary.status)

@@ -3,11 +3,11 @@
 
 use crate::protocol::{LogEntry, LogsQuery, Request, Response, ToolCall, WatchQuery};
 
+use super::EXIT_OK;
 use super::args::{LogsArgs, WatchArgs};
 use super::client::{Client, ClientError, unexpected};
 use super::follow::follow;
 use super::render::{human_secs, print_json, short};
-use super::EXIT_OK;
 
 /// `smith watch`.
 pub async fn watch(
@@ -99,9 +99,9 @@ pub fn entry_text(e: &LogEntry) -> String {
             };
             format!("── {how} ({subtype}), ${cost_usd:.4}{why}\n")
         }
-        LogEntry::Cut { lines_dropped } => format!(
-            "── {lines_dropped} more line(s) not kept (store.transcript_max_bytes)\n"
-        ),
+        LogEntry::Cut { lines_dropped } => {
+            format!("── {lines_dropped} more line(s) not kept (store.transcript_max_bytes)\n")
+        }
     }
 }
 
@@ -113,9 +113,10 @@ pub fn tools_table(calls: &[ToolCall]) -> String {
     let mut out = String::from("tool calls:\n");
     for c in calls {
         let a = &c.activity;
-        let took = a
-            .duration_ms
-            .map_or_else(|| "running".to_string(), |ms| human_secs(ms as f64 / 1000.0));
+        let took = a.duration_ms.map_or_else(
+            || "running".to_string(),
+            |ms| human_secs(ms as f64 / 1000.0),
+        );
         let error = a
             .error
             .as_ref()
@@ -155,7 +156,10 @@ mod tests {
         let table = tools_table(&[call("a", Some(41_000), None), call("b", None, Some("boom"))]);
         assert!(table.contains("t2   #1  Bash       cargo test"), "{table}");
         assert!(table.contains("41.0s") || table.contains("41s"), "{table}");
-        assert!(table.contains("running") && table.contains("✗ boom"), "{table}");
+        assert!(
+            table.contains("running") && table.contains("✗ boom"),
+            "{table}"
+        );
         assert_eq!(tools_table(&[]), "no tool calls recorded\n");
         let result = entry_text(&LogEntry::ToolResult {
             output: "a\nb".into(),

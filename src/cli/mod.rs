@@ -23,13 +23,11 @@ pub(crate) mod trace;
 mod usage;
 mod workspaces;
 
-
 use clap::CommandFactory;
 
 use crate::protocol::{
-    Ask, AskSpec, CancelRequest, HealthQuery, HistoryQuery, PruneRequest, Request,
-    RequestStatus, Response, ResumeRequest, SessionsQuery, ShowQuery,
-    ShutdownRequest, StatusQuery,
+    Ask, AskSpec, CancelRequest, HealthQuery, HistoryQuery, PruneRequest, Request, RequestStatus,
+    Response, ResumeRequest, SessionsQuery, ShowQuery, ShutdownRequest, StatusQuery,
 };
 
 pub use args::Cli;
@@ -335,4 +333,3 @@ async fn ask(
         .await?;
     follow(client, socket, args.json, args.follow).await
 }
-

@@ -72,6 +72,8 @@ pub struct Progress {
     held: bool,
     /// The task whose text is shown (`--follow`).
     followed: Option<Followed>,
+    /// Off a terminal: the followed text last written did not end its line.
+    mid_line: bool,
 }
 
 impl Progress {
@@ -86,6 +88,7 @@ impl Progress {
             started: Instant::now(),
             held: false,
             followed: follow.map(Followed::new),
+            mid_line: false,
         }
     }
 
@@ -103,6 +106,7 @@ impl Progress {
         };
         if !self.live {
             eprint!("{text}");
+            self.mid_line = !text.ends_with('\n');
             return;
         }
         if let Some(done) = f.push(text) {
@@ -125,8 +129,11 @@ impl Progress {
         })
     }
 
-    fn plain(&self, line: String) {
+    fn plain(&mut self, line: String) {
         if !self.live {
+            if std::mem::take(&mut self.mid_line) {
+                eprintln!();
+            }
             eprintln!("{line}");
         }
     }
@@ -209,9 +216,17 @@ impl Progress {
                 let a = activity;
                 match a.duration_ms {
                     None => {
-                        row.calls
-                            .push((a.call_id.clone(), a.tool.clone(), a.input.clone(), Instant::now()));
-                        self.plain(format!("[{task_id}] ▸ {}: {}", a.tool, short(&a.input, 100)));
+                        row.calls.push((
+                            a.call_id.clone(),
+                            a.tool.clone(),
+                            a.input.clone(),
+                            Instant::now(),
+                        ));
+                        self.plain(format!(
+                            "[{task_id}] ▸ {}: {}",
+                            a.tool,
+                            short(&a.input, 100)
+                        ));
                     }
                     Some(ms) => {
                         row.calls.retain(|(id, ..)| id != &a.call_id);

@@ -19,9 +19,9 @@ pub(crate) mod approval;
 pub(crate) mod ask;
 pub(crate) mod denial;
 pub(crate) mod event;
+pub mod frame;
 pub(crate) mod live;
 pub(crate) mod logs;
-pub mod frame;
 pub(crate) mod message;
 pub(crate) mod reason;
 pub(crate) mod record;
@@ -36,9 +36,9 @@ pub use approval::{
 pub use ask::{AskSpec, Restart, Strategy, TaskInput};
 pub use denial::ToolDenial;
 pub use event::{Event, RequestSummary, TaskRef, TaskSummary};
+pub use frame::{FrameError, MAX_FRAME_BYTES, ReadLimits, read_frame, write_frame};
 pub use live::{ToolActivity, ToolCall, WatchQuery};
 pub use logs::{LogEntry, LogsQuery, LogsReply};
-pub use frame::{FrameError, MAX_FRAME_BYTES, ReadLimits, read_frame, write_frame};
 pub use message::*;
 pub use reason::{OutcomeReason, StopReason, TaskEnd};
 pub use record::{

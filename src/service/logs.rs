@@ -19,7 +19,11 @@ use super::shared::ServiceShared;
 const RESULT_CHARS: usize = 2000;
 
 /// The reply to `q`.
-pub(super) async fn logs(shared: &Arc<ServiceShared>, store: &StoreHandle, q: LogsQuery) -> Response {
+pub(super) async fn logs(
+    shared: &Arc<ServiceShared>,
+    store: &StoreHandle,
+    q: LogsQuery,
+) -> Response {
     let id = q.request_id.clone();
     let detail = match store.call(move |c| queries::request_detail(c, &id)).await {
         Ok(d) => d,

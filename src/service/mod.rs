@@ -29,6 +29,7 @@ mod connection;
 pub(crate) mod control;
 mod handler;
 pub(crate) mod lock;
+mod logs;
 mod private_dir;
 mod serve;
 pub(crate) mod shared;
@@ -37,7 +38,6 @@ pub(crate) mod socket;
 mod stream;
 pub(crate) mod sweep;
 mod wire;
-mod logs;
 mod workspaces;
 
 use private_dir::private_dir;

@@ -4,9 +4,9 @@
 
 use crate::agent::AttemptEvent;
 use crate::protocol::{Event, ToolActivity};
+use crate::store::StoreHandle;
 use crate::store::queries::{self, CallAt};
 use crate::store::records::now_ms;
-use crate::store::StoreHandle;
 use crate::task::Task;
 
 /// Tool calls of one attempt recorded at most (`smith show --tools`); the live view sees all.

@@ -95,9 +95,10 @@ impl SessionState {
                 None
             }
             TaskEventKind::Attempt(AttemptEvent::Progress { text, tools }) => {
+                let text: String = text.chars().take(PROGRESS_CHARS).collect();
                 Some(Event::TaskProgress {
                     task_id,
-                    text: text.chars().take(PROGRESS_CHARS).collect(),
+                    text: crate::sanitize::lines(&text),
                     tools,
                 })
             }

@@ -29,7 +29,7 @@
 //! | `[[ask:COMMAND]]` | a Bash call that needs a permission: with `--permission-prompt-tool stdio` a `can_use_tool` control request, answered by the host (allowed: it runs); without, refused headless (`permission_denied`); answer `ALLOWED: …` or `DENIED: …`; several are asked in order |
 //! | `[[sh:COMMAND]]` | right after init, run `sh -c COMMAND` like the CLI's Bash tool (in a session of its own; `tool_use` and `tool_result` lines), wait; answer with its exit status and output; several run in order |
 //! | `[[deltas:N]]` | answer N pieces (`d0 d1 …`); with `--include-partial-messages`, one `text_delta` each |
-//! | `[[text:TEXT]]` | answer TEXT, escape sequences allowed (`\e` is ESC) |
+//! | `[[text:TEXT]]` | answer TEXT, control characters allowed (`\e` is ESC, `\a` BEL) |
 //! | `[[stderr:TEXT]]` | write TEXT to stderr |
 //! | `[[replay:PATH]]` | print the lines of PATH (a captured CLI output) instead, then exit |
 //! | `[[exit:CODE]]` | with replay: the exit code (default 0) |
@@ -533,7 +533,10 @@ fn main() {
 
     let mut exit_code = 0;
     if !aborted {
-        let answer = if let Some(output) = &tool_output {
+        let deltas = script.arg("deltas").and_then(|n| n.parse::<usize>().ok());
+        let answer = if let Some(n) = deltas {
+            stream::pieces("", Some(n)).concat()
+        } else if let Some(output) = &tool_output {
             output.clone()
         } else if script.has("env") {
             serde_json::to_string(&std::env::vars().collect::<std::collections::BTreeMap<_, _>>())
@@ -543,9 +546,7 @@ fn main() {
         } else if let Some(a) = script.arg("answer") {
             a.to_string()
         } else if let Some(t) = script.arg("text") {
-            t.replace("\\e", "\x1b")
-        } else if let Some(n) = script.arg("deltas").and_then(|n| n.parse::<usize>().ok()) {
-            stream::pieces("", Some(n)).concat()
+            t.replace("\\e", "\x1b").replace("\\a", "\x07")
         } else if let Some(id) = &resumed {
             format!("RESUMED {id}: {}", script.message)
         } else {
@@ -586,8 +587,7 @@ fn main() {
             }
             let partial = args.iter().any(|a| a == "--include-partial-messages");
             if partial {
-                let n = script.arg("deltas").and_then(|n| n.parse::<usize>().ok());
-                stream::before_answer(&session, &stream::pieces(&answer, n));
+                stream::before_answer(&session, &stream::pieces(&answer, deltas));
             }
             emit(assistant(&session, &answer));
             if partial {

@@ -18,10 +18,7 @@ fn stream_event(session: &str, event: Value) -> Value {
 pub fn pieces(answer: &str, n: Option<usize>) -> Vec<String> {
     match n {
         Some(n) => (0..n).map(|i| format!("d{i} ")).collect(),
-        None => answer
-            .split_inclusive(' ')
-            .map(str::to_string)
-            .collect(),
+        None => answer.split_inclusive(' ').map(str::to_string).collect(),
     }
 }
 
@@ -60,14 +57,23 @@ pub fn after_answer(session: &str) {
 
 /// A Bash tool call: its `tool_use` line, then (after `run`) its `tool_result` line, an error
 /// when the command failed. Returns what `run` returned.
-pub fn bash_call(session: &str, id: &str, command: &str, run: impl FnOnce() -> (String, bool)) -> String {
-    emit(json!({"type": "assistant", "message": {"id": "msg_fake_tool", "role": "assistant",
+pub fn bash_call(
+    session: &str,
+    id: &str,
+    command: &str,
+    run: impl FnOnce() -> (String, bool),
+) -> String {
+    emit(
+        json!({"type": "assistant", "message": {"id": "msg_fake_tool", "role": "assistant",
         "model": "fake-model", "content": [{"type": "tool_use", "id": id, "name": "Bash",
         "input": {"command": command, "description": "fake tool call"}}]},
-        "parent_tool_use_id": null, "session_id": session}));
+        "parent_tool_use_id": null, "session_id": session}),
+    );
     let (output, failed) = run();
-    emit(json!({"type": "user", "message": {"role": "user", "content": [
+    emit(
+        json!({"type": "user", "message": {"role": "user", "content": [
         {"type": "tool_result", "tool_use_id": id, "content": output, "is_error": failed}]},
-        "parent_tool_use_id": null, "session_id": session}));
+        "parent_tool_use_id": null, "session_id": session}),
+    );
     output
 }
