@@ -287,6 +287,22 @@ pub(super) async fn run_task_attempt(
                 }
                 AttemptEvent::ToolStarted { .. } | AttemptEvent::ToolEnded { .. } => {
                     tool_spans.on(&span, &event);
+                    if let AttemptEvent::ToolEnded {
+                        ref tool,
+                        duration,
+                        ref error,
+                        ..
+                    } = event
+                    {
+                        let outcome = if error.is_some() { "error" } else { "ok" };
+                        m.tool_calls.add(1, &metrics::tool(tool, Some(outcome)));
+                        m.tool_duration
+                            .record(duration.as_secs_f64(), &metrics::tool(tool, None));
+                    }
+                    report(TaskEventKind::Attempt(event));
+                }
+                AttemptEvent::Text(ref text) => {
+                    m.live_text.add(text.chars().count() as u64, &[]);
                     report(TaskEventKind::Attempt(event));
                 }
                 other => report(TaskEventKind::Attempt(other)),

@@ -60,6 +60,13 @@ pub struct Metrics {
     pub budget_used: Gauge<f64>,
     /// `smith.budget.warnings`: ceilings 80 % spent, and reached, by `smith.budget.ceiling`.
     pub budget_warnings: Counter<u64>,
+    /// `smith.tool.calls`: workers' tool calls that ended, by `gen_ai.tool.name` and
+    /// `smith.tool.outcome` (`ok`, `error`).
+    pub tool_calls: Counter<u64>,
+    /// `smith.tool.duration` (s): how long a worker's tool call ran, by `gen_ai.tool.name`.
+    pub tool_duration: Histogram<f64>,
+    /// `smith.live.text`: characters of workers' text streamed to clients as it was written.
+    pub live_text: Counter<u64>,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -169,6 +176,22 @@ pub fn metrics() -> &'static Metrics {
                 .with_description("Spending ceilings that crossed 80 %, then 100 %, by ceiling")
                 .with_unit("{warning}")
                 .build(),
+            tool_calls: meter
+                .u64_counter("smith.tool.calls")
+                .with_description("Workers' tool calls that ended, by tool and outcome")
+                .with_unit("{call}")
+                .build(),
+            tool_duration: meter
+                .f64_histogram("smith.tool.duration")
+                .with_description("How long a worker's tool call ran, by tool")
+                .with_unit("s")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            live_text: meter
+                .u64_counter("smith.live.text")
+                .with_description("Characters of workers' text streamed live (partial messages)")
+                .with_unit("{char}")
+                .build(),
             governor_waiting: meter
                 .i64_up_down_counter("smith.governor.waiting")
                 .with_description("Attempts waiting at the governor's gate")
@@ -189,6 +212,15 @@ pub fn decision(verdict: &'static str, decided_by: &'static str) -> [KeyValue; 2
         KeyValue::new(SMITH_VERDICT, verdict),
         KeyValue::new(SMITH_DECIDED_BY, decided_by),
     ]
+}
+
+/// A tool call's attributes (`outcome`: `ok` or `error`; none for its duration).
+pub fn tool(name: &str, outcome: Option<&'static str>) -> Vec<KeyValue> {
+    let mut attrs = vec![KeyValue::new(GEN_AI_TOOL_NAME, name.to_string())];
+    if let Some(o) = outcome {
+        attrs.push(KeyValue::new("smith.tool.outcome", o));
+    }
+    attrs
 }
 
 /// Token usage attributes.

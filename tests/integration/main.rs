@@ -17,6 +17,7 @@ mod live;
 mod metrics_endpoint;
 mod parser;
 mod permissions;
+mod prometheus_kit;
 mod protocol;
 mod real_cli;
 mod real_cli_containment;

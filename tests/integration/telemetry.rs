@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::daemon::{Daemon, stderr, stdout};
 use crate::support::otlp::{Receiver, attr, hex};
-use crate::support::prometheus::{prometheus_addr, scrape};
+use crate::support::prometheus::{dashboard_exprs, exercise, prometheus_addr, scrape};
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::Value;
@@ -610,27 +610,13 @@ async fn the_dashboard_and_configs_parse_and_query_only_emitted_metrics() {
         let _: serde_yaml::Value =
             serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{yaml}: {e}"));
     }
-    let dashboard: Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("grafana/dashboards/smith.json")).unwrap(),
-    )
-    .unwrap();
     let mut queried = BTreeSet::new();
     let mut grouped_by = BTreeSet::new();
-    fn walk(v: &Value, out: &mut BTreeSet<String>, labels: &mut BTreeSet<String>) {
-        match v {
-            Value::Object(m) => {
-                if let Some(Value::String(e)) = m.get("expr") {
-                    let (metrics, by) = promql_names(e);
-                    out.extend(metrics);
-                    labels.extend(by);
-                }
-                m.values().for_each(|x| walk(x, out, labels));
-            }
-            Value::Array(a) => a.iter().for_each(|x| walk(x, out, labels)),
-            _ => {}
-        }
+    for e in dashboard_exprs() {
+        let (metrics, by) = promql_names(&e);
+        queried.extend(metrics);
+        grouped_by.extend(by);
     }
-    walk(&dashboard, &mut queried, &mut grouped_by);
     assert!(queried.len() >= 8, "the dashboard queries {queried:?}");
 
     // Produce every metric for real: a request with a restart, an escalation, a budget stop.
@@ -638,33 +624,7 @@ async fn the_dashboard_and_configs_parse_and_query_only_emitted_metrics() {
     let endpoint = receiver.endpoint.clone();
     let scraped = tokio::task::spawn_blocking(move || {
         let mut d = daemon(&endpoint);
-        // One process slot: the second task queues.
-        d.env
-            .push(("SMITH_LIMITS__MAX_CONCURRENT_TASKS".into(), "1".into()));
-        // The first task's cost is over 80 % of the day's ceiling: a budget warning.
-        d.env
-            .push(("SMITH_LIMITS__DAILY_BUDGET_USD".into(), "0.012".into()));
-        d.start();
-        d.smith(&[
-            "ask",
-            "q",
-            "--task",
-            "a [[cost:0.01]]",
-            "--task",
-            "b [[fail-first:b]]",
-        ]);
-        d.smith(&[
-            "ask",
-            "--max-restarts",
-            "0",
-            "q",
-            "--task",
-            "x [[crash-after-init]]",
-        ]);
-        // A throttle: the governor closes its gate, halves the cap, the task waits and goes on.
-        d.smith(&["ask", "throttled [[throttle-first:g]]"]);
-        d.smith(&["ask", "--detach", "slow [[sleep:300]]"]);
-        d.smith(&["ask", "queued behind it"]);
+        exercise(&mut d);
         scrape(&prometheus_addr(&d))
     })
     .await

@@ -29,6 +29,7 @@
 //! | `[[ask:COMMAND]]` | a Bash call that needs a permission: with `--permission-prompt-tool stdio` a `can_use_tool` control request, answered by the host (allowed: it runs); without, refused headless (`permission_denied`); answer `ALLOWED: …` or `DENIED: …`; several are asked in order |
 //! | `[[sh:COMMAND]]` | right after init, run `sh -c COMMAND` like the CLI's Bash tool (in a session of its own; `tool_use` and `tool_result` lines), wait; answer with its exit status and output; several run in order |
 //! | `[[deltas:N]]` | answer N pieces (`d0 d1 …`); with `--include-partial-messages`, one `text_delta` each |
+//! | `[[rate:N]]` | the answer's pieces are written N a second (with or without the flag, as a model writes them) |
 //! | `[[text:TEXT]]` | answer TEXT, control characters allowed (`\e` is ESC, `\a` BEL) |
 //! | `[[stderr:TEXT]]` | write TEXT to stderr |
 //! | `[[replay:PATH]]` | print the lines of PATH (a captured CLI output) instead, then exit |
@@ -586,8 +587,16 @@ fn main() {
                 extra["structured_output"] = json!({ "tasks": tasks });
             }
             let partial = args.iter().any(|a| a == "--include-partial-messages");
+            let rate = script.arg("rate").and_then(|r| r.parse::<u64>().ok());
+            let pieces = stream::pieces(&answer, deltas);
             if partial {
-                stream::before_answer(&session, &stream::pieces(&answer, deltas));
+                stream::before_answer(&session, &pieces, rate);
+            } else {
+                // The model takes as long to write it when the CLI prints only the whole message.
+                let started = std::time::Instant::now();
+                for i in 0..pieces.len() {
+                    stream::pace(started, i, rate);
+                }
             }
             emit(assistant(&session, &answer));
             if partial {

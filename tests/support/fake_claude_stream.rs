@@ -22,8 +22,21 @@ pub fn pieces(answer: &str, n: Option<usize>) -> Vec<String> {
     }
 }
 
-/// The stream events before the assistant line of `pieces`.
-pub fn before_answer(session: &str, pieces: &[String]) {
+/// The model writes `rate` pieces a second (`[[rate:N]]`; none: at once), whether or not the
+/// CLI prints them: waits until `piece` is due.
+pub fn pace(started: std::time::Instant, piece: usize, rate: Option<u64>) {
+    if let Some(rate) = rate.filter(|r| *r > 0) {
+        let due = started + std::time::Duration::from_micros(piece as u64 * 1_000_000 / rate);
+        let now = std::time::Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+    }
+}
+
+/// The stream events before the assistant line of `pieces`, written at `rate` pieces a second.
+pub fn before_answer(session: &str, pieces: &[String], rate: Option<u64>) {
+    let started = std::time::Instant::now();
     emit(stream_event(
         session,
         json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message",
@@ -33,7 +46,8 @@ pub fn before_answer(session: &str, pieces: &[String]) {
         session,
         json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
     ));
-    for piece in pieces {
+    for (i, piece) in pieces.iter().enumerate() {
+        pace(started, i, rate);
         emit(stream_event(
             session,
             json!({"type": "content_block_delta", "index": 0,
