@@ -51,6 +51,19 @@ fn closed_endpoint() -> String {
     format!("http://{a}")
 }
 
+/// The spans received once `ready` says they are all there (within 10 s).
+async fn spans_when(receiver: &Receiver, what: &str, ready: impl Fn(&[Span]) -> bool) -> Vec<Span> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let spans = receiver.spans();
+        if ready(&spans) {
+            return spans;
+        }
+        assert!(Instant::now() < deadline, "no {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn by_name<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
     spans.iter().filter(|s| s.name == name).collect()
 }
@@ -444,15 +457,10 @@ async fn prompt_and_answer_text_are_recorded_only_with_record_content() {
     })
     .await
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let spans = loop {
-        let spans = receiver.spans();
-        if !by_name(&spans, "smith.request").is_empty() {
-            break spans;
-        }
-        assert!(Instant::now() < deadline, "no spans");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let spans = spans_when(&receiver, "a smith.request span", |spans| {
+        !by_name(spans, "smith.request").is_empty()
+    })
+    .await;
     let request = by_name(&spans, "smith.request")[0];
     assert_eq!(
         attr(&request.attributes, "smith.prompt").as_deref(),
@@ -500,17 +508,11 @@ async fn each_tool_call_is_an_execute_tool_span_under_its_attempt() {
     })
     .await
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let spans = loop {
-        let spans = receiver.spans();
-        if by_name(&spans, "execute_tool Bash").len() == 2
+    let spans = spans_when(&receiver, "two execute_tool spans", |spans| {
+        by_name(spans, "execute_tool Bash").len() == 2
             && spans.iter().any(|s| s.name.starts_with("invoke_agent"))
-        {
-            break spans;
-        }
-        assert!(Instant::now() < deadline, "no execute_tool spans");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     let attempt = spans
         .iter()
         .find(|s| s.name.starts_with("invoke_agent"))
@@ -519,18 +521,13 @@ async fn each_tool_call_is_an_execute_tool_span_under_its_attempt() {
     for t in &tools {
         assert_eq!(t.parent_span_id, attempt.span_id, "a child of its attempt");
         assert_eq!(t.trace_id, attempt.trace_id);
-        assert_eq!(
-            attr(&t.attributes, "gen_ai.operation.name").as_deref(),
-            Some("execute_tool")
-        );
-        assert_eq!(
-            attr(&t.attributes, "gen_ai.tool.name").as_deref(),
-            Some("Bash")
-        );
-        assert_eq!(
-            attr(&t.attributes, "gen_ai.tool.type").as_deref(),
-            Some("function")
-        );
+        for (key, value) in [
+            ("gen_ai.operation.name", "execute_tool"),
+            ("gen_ai.tool.name", "Bash"),
+            ("gen_ai.tool.type", "function"),
+        ] {
+            assert_eq!(attr(&t.attributes, key).as_deref(), Some(value), "{key}");
+        }
         assert!(
             attr(&t.attributes, "gen_ai.tool.call.id")
                 .unwrap()
