@@ -33,7 +33,7 @@
 //!   `session::wire`).
 //! - [`service`]: smithd — the root tree, the control server, startup recovery, the orphan
 //!   sweep, the ordered shutdown.
-//! - [`cli`]: `smith` — arguments, client, rendering.
+//! - [`cli`]: `smith` — arguments, client, rendering, the live view, the REPL.
 //! - [`config`]: the configuration's layers (defaults < file < environment) over the sections,
 //!   each defined by the module that uses it; `settings`: how values are written (durations,
 //!   "empty means none"); `paths`: default locations; `sanitize`: worker text made safe for a

@@ -20,14 +20,18 @@ pub struct Cli {
     /// $XDG_RUNTIME_DIR/smith/smithd.sock).
     #[arg(long, global = true, env = "SMITH_SOCKET", value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// What to do.
+    /// What to do (none, on a terminal: the REPL).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The main REPL session for a person: each line an ask in the session with the live view
+    /// below it, slash commands for the rest (/help); also `smith` alone on a terminal. Over a
+    /// pipe: one ask per line, plain output.
+    Repl(ReplArgs),
     /// Ask a session something; fan it out to tasks; print the merged answer.
     Ask(Box<AskArgs>),
     /// The live supervision tree: sessions, running requests, tasks with pids and restarts.
@@ -161,6 +165,27 @@ pub struct AskArgs {
     /// Print one JSON object: request_id, session, status, answer, cost_usd, tasks.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `smith repl`.
+#[derive(Args, Debug)]
+pub struct ReplArgs {
+    /// The session the entries ask (`/session NAME` switches).
+    #[arg(long, short, default_value = "main")]
+    pub session: String,
+    /// The line editor's history (default: $XDG_STATE_HOME/smith/repl_history, else
+    /// ~/.local/state/smith/repl_history).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+}
+
+impl Default for ReplArgs {
+    fn default() -> Self {
+        Self {
+            session: "main".into(),
+            history: None,
+        }
+    }
 }
 
 /// `smith watch`.

@@ -13,15 +13,20 @@ pub(crate) mod args;
 pub mod client;
 mod follow;
 mod followed;
+mod input;
 mod inputs;
 mod live;
 pub(crate) mod progress;
 mod prompt;
 pub(crate) mod render;
+mod repl;
+mod repl_line;
 mod texts;
 pub(crate) mod trace;
 mod usage;
 mod workspaces;
+
+use std::io::IsTerminal;
 
 use clap::CommandFactory;
 
@@ -49,10 +54,21 @@ pub const EXIT_USAGE: u8 = 64;
 
 /// Runs one `smith` command and returns its exit code. Errors are one line on stderr.
 pub async fn run(cli: Cli) -> u8 {
-    if let Command::Completions { shell } = cli.command {
-        clap_complete::generate(shell, &mut Cli::command(), "smith", &mut std::io::stdout());
-        return EXIT_OK;
-    }
+    let command = match cli.command {
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "smith", &mut std::io::stdout());
+            return EXIT_OK;
+        }
+        Some(command) => command,
+        // `smith` alone on a terminal is the REPL; elsewhere it says how it is used.
+        None if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() => {
+            Command::Repl(args::ReplArgs::default())
+        }
+        None => {
+            let _ = Cli::command().print_help();
+            return EXIT_USAGE;
+        }
+    };
     let socket = match crate::config::socket_path(cli.socket.clone()) {
         Ok(socket) => socket,
         Err(e) => {
@@ -60,7 +76,8 @@ pub async fn run(cli: Cli) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let result = match cli.command {
+    let result = match command {
+        Command::Repl(args) => return repl::repl(&socket, args).await,
         Command::Ask(mut args) => {
             // The inputs are read before connecting: a slow pipe must not hold a connection.
             match inputs::ask_inputs(
@@ -81,12 +98,17 @@ pub async fn run(cli: Cli) -> u8 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("smith: {e}");
-            match e {
-                ClientError::Unreachable { .. } => EXIT_UNREACHABLE,
-                ClientError::Input(_) => EXIT_USAGE,
-                _ => EXIT_FAILED,
-            }
+            exit_for_error(&e)
         }
+    }
+}
+
+/// The exit code of a command that failed with `e`.
+fn exit_for_error(e: &ClientError) -> u8 {
+    match e {
+        ClientError::Unreachable { .. } => EXIT_UNREACHABLE,
+        ClientError::Input(_) => EXIT_USAGE,
+        _ => EXIT_FAILED,
     }
 }
 
@@ -292,7 +314,9 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
                 .map(|()| EXIT_OK)
         }
         Command::Logs(a) => live::logs(client, a).await,
-        Command::Completions { .. } => unreachable!("handled before the socket is known"),
+        Command::Completions { .. } | Command::Repl(_) => {
+            unreachable!("handled before the socket is known")
+        }
     }
 }
 

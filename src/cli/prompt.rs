@@ -1,6 +1,7 @@
-//! The inline prompt of `smith ask` on a terminal: the followed request's tool calls that wait
-//! for a person are asked one at a time (allow once / always for the session / deny with a
-//! message); a call decided elsewhere meanwhile is reported and the next one asked.
+//! The inline prompt of `smith ask` (and of `smith repl`) on a terminal: the followed request's
+//! tool calls that wait for a person are asked one at a time (allow once / always for the
+//! session / deny with a message); a call decided elsewhere meanwhile is reported and the next
+//! one asked. In the REPL it also asks whether Ctrl-C should cancel the running request.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -9,32 +10,73 @@ use tokio::sync::mpsc;
 use crate::protocol::{ApprovalEvent, ApprovalInfo, DecideRequest, Verdict};
 
 use super::approvals::{decision_line, user_name, waiting_block};
+use super::input::{Input, Typed};
 
-/// The inline prompt of `smith ask` on a terminal: approvals of the request are asked one at a
-/// time; a line typed on the terminal decides the one shown.
-pub struct Prompter {
-    lines: Option<mpsc::UnboundedReceiver<String>>,
+/// Where the answers come from.
+enum Lines<'a> {
+    /// Nowhere: approvals are shown with the commands that decide them.
+    Off,
+    /// Every line typed, read by a thread of its own (`smith ask`).
+    Stream(mpsc::UnboundedReceiver<String>),
+    /// The REPL's input, read only while a question is open.
+    OnDemand(&'a mut Input),
+}
+
+/// The inline prompt on a terminal: approvals of the request are asked one at a time; a line
+/// typed on the terminal decides the one shown.
+pub struct Prompter<'a> {
+    lines: Lines<'a>,
     queue: Vec<ApprovalInfo>,
     /// The one shown, and whether its deny message is being typed.
     asking: Option<(ApprovalInfo, bool)>,
+    /// "Cancel the request?" is open.
+    confirming: bool,
 }
 
-impl Prompter {
+impl<'a> Prompter<'a> {
     /// A prompter; it asks only when stdin and stderr are terminals (otherwise approvals are
     /// shown with the commands that decide them).
     pub fn new(json: bool) -> Self {
         let interactive =
             !json && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        Self::with_lines(if interactive {
+            Lines::Stream(spawn_stdin_lines())
+        } else {
+            Lines::Off
+        })
+    }
+
+    /// A prompter reading the REPL's input (only while a question is open).
+    pub fn on_demand(input: &'a mut Input) -> Self {
+        Self::with_lines(Lines::OnDemand(input))
+    }
+
+    fn with_lines(lines: Lines<'a>) -> Self {
         Self {
-            lines: interactive.then(spawn_stdin_lines),
+            lines,
             queue: Vec::new(),
             asking: None,
+            confirming: false,
         }
     }
 
     /// Whether a prompt is open (the live lines stay still meanwhile).
     pub fn prompting(&self) -> bool {
-        self.asking.is_some()
+        self.asking.is_some() || self.confirming
+    }
+
+    /// Ctrl-C while `request_id` runs: the question to show (`None`: nobody can answer it).
+    pub fn confirm_cancel(&mut self, request_id: &str) -> Option<String> {
+        if matches!(self.lines, Lines::Off) {
+            return None;
+        }
+        self.confirming = true;
+        Some(format!("\ncancel {request_id}? [y/N] "))
+    }
+
+    /// The answer to "cancel?", when that question is open: whether to cancel.
+    pub fn cancel_answer(&mut self, line: &str) -> Option<bool> {
+        std::mem::take(&mut self.confirming).then(|| matches!(line.trim(), "y" | "Y" | "yes"))
     }
 
     /// An approval event of the followed request; what to print above the live lines.
@@ -46,7 +88,7 @@ impl Prompter {
                 if known {
                     return String::new();
                 }
-                if self.lines.is_none() {
+                if matches!(self.lines, Lines::Off) {
                     return waiting_block(a);
                 }
                 self.queue.push(a.clone());
@@ -77,11 +119,24 @@ impl Prompter {
         text
     }
 
-    /// The next line typed (pending forever when not interactive).
-    pub async fn next_line(&mut self) -> Option<String> {
-        match &mut self.lines {
-            Some(rx) => rx.recv().await,
-            None => std::future::pending().await,
+    /// The next line typed (pending forever when not interactive; in the REPL, while no
+    /// question is open). At the end of the input nothing more is read.
+    pub async fn next_line(&mut self) -> String {
+        let open = self.prompting();
+        let line = match &mut self.lines {
+            Lines::Stream(rx) => rx.recv().await,
+            Lines::OnDemand(input) if open => match input.plain().await {
+                Typed::Line(line) => Some(line),
+                Typed::Interrupted | Typed::Eof => None,
+            },
+            Lines::OnDemand(_) | Lines::Off => std::future::pending().await,
+        };
+        match line {
+            Some(line) => line,
+            None => {
+                self.lines = Lines::Off;
+                std::future::pending().await
+            }
         }
     }
 
@@ -159,12 +214,8 @@ mod tests {
         }
     }
 
-    fn interactive() -> Prompter {
-        Prompter {
-            lines: Some(mpsc::unbounded_channel().1),
-            queue: Vec::new(),
-            asking: None,
-        }
+    fn interactive() -> Prompter<'static> {
+        Prompter::with_lines(Lines::Stream(mpsc::unbounded_channel().1))
     }
 
     #[test]
@@ -218,7 +269,8 @@ mod tests {
     #[test]
     fn without_a_terminal_an_approval_is_shown_with_its_commands() {
         let mut p = Prompter {
-            lines: None,
+            lines: Lines::Off,
+            confirming: false,
             queue: Vec::new(),
             asking: None,
         };

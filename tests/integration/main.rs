@@ -25,6 +25,7 @@ mod real_cli_governor;
 mod real_cli_live;
 mod real_cli_permissions;
 mod real_cli_workspaces;
+mod repl;
 mod retention;
 mod session;
 mod spend;
