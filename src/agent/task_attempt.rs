@@ -120,7 +120,11 @@ pub(super) async fn run_task_attempt(
     *tag.lock().unwrap_or_else(|p| p.into_inner()) = Some(attempt_tag.clone());
     let report = |kind: TaskEventKind| report(attempt, kind);
     let previous = carry.lock().expect("task carry lock").last_outcome;
-    if let (Some(prev), true) = (previous, attempt > 1) {
+    // An attempt after a throttle is the same task going on once the gate opens, not a restart
+    // (its supervisor never saw it).
+    let after_throttle = matches!(previous, Some(OutcomeReason::ApiError(status))
+        if governor.is_some() && Throttle::is_throttle_status(status));
+    if let (Some(prev), true, false) = (previous, attempt > 1, after_throttle) {
         m.task_restarts.add(1, &metrics::reason(prev.as_str()));
     }
     let resumed = match &session {

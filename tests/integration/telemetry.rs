@@ -647,4 +647,18 @@ async fn the_dashboard_and_configs_parse_and_query_only_emitted_metrics() {
         grouped_by.contains("smith_exit_reason") && grouped_by.contains("le"),
         "{grouped_by:?}"
     );
+    // The throttled task went on after the gate opened: a throttle is not a restart.
+    assert!(
+        scraped.contains("smith_governor_throttles_total"),
+        "{scraped}"
+    );
+    let restarts: Vec<&str> = scraped
+        .lines()
+        .filter(|l| l.starts_with("smith_task_restarts_total"))
+        .collect();
+    assert!(!restarts.is_empty(), "{scraped}");
+    assert!(
+        restarts.iter().all(|l| !l.contains("api_error")),
+        "{restarts:?}"
+    );
 }
