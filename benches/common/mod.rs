@@ -157,6 +157,7 @@ pub async fn stand_in_sessions(
         approvals: Some(approvals),
         governor: Some(smith::governor::Governor::new(Default::default(), slots)),
         ledger: Arc::new(smith::spend::Ledger::without_ceilings()),
+        warm: None,
     };
     smith::session::Sessions::start(deps, None)
         .await

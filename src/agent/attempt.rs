@@ -31,6 +31,7 @@ use super::reaper;
 use super::stderr_tail::StderrTail;
 use super::tool_calls::{Answered, ToolCalls};
 use super::transcript::Transcript;
+use super::warm_pool::WarmProcess;
 use crate::permissions::AttemptApprovals;
 use crate::process_group::{GroupGuard, ProcessGroup};
 use crate::protocol::StopReason;
@@ -61,15 +62,17 @@ pub async fn run_attempt(
     group: Arc<ProcessGroup>,
 ) -> Outcome {
     match LaunchSpec::new(&spec) {
-        Ok(launch) => run_launch(launch, &mut on_event, &mut control, group, None).await,
+        Ok(launch) => run_launch(launch, None, &mut on_event, &mut control, group, None).await,
         Err(err) => Outcome::bare(OutcomeReason::SpawnFailed, err.to_string()),
     }
 }
 
-/// Runs one attempt from its launch spec (see [`run_attempt`]); tool calls that need a person
-/// are asked through `approvals` (without it, they are refused).
+/// Runs one attempt from its launch spec (see [`run_attempt`]), on `warm` when a warm process
+/// of its profile is given (its clocks start now, when it gets its task); tool calls that need a
+/// person are asked through `approvals` (without it, they are refused).
 pub async fn run_launch(
     launch: LaunchSpec,
+    warm: Option<WarmProcess>,
     on_event: &mut (dyn FnMut(AttemptEvent) + Send),
     control: &mut mpsc::UnboundedReceiver<StopReason>,
     group: Arc<ProcessGroup>,
@@ -77,18 +80,28 @@ pub async fn run_launch(
 ) -> Outcome {
     let started = Instant::now();
     let config = launch.watchdogs;
-    let mut child = match launch.command().spawn() {
-        Ok(child) => child,
-        Err(err) => {
-            let detail = format!("cannot start {}: {err}", launch.program.display());
-            return Outcome::bare(OutcomeReason::SpawnFailed, detail);
-        }
+    let (mut child, _leader, leader_start) = match warm {
+        Some(w) => (w.child, w.leader, w.start_time),
+        None => match launch.command().spawn() {
+            Ok(child) => {
+                let pid = child.id().expect("a child that was just spawned has a pid");
+                (
+                    child,
+                    reaper::LeaderGuard::register(pid),
+                    process_start_time(pid),
+                )
+            }
+            Err(err) => {
+                let detail = format!("cannot start {}: {err}", launch.program.display());
+                return Outcome::bare(OutcomeReason::SpawnFailed, detail);
+            }
+        },
     };
-    let pid = child.id().expect("a child that was just spawned has a pid");
-    let _leader = reaper::LeaderGuard::register(pid);
+    let Some(pid) = child.id() else {
+        return Outcome::bare(OutcomeReason::SpawnFailed, "the warm worker had exited");
+    };
     group.set(pid);
     let _guard = GroupGuard(group.clone());
-    let leader_start = process_start_time(pid);
     on_event(AttemptEvent::Spawned {
         pid,
         start_time: leader_start,

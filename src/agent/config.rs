@@ -81,6 +81,11 @@ pub struct AgentConfig {
     pub bare: bool,
     /// `--include-partial-messages`: the workers' text reaches clients as it is written.
     pub partial_messages: bool,
+    /// Warm workers kept started ahead of need (0: every attempt starts its process).
+    pub warm_pool: usize,
+    /// A warm worker idle this long is recycled.
+    #[serde(with = "duration")]
+    pub warm_idle: Duration,
     /// `--append-system-prompt` (empty: none).
     #[serde(with = "empty_is_none")]
     pub append_system_prompt: Option<String>,
@@ -152,6 +157,8 @@ impl Default for AgentConfig {
             tools: None,
             bare: false,
             partial_messages: true,
+            warm_pool: 0,
+            warm_idle: Duration::from_secs(5 * 60),
             append_system_prompt: None,
             max_turns: None,
             env_allowlist: DEFAULT_ENV_ALLOWLIST
@@ -190,8 +197,14 @@ impl AgentConfig {
                 ("agent.result_grace", self.result_grace),
                 ("agent.interrupt_grace", self.interrupt_grace),
                 ("agent.term_grace", self.term_grace),
+                ("agent.warm_idle", self.warm_idle),
             ],
-            &["agent.timeout", "agent.idle_timeout", "agent.tool_timeout"],
+            &[
+                "agent.timeout",
+                "agent.idle_timeout",
+                "agent.tool_timeout",
+                "agent.warm_idle",
+            ],
         )?;
         check_min("agent.max_line_bytes", self.max_line_bytes, 1024)?;
         if self.roots.is_empty() {

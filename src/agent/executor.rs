@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use super::attempt::{AttemptEvent, run_launch};
 use super::launch::LaunchSpec;
 use super::outcome::Outcome;
+use super::warm_pool::WarmProcess;
 use crate::permissions::AttemptApprovals;
 use crate::process_group::ProcessGroup;
 use crate::protocol::StopReason;
@@ -19,10 +20,12 @@ use crate::protocol::StopReason;
 pub trait Executor: Send + Sync {
     /// Runs `launch` to its end: `on_event` sees its progress as it happens, `stop` carries
     /// requests to stop it (a closed channel counts as a cancel), `group` lets the owner kill
-    /// what runs from its own `Drop`, `approvals` asks people about tool calls.
+    /// what runs from its own `Drop`, `approvals` asks people about tool calls; `warm` is a
+    /// process of `launch`'s profile already running (`None`: start one).
     fn run<'a>(
         &'a self,
         launch: LaunchSpec,
+        warm: Option<WarmProcess>,
         on_event: &'a mut (dyn FnMut(AttemptEvent) + Send),
         stop: &'a mut mpsc::UnboundedReceiver<StopReason>,
         group: Arc<ProcessGroup>,
@@ -38,12 +41,13 @@ impl Executor for LocalExecutor {
     fn run<'a>(
         &'a self,
         launch: LaunchSpec,
+        warm: Option<WarmProcess>,
         on_event: &'a mut (dyn FnMut(AttemptEvent) + Send),
         stop: &'a mut mpsc::UnboundedReceiver<StopReason>,
         group: Arc<ProcessGroup>,
         approvals: Option<AttemptApprovals>,
     ) -> BoxFuture<'a, Outcome> {
-        Box::pin(run_launch(launch, on_event, stop, group, approvals))
+        Box::pin(run_launch(launch, warm, on_event, stop, group, approvals))
     }
 }
 

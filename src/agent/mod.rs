@@ -52,6 +52,8 @@ pub(crate) mod task_runner;
 pub(crate) mod tool_calls;
 pub(crate) mod transcript;
 pub(crate) mod usage;
+pub mod warm_pool;
+pub(crate) mod warm_profile;
 
 pub use crate::process_group::ProcessGroup;
 pub use attempt::{AttemptEvent, run_attempt, run_launch};
@@ -68,3 +70,4 @@ pub use task_env::{
     AttemptRecorder, AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskLabels,
     TaskReporter, TaskSpec, TaskWorktree,
 };
+pub use warm_pool::{WarmPool, WarmProcess};

@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry::trace::TraceContextExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::field::Empty;
@@ -47,6 +48,7 @@ pub(super) async fn run_task_attempt(
         executor,
         approvals,
         governor,
+        warm,
     } = env;
     let report = |attempt: u32, kind: TaskEventKind| {
         reporter.report(TaskEvent {
@@ -152,6 +154,7 @@ pub(super) async fn run_task_attempt(
         smith.request.id = %labels.request_id,
         smith.session = %labels.session,
         smith.attempt = attempt,
+        smith.warm = false,
         process.pid = Empty,
         process.exit.code = Empty,
         smith.exit_reason = Empty,
@@ -249,7 +252,25 @@ pub(super) async fn run_task_attempt(
     let mut outcome = match (&prepared, launch) {
         (Err(failed), _) => failed.clone(),
         (Ok(_), Err(detail)) => Outcome::bare(OutcomeReason::SpawnFailed, detail),
-        (Ok(_), Ok(launch)) => {
+        (Ok(_), Ok(mut launch)) => {
+            // A warm worker of its profile, if one is idle: it runs as its own Claude session
+            // and tag; its spans (when the CLI's telemetry is on) are linked, not parented.
+            let warm_process = match &warm {
+                Some(pool) => pool.take(&launch).await.ok(),
+                None => None,
+            };
+            if let Some(w) = &warm_process {
+                launch.session = SessionArg::New(w.session_id.clone());
+                launch.tag = Some(w.tag.clone());
+                *tag.lock().unwrap_or_else(|p| p.into_inner()) = Some(w.tag.clone());
+                span.record("smith.warm", true);
+                span.record("gen_ai.conversation.id", w.session_id.as_str());
+                span.add_link(w.span.context().span().span_context().clone());
+            }
+            let warm_started = warm_process.is_some();
+            let started_session = warm_process
+                .as_ref()
+                .map_or_else(|| session_id.clone(), |w| w.session_id.clone());
             let mut tool_spans = ToolSpans::new(labels.record_content);
             let mut on_event = |event| match event {
                 AttemptEvent::Spawned { pid, start_time } => {
@@ -260,7 +281,8 @@ pub(super) async fn run_task_attempt(
                         pid,
                         start_time,
                         resumed: resumed.clone(),
-                        claude_session_id: session_id.clone(),
+                        claude_session_id: started_session.clone(),
+                        warm: warm_started,
                     })
                 }
                 AttemptEvent::Init {
@@ -320,7 +342,14 @@ pub(super) async fn run_task_attempt(
                 })
             });
             executor
-                .run(launch, &mut on_event, control, group, approvals)
+                .run(
+                    launch,
+                    warm_process,
+                    &mut on_event,
+                    control,
+                    group,
+                    approvals,
+                )
                 .await
         }
     };

@@ -85,8 +85,11 @@ pub enum TaskEventKind {
         start_time: Option<u64>,
         /// Set when this attempt resumes an earlier Claude session.
         resumed: Option<String>,
-        /// The Claude session it runs in (given with `--session-id` or `--resume`).
+        /// The Claude session it runs in (given with `--session-id` or `--resume`, or the warm
+        /// worker's).
         claude_session_id: String,
+        /// It started on a warm worker.
+        warm: bool,
     },
     /// No attempt started: the request's gate closed while it waited.
     NotStarted {
@@ -149,6 +152,8 @@ pub struct TaskEnv {
     pub approvals: Option<Arc<Approvals>>,
     /// The gate every attempt passes (`None`: none; a throttle fails the attempt).
     pub governor: Option<Arc<Governor>>,
+    /// Warm workers an attempt may start on (`None`: every attempt starts cold).
+    pub warm: Option<Arc<super::warm_pool::WarmPool>>,
 }
 
 impl TaskEnv {
@@ -169,6 +174,7 @@ impl TaskEnv {
             executor: local(),
             approvals: None,
             governor: None,
+            warm: None,
         }
     }
 }

@@ -82,6 +82,10 @@ pub(crate) async fn run_guarded(a: TaskAttempt) {
                     &mut wait_left,
                 )
                 .await;
+                // Its slot is free again: warm workers are started where there is room.
+                if let Some(pool) = &env.warm {
+                    pool.replenish();
+                }
                 if !matches!(end, AttemptEnd::Throttled) {
                     break end;
                 }

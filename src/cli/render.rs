@@ -89,8 +89,13 @@ fn governor_line(g: &crate::protocol::GovernorStatus) -> String {
 }
 
 pub fn status_tree(s: &ServiceStatus) -> String {
+    let warm = if s.warm_workers > 0 {
+        format!(" ({} warm, idle)", s.warm_workers)
+    } else {
+        String::new()
+    };
     let mut out = format!(
-        "smithd {}  pid {}  up {}  processes {}/{}\n{}\n",
+        "smithd {}  pid {}  up {}  processes {}/{}{warm}\n{}\n",
         s.version,
         s.pid,
         human_secs(s.uptime_secs),

@@ -31,6 +31,8 @@ struct State {
 /// The slots (see the module doc).
 pub struct Slots {
     state: Mutex<State>,
+    /// Told each time an attempt starts waiting (a warm worker holding a slot gives it up).
+    wanted: tokio::sync::Notify,
 }
 
 /// One slot, given back when dropped.
@@ -97,6 +99,7 @@ impl Slots {
                 queues: BTreeMap::new(),
                 turns: VecDeque::new(),
             }),
+            wanted: tokio::sync::Notify::new(),
         })
     }
 
@@ -133,6 +136,7 @@ impl Slots {
             grant(&mut state);
             id
         };
+        self.wanted.notify_one();
         let mut waiting = Waiting {
             slots: self.clone(),
             session: session.to_string(),
@@ -145,6 +149,16 @@ impl Slots {
         Slot {
             slots: self.clone(),
         }
+    }
+
+    /// Resolves when an attempt starts waiting for a slot (one listener per waiter).
+    pub async fn wanted(&self) {
+        self.wanted.notified().await
+    }
+
+    /// Attempts waiting for a slot.
+    pub fn waiting(&self) -> usize {
+        self.lock().queues.values().map(VecDeque::len).sum()
     }
 
     /// A throttle: the cap is halved (what runs goes on; fewer start).

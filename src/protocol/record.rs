@@ -130,6 +130,8 @@ pub struct TaskInfo {
 pub struct AttemptInfo {
     /// Its task's `idx`.
     pub task_idx: u32,
+    /// It started on a warm worker (`agent.warm_pool`).
+    pub warm: bool,
     /// 1-based attempt number.
     pub attempt: u32,
     /// Process id (= process group id).

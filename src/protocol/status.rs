@@ -32,6 +32,8 @@ pub struct ServiceStatus {
     pub governor: GovernorStatus,
     /// Spending against the session and daily ceilings.
     pub spend: super::usage::SpendStatus,
+    /// Warm workers idle now (`agent.warm_pool`; they hold process slots).
+    pub warm_workers: u64,
 }
 
 /// The governor's gate, as `smith status` shows it.

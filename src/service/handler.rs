@@ -162,6 +162,7 @@ pub(crate) async fn handle(
                 approvals: shared.approvals.pending(None),
                 governor: (shared.governor.view(), shared.permits.view()).into(),
                 spend: shared.ledger.status(),
+                warm_workers: shared.warm.as_ref().map_or(0, |w| w.idle() as u64),
             };
             conn.send(&Response::Status(status)).await
         }

@@ -129,6 +129,7 @@ fn sessions_spec(shared: Arc<ServiceShared>) -> ChildSpec {
                     .enabled
                     .then(|| shared.governor.clone()),
                 ledger: shared.ledger.clone(),
+                warm: shared.warm.clone(),
             };
             let sessions = Sessions::start(deps, Some(sup)).await?;
             let cell = sessions.supervisor().cell();
@@ -259,6 +260,20 @@ pub async fn run_with(
             "swept processes recorded by a previous smithd"
         );
     }
+    // Warm workers a killed smithd left idle belong to no request: they go (by their tag).
+    if !options.embedded {
+        let warm = attempt_tag::find(
+            |t| attempt_tag::request_of(t) == Some(crate::agent::warm_pool::WARM),
+            None,
+        );
+        if !warm.is_empty() {
+            tracing::warn!(
+                processes = warm.len(),
+                "stopping the warm workers a previous smithd left"
+            );
+            attempt_tag::stop(&warm, config.agent.term_grace).await;
+        }
+    }
     // Tools may start processes that leave the worker's session and group: as a subreaper
     // smithd adopts them when their parent exits (and reaps them by pid). Embedded, the process
     // is not the service's alone: its children are its owner's to reap.
@@ -353,6 +368,10 @@ async fn stop(
     // Nobody can approve anything any more: what waits for a person is denied now (the workers
     // go on without it), and so is what asks from now on.
     shared.approvals.close("smithd is shutting down");
+    // No warm worker is started any more, and the idle ones go.
+    if let Some(pool) = &shared.warm {
+        pool.close();
+    }
     if let Some(sessions) = shared.sessions() {
         let grace = shared.config.service.shutdown_grace;
         if sessions.busy() > 0 {

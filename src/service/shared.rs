@@ -54,6 +54,8 @@ pub struct ServiceShared {
     pub governor: Arc<crate::governor::Governor>,
     /// What sessions and days spent, against their ceilings.
     pub ledger: Arc<Ledger>,
+    /// Warm workers (`agent.warm_pool > 0`).
+    pub warm: Option<Arc<crate::agent::WarmPool>>,
     store: StoreCell,
     sessions: RwLock<Option<Sessions>>,
     root: RwLock<Option<SupervisorRef>>,
@@ -98,7 +100,16 @@ impl ServiceShared {
         let permits = Slots::new(config.limits.max_concurrent_tasks);
         let approvals = Approvals::new(config.permissions.clone(), store.clone(), grants);
         let ledger = Ledger::new(config.limits.ceilings(), options.clock.clone(), spent);
+        // At most as many warm workers as processes may run.
+        let warm_size = config
+            .agent
+            .warm_pool
+            .min(config.limits.max_concurrent_tasks);
+        let warm = (warm_size > 0).then(|| {
+            crate::agent::WarmPool::new(warm_size, config.agent.warm_idle, permits.clone())
+        });
         Arc::new(Self {
+            warm,
             ledger: Arc::new(ledger),
             approvals,
             governor: crate::governor::Governor::new(config.governor.clone(), permits.clone()),

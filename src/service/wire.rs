@@ -33,6 +33,7 @@ impl From<AttemptRecord> for AttemptInfo {
             .and_then(|r| hint::hint(r, a.detail.as_deref().unwrap_or("")))
             .map(str::to_string);
         AttemptInfo {
+            warm: a.warm,
             task_idx: a.task.index(),
             attempt: a.attempt,
             pid: a.pid,

@@ -33,6 +33,8 @@ pub struct SessionDeps {
     pub governor: Option<Arc<crate::governor::Governor>>,
     /// What sessions and days spent, against their ceilings.
     pub ledger: Arc<crate::spend::Ledger>,
+    /// Warm workers (`agent.warm_pool`; `None`: every attempt starts cold).
+    pub warm: Option<Arc<crate::agent::WarmPool>>,
 }
 
 /// Messages of a Session.

@@ -185,6 +185,7 @@ impl SessionState {
             executor: local(),
             approvals: self.deps.approvals.clone(),
             governor: self.deps.governor.clone(),
+            warm: self.deps.warm.clone(),
         };
         // Restarts (with their backoff) and escalations become events on the request's span.
         let (observer, mut decisions) = mpsc::unbounded_channel::<SupervisorEvent>();

@@ -53,6 +53,7 @@ impl SessionState {
                 start_time,
                 resumed,
                 claude_session_id,
+                warm,
             } => {
                 task.claude_session_id = Some(claude_session_id);
                 task.attempts = task.attempts.max(attempt);
@@ -67,7 +68,7 @@ impl SessionState {
                 // The attempt was recorded (and committed) before its process started.
                 let (rid, id) = (request_id.clone(), task.id);
                 store.send("recording an attempt's process", move |c| {
-                    queries::set_attempt_process(c, &rid, id, attempt, pid, start_time)
+                    queries::set_attempt_process(c, &rid, id, attempt, pid, start_time, warm)
                 });
                 if attempt > 1 {
                     tracing::info!(%session, request = %request_id, task = %task.id, attempt, "task restarted");

@@ -86,6 +86,8 @@ pub struct AttemptRecord {
     pub bare: bool,
     /// The day (`YYYY-MM-DD`, `limits.budget_time_zone`) its cost was charged to.
     pub day: Option<String>,
+    /// It started on a warm worker.
+    pub warm: bool,
 }
 
 impl AttemptRecord {
@@ -114,6 +116,7 @@ impl AttemptRecord {
             model: None,
             bare: false,
             day: None,
+            warm: false,
         }
     }
 }

@@ -181,6 +181,10 @@ pub const MIGRATIONS: &[&str] = &[
         FOREIGN KEY (request_id) REFERENCES requests(id) ON DELETE CASCADE
     );
     "#,
+    // v10: whether an attempt started on a warm worker (`agent.warm_pool`).
+    r#"
+    ALTER TABLE attempts ADD COLUMN warm INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -67,6 +67,12 @@ pub struct Metrics {
     pub tool_duration: Histogram<f64>,
     /// `smith.live.text`: characters of workers' text streamed to clients as it was written.
     pub live_text: Counter<u64>,
+    /// `smith.warm.hits`: attempts that started on a warm worker.
+    pub warm_hits: Counter<u64>,
+    /// `smith.warm.misses`: attempts that started cold, by `smith.warm.miss` (why).
+    pub warm_misses: Counter<u64>,
+    /// `smith.warm.size`: warm workers idle now.
+    pub warm_size: UpDownCounter<i64>,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -191,6 +197,21 @@ pub fn metrics() -> &'static Metrics {
                 .u64_counter("smith.live.text")
                 .with_description("Characters of workers' text streamed live (partial messages)")
                 .with_unit("{char}")
+                .build(),
+            warm_hits: meter
+                .u64_counter("smith.warm.hits")
+                .with_description("Attempts that started on a warm worker (agent.warm_pool)")
+                .with_unit("{attempt}")
+                .build(),
+            warm_misses: meter
+                .u64_counter("smith.warm.misses")
+                .with_description("Attempts that started cold, by why (no pool, none idle, resume, json_schema, budget, worktree)")
+                .with_unit("{attempt}")
+                .build(),
+            warm_size: meter
+                .i64_up_down_counter("smith.warm.size")
+                .with_description("Warm workers idle now")
+                .with_unit("{process}")
                 .build(),
             governor_waiting: meter
                 .i64_up_down_counter("smith.governor.waiting")

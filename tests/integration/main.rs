@@ -34,4 +34,5 @@ mod supervisor;
 mod task;
 mod telemetry;
 mod usage;
+mod warm;
 mod workspaces;

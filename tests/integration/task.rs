@@ -298,6 +298,7 @@ impl smith::agent::Executor for Elsewhere {
     fn run<'a>(
         &'a self,
         launch: smith::agent::LaunchSpec,
+        _warm: Option<smith::agent::WarmProcess>,
         _on_event: &'a mut (dyn FnMut(AttemptEvent) + Send),
         _stop: &'a mut mpsc::UnboundedReceiver<StopReason>,
         _group: Arc<smith::agent::ProcessGroup>,

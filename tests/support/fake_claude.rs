@@ -39,6 +39,7 @@
 //! With `--include-partial-messages` every answer is streamed first as `stream_event` lines (word by
 //! word, or `[[deltas:N]]`), like the CLI's.
 //!
+//! `FAKE_CLAUDE_STARTUP_MS=N`: sleep N ms first, before reading stdin (the CLI's start-up).
 //! `FAKE_CLAUDE_CRASH_ON=TEXT` in the environment: crash after init when the message contains TEXT.
 //! `FAKE_CLAUDE_STAMP=FILE`: append `start <unix ns>` first thing, and `exit <unix ns>` before a
 //! crash (benchmarks measure spawn and restart latency with it).
@@ -259,6 +260,13 @@ fn stamp(what: &str) {
 
 fn main() {
     stamp("start");
+    // The CLI's start-up, before it reads its input (what a warm worker has done already).
+    if let Some(ms) = std::env::var("FAKE_CLAUDE_STARTUP_MS")
+        .ok()
+        .and_then(|m| m.parse::<u64>().ok())
+    {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
     let args: Vec<String> = std::env::args().collect();
     let flag = |name: &str| {
         args.iter()

@@ -570,6 +570,7 @@ pub fn responses() -> Vec<(String, Response)> {
                     budget_usd: 5.0,
                 }],
             },
+            warm_workers: 2,
         }),
         Response::Sessions(SessionList {
             sessions: vec![SessionInfo {
@@ -608,6 +609,7 @@ pub fn responses() -> Vec<(String, Response)> {
                 denials: vec![],
             }],
             attempts: vec![AttemptInfo {
+                warm: true,
                 task_idx: 0,
                 attempt: 3,
                 pid: Some(9),

@@ -59,6 +59,7 @@ impl Harness {
             approvals: None,
             governor: None,
             ledger: Arc::new(smith::spend::Ledger::without_ceilings()),
+            warm: None,
         };
         let sessions = Sessions::start(deps.clone(), None).await.unwrap();
         Self {

@@ -115,17 +115,19 @@ pub fn set_attempt_process(
     attempt: u32,
     pid: u32,
     start_time: Option<u64>,
+    warm: bool,
 ) -> Result<(), StoreError> {
     exec(
         conn,
-        "UPDATE attempts SET pid = ?4, process_start_time = ?5
+        "UPDATE attempts SET pid = ?4, process_start_time = ?5, warm = ?6
          WHERE request_id = ?1 AND task_idx = ?2 AND attempt = ?3",
         params![
             request_id,
             task.index(),
             attempt,
             pid,
-            start_time.map(|t| t as i64)
+            start_time.map(|t| t as i64),
+            warm
         ],
         "recording an attempt's process",
     )?;
@@ -256,7 +258,7 @@ pub(super) fn read_attempts(
                     a.started_at, a.finished_at, a.exit_reason, a.exit_code, a.exit_signal,
                     a.stderr_tail, a.claude_session_id, a.input_tokens, a.output_tokens,
                     a.cache_read_tokens, a.cache_creation_tokens, a.cost_usd, a.detail,
-                    a.resumed_from, a.model, a.bare, a.day
+                    a.resumed_from, a.model, a.bare, a.day, a.warm
              FROM attempts a JOIN tasks t ON t.request_id = a.request_id AND t.idx = a.task_idx
              WHERE a.request_id = ?1 ORDER BY a.task_idx, a.attempt",
         )
@@ -289,6 +291,7 @@ pub(super) fn read_attempts(
                 model: r.get(20)?,
                 bare: r.get(21)?,
                 day: r.get(22)?,
+                warm: r.get(23)?,
             }))
         })
         .ctx("reading the attempts")?
