@@ -138,6 +138,21 @@ pub async fn stand_in_sessions(
         ..smith::agent::AgentConfig::default()
     };
     agent(&mut settings);
+    sessions_with(dir, config, permits, settings, 0).await.0
+}
+
+/// Sessions running `settings`'s agent with `dir` as their data directory, `permits` processes
+/// at a time and a pool of `warm` warm workers (returned too, when there is one).
+pub async fn sessions_with(
+    dir: &Path,
+    config: smith::session::SessionConfig,
+    permits: usize,
+    settings: smith::agent::AgentConfig,
+    warm: usize,
+) -> (
+    smith::session::Sessions,
+    Option<Arc<smith::agent::WarmPool>>,
+) {
     let (store, _) = smith::store::StoreHandle::open(&dir.join("bench.db"))
         .await
         .expect("the bench database opens");
@@ -145,6 +160,8 @@ pub async fn stand_in_sessions(
     let cell = smith::store::StoreCell::default();
     cell.set(store.clone());
     let approvals = smith::permissions::Approvals::new(Default::default(), cell, Vec::new());
+    let pool = (warm > 0)
+        .then(|| smith::agent::WarmPool::new(warm, Duration::from_secs(300), slots.clone()));
     let deps = smith::session::SessionDeps {
         store,
         agent: Arc::new(settings),
@@ -157,9 +174,10 @@ pub async fn stand_in_sessions(
         approvals: Some(approvals),
         governor: Some(smith::governor::Governor::new(Default::default(), slots)),
         ledger: Arc::new(smith::spend::Ledger::without_ceilings()),
-        warm: None,
+        warm: pool.clone(),
     };
-    smith::session::Sessions::start(deps, None)
+    let sessions = smith::session::Sessions::start(deps, None)
         .await
-        .expect("the sessions start")
+        .expect("the sessions start");
+    (sessions, pool)
 }

@@ -24,6 +24,7 @@ mod real_cli_containment;
 mod real_cli_governor;
 mod real_cli_live;
 mod real_cli_permissions;
+mod real_cli_warm;
 mod real_cli_workspaces;
 mod repl;
 mod retention;

@@ -30,12 +30,12 @@ fn configure(d: &Daemon, pool: usize, startup_ms: u64) {
     d.write_config(&agent);
 }
 
-fn status(d: &Daemon) -> Value {
+pub fn status(d: &Daemon) -> Value {
     json_of(d, &["status", "--json"])
 }
 
 /// Waits until `n` warm workers are idle.
-fn warm_ready(d: &Daemon, n: u64) {
+pub fn warm_ready(d: &Daemon, n: u64) {
     eventually_sync(Duration::from_secs(15), || {
         (status(d)["warm_workers"] == n).then_some(())
     })
@@ -43,7 +43,7 @@ fn warm_ready(d: &Daemon, n: u64) {
 }
 
 /// Asks `args`; whether its (single) attempt started warm, and its pid.
-fn ask(d: &Daemon, args: &[&str]) -> (bool, u64) {
+pub fn ask(d: &Daemon, args: &[&str]) -> (bool, u64) {
     let v = json_of(d, &[&["ask", "--json"][..], args].concat());
     assert_eq!(v["status"], "succeeded", "{v}");
     let show = json_of(d, &["show", "--json", v["request_id"].as_str().unwrap()]);
@@ -86,6 +86,38 @@ fn later_tasks_start_warm_a_mismatch_starts_cold_and_warm_workers_hold_slots() {
     // Another model is another profile: cold, and it is remembered for next time.
     let (warm, _) = ask(&d, &["--model", "other", "four"]);
     assert!(!warm);
+    // Another working directory too.
+    let elsewhere = d.work().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let (warm, _) = ask(&d, &["--cwd", elsewhere.to_str().unwrap(), "five"]);
+    assert!(!warm);
+    // A fan-out: as many tasks start warm as are idle, the rest cold.
+    warm_ready(&d, 2);
+    let v = json_of(
+        &d,
+        &[
+            "ask", "--json", "fan", "--task", "a", "--task", "b", "--task", "c",
+        ],
+    );
+    assert_eq!(v["status"], "succeeded", "{v}");
+    let show = json_of(&d, &["show", "--json", v["request_id"].as_str().unwrap()]);
+    let warm: Vec<bool> = show["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["warm"].as_bool().unwrap())
+        .collect();
+    assert_eq!(warm.iter().filter(|w| **w).count(), 2, "{show}");
+    // A restart resumes its Claude session (--resume): cold, though the first attempt was warm.
+    warm_ready(&d, 2);
+    let v = json_of(&d, &["ask", "--json", "again [[fail-first:again]]"]);
+    assert_eq!(v["status"], "succeeded", "{v}");
+    let show = json_of(&d, &["show", "--json", v["request_id"].as_str().unwrap()]);
+    let attempts = show["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{show}");
+    assert_eq!(attempts[0]["warm"], true);
+    assert_eq!(attempts[1]["warm"], false, "the resume starts cold");
+    assert!(attempts[1]["resumed_from"].is_string(), "{show}");
     d.stop_in_process().unwrap();
     assert!(warm_pids(&d).is_empty(), "the pool was drained on shutdown");
 }

@@ -16,6 +16,7 @@ pub mod otlp;
 pub mod prometheus;
 pub mod protocol_samples;
 pub mod real_cli;
+pub mod real_cli_env;
 pub mod session;
 pub mod wire;
 
