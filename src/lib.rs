@@ -31,6 +31,8 @@
 //!   they carry (DTOs). It imports nothing else of smith; [`cli`] imports only it (and the
 //!   config paths, and `sanitize` for what reaches a terminal); internal types are converted to it at the edge (`service::wire`,
 //!   `session::wire`).
+//! - [`cluster`]: beyond one machine — the connection to NATS JetStream (`[cluster]`), checked
+//!   and reported; worker nodes come next.
 //! - [`service`]: smithd — the root tree, the control server, startup recovery, the orphan
 //!   sweep, the ordered shutdown.
 //! - [`cli`]: `smith` — arguments, client, rendering, the live view, the REPL.
@@ -50,6 +52,7 @@ mod accept_pause;
 pub mod agent;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod governor;
 pub(crate) mod paths;

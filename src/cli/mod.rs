@@ -262,6 +262,9 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
                     for w in &h.warnings {
                         println!("warning: {w}");
                     }
+                    if let Some(line) = render::cluster_line(&h.cluster) {
+                        print!("{line}");
+                    }
                 }
                 Ok(EXIT_OK)
             }

@@ -59,6 +59,30 @@ pub fn clock_utc(ms: i64) -> String {
     )
 }
 
+/// The cluster on one line (`None`: a single machine).
+pub fn cluster_line(c: &crate::protocol::ClusterStatus) -> Option<String> {
+    use crate::protocol::ClusterState;
+    let url = c.url.as_deref().unwrap_or("?");
+    let node = c.node.as_deref().unwrap_or("?");
+    match c.state {
+        ClusterState::Disabled => None,
+        ClusterState::Connected => Some(format!(
+            "cluster: node {node} connected to {url} (nats-server {})\n",
+            c.server_version.as_deref().unwrap_or("?")
+        )),
+        ClusterState::Down => Some(format!(
+            "cluster: DOWN — {url} cannot be reached{}{}; local attempts only, reconnecting\n",
+            c.since_ms
+                .map(|ms| format!(" since {}", clock_utc(ms)))
+                .unwrap_or_default(),
+            c.error
+                .as_ref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        )),
+    }
+}
+
 /// The governor's gate on one line.
 fn governor_line(g: &crate::protocol::GovernorStatus) -> String {
     let state = match (g.state.as_str(), g.until_ms) {
@@ -105,6 +129,9 @@ pub fn status_tree(s: &ServiceStatus) -> String {
     );
     out.push_str(&governor_line(&s.governor));
     out.push_str(&super::usage::spend_lines(&s.spend));
+    if let Some(line) = cluster_line(&s.cluster) {
+        out.push_str(&line);
+    }
     let n = s.root.children.len();
     for (i, child) in s.root.children.iter().enumerate() {
         let last = i + 1 == n;

@@ -81,6 +81,8 @@ pub struct Config {
     pub permissions: PermissionSettings,
     /// `[governor]`.
     pub governor: GovernorSettings,
+    /// `[cluster]`.
+    pub cluster: crate::cluster::ClusterSettings,
 }
 
 /// Where the config file comes from.
@@ -206,6 +208,7 @@ impl Config {
             .and(self.workspace.check())
             .and(self.permissions.check())
             .and(self.governor.check())
+            .and(self.cluster.check())
             .and(self.across_sections());
         checked.map_err(|Invalid { key, message }| ConfigError::Key {
             key: key.to_string(),

@@ -210,7 +210,7 @@ pub enum Response {
     /// A request ended.
     Finished(RequestSummary),
     /// The supervision tree.
-    Status(ServiceStatus),
+    Status(Box<ServiceStatus>),
     /// All sessions.
     Sessions(SessionList),
     /// A session's requests.
@@ -347,6 +347,8 @@ pub struct HealthReply {
     pub pid: u32,
     /// Problems found at start that will make requests fail.
     pub warnings: Vec<String>,
+    /// The connection to NATS (`[cluster]`).
+    pub cluster: super::status::ClusterStatus,
 }
 
 /// `Response::Pruned`.

@@ -34,6 +34,39 @@ pub struct ServiceStatus {
     pub spend: super::usage::SpendStatus,
     /// Warm workers idle now (`agent.warm_pool`; they hold process slots).
     pub warm_workers: u64,
+    /// The connection to NATS (`[cluster]`).
+    pub cluster: ClusterStatus,
+}
+
+named_enum! {
+    /// Where the cluster stands.
+    #[derive(Default)]
+    ClusterState, "cluster state" {
+        /// No `cluster.nats_url`: a single machine.
+        #[default]
+        Disabled = "disabled",
+        /// Connected to nats-server.
+        Connected = "connected",
+        /// nats-server cannot be reached: local attempts only, reconnecting.
+        Down = "down",
+    }
+}
+
+/// The connection to NATS, as `smith status` and `smith health` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// Where it stands.
+    pub state: ClusterState,
+    /// `cluster.nats_url`.
+    pub url: Option<String>,
+    /// This node's name.
+    pub node: Option<String>,
+    /// The server's version (once connected).
+    pub server_version: Option<String>,
+    /// Since when it is in this state (Unix milliseconds).
+    pub since_ms: Option<i64>,
+    /// Why it is down.
+    pub error: Option<String>,
 }
 
 /// The governor's gate, as `smith status` shows it.

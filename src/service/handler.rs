@@ -163,8 +163,9 @@ pub(crate) async fn handle(
                 governor: (shared.governor.view(), shared.permits.view()).into(),
                 spend: shared.ledger.status(),
                 warm_workers: shared.warm.as_ref().map_or(0, |w| w.idle() as u64),
+                cluster: shared.cluster_status(),
             };
-            conn.send(&Response::Status(status)).await
+            conn.send(&Response::Status(Box::new(status))).await
         }
         Request::Sessions(_) => match store.call(|c| queries::list_sessions(c)).await {
             Ok(sessions) => {
@@ -268,6 +269,7 @@ pub(crate) async fn handle(
                 uptime_secs: shared.uptime_secs(),
                 pid: std::process::id(),
                 warnings: shared.warnings.clone(),
+                cluster: shared.cluster_status(),
             }))
             .await
         }

@@ -88,6 +88,9 @@ pub enum ServiceError {
     /// The tree did not start.
     #[error("cannot start the service: {0}")]
     Start(String),
+    /// The configured cluster cannot be used.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 fn store_spec(shared: Arc<ServiceShared>) -> ChildSpec {
@@ -260,6 +263,9 @@ pub async fn run_with(
             "swept processes recorded by a previous smithd"
         );
     }
+    // The cluster: refused credentials, an old server or one without JetStream stop smithd here;
+    // a server that is not there yet does not (local attempts run meanwhile).
+    let cluster = crate::cluster::Cluster::connect(&config.cluster).await?;
     // Warm workers a killed smithd left idle belong to no request: they go (by their tag).
     if !options.embedded {
         let warm = attempt_tag::find(
@@ -297,7 +303,7 @@ pub async fn run_with(
         })
     };
     let embedded = options.embedded;
-    let shared = ServiceShared::new(config, switch, options, grants, spent);
+    let shared = ServiceShared::new(config, switch, options, grants, spent, cluster);
     for warning in &shared.warnings {
         tracing::warn!("{warning}");
     }

@@ -56,6 +56,8 @@ pub struct ServiceShared {
     pub ledger: Arc<Ledger>,
     /// Warm workers (`agent.warm_pool > 0`).
     pub warm: Option<Arc<crate::agent::WarmPool>>,
+    /// The connection to NATS (`cluster.nats_url`).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     store: StoreCell,
     sessions: RwLock<Option<Sessions>>,
     root: RwLock<Option<SupervisorRef>>,
@@ -92,6 +94,7 @@ impl ServiceShared {
         options: RunOptions,
         grants: Vec<(String, String, String)>,
         spent: Restored,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
     ) -> Arc<Self> {
         let mut warnings = startup_warnings(&config);
         let (workspaces, problem) = super::workspaces::open(&config);
@@ -109,6 +112,7 @@ impl ServiceShared {
             crate::agent::WarmPool::new(warm_size, config.agent.warm_idle, permits.clone())
         });
         Arc::new(Self {
+            cluster,
             warm,
             ledger: Arc::new(ledger),
             approvals,
@@ -154,6 +158,13 @@ impl ServiceShared {
     /// Publishes the root supervisor.
     pub fn set_root(&self, root: SupervisorRef) {
         *self.root.write().expect("root lock") = Some(root);
+    }
+
+    /// The cluster as clients see it.
+    pub fn cluster_status(&self) -> crate::protocol::ClusterStatus {
+        self.cluster
+            .as_ref()
+            .map_or_else(Default::default, |c| c.status())
     }
 
     /// Seconds since start.

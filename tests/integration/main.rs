@@ -9,6 +9,7 @@ mod support;
 mod agent;
 mod ask_inputs;
 mod cli;
+mod cluster;
 mod containment;
 mod control_plane;
 mod durability;

@@ -91,7 +91,8 @@ fn later_tasks_start_warm_a_mismatch_starts_cold_and_warm_workers_hold_slots() {
     std::fs::create_dir_all(&elsewhere).unwrap();
     let (warm, _) = ask(&d, &["--cwd", elsewhere.to_str().unwrap(), "five"]);
     assert!(!warm);
-    // A fan-out: as many tasks start warm as are idle, the rest cold.
+    // A fan-out: the tasks take the idle warm workers (a third may take one a refill started
+    // meanwhile).
     warm_ready(&d, 2);
     let v = json_of(
         &d,
@@ -107,7 +108,7 @@ fn later_tasks_start_warm_a_mismatch_starts_cold_and_warm_workers_hold_slots() {
         .iter()
         .map(|a| a["warm"].as_bool().unwrap())
         .collect();
-    assert_eq!(warm.iter().filter(|w| **w).count(), 2, "{show}");
+    assert!(warm.iter().filter(|w| **w).count() >= 2, "{show}");
     // A restart resumes its Claude session (--resume): cold, though the first attempt was warm.
     warm_ready(&d, 2);
     let v = json_of(&d, &["ask", "--json", "again [[fail-first:again]]"]);

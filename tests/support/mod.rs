@@ -12,6 +12,7 @@ pub mod background;
 pub mod daemon;
 pub mod fake_api;
 pub mod git;
+pub mod nats;
 pub mod otlp;
 pub mod prometheus;
 pub mod protocol_samples;

@@ -513,7 +513,7 @@ pub fn responses() -> Vec<(String, Response)> {
             worktrees: None,
         }),
         Response::Finished(summary()),
-        Response::Status(ServiceStatus {
+        Response::Status(Box::new(ServiceStatus {
             version: "0.1.0".into(),
             pid: 1,
             uptime_secs: 2.5,
@@ -571,7 +571,15 @@ pub fn responses() -> Vec<(String, Response)> {
                 }],
             },
             warm_workers: 2,
-        }),
+            cluster: ClusterStatus {
+                state: ClusterState::Down,
+                url: Some("nats://127.0.0.1:4222".into()),
+                node: Some("n1".into()),
+                server_version: Some("2.9.10".into()),
+                since_ms: Some(5),
+                error: Some("connection refused".into()),
+            },
+        })),
         Response::Sessions(SessionList {
             sessions: vec![SessionInfo {
                 name: "main".into(),
@@ -653,6 +661,7 @@ pub fn responses() -> Vec<(String, Response)> {
             uptime_secs: 1.0,
             pid: 2,
             warnings: vec!["agent.program \"claude\" is not found".into()],
+            cluster: ClusterStatus::default(),
         }),
     ]);
     for part in [

@@ -1,0 +1,84 @@
+//! A real `nats-server` (Debian's package, which `.ci/run` installs) for the cluster tests:
+//! JetStream on (unless asked not to), a free loopback port, a store in a temp dir; stopped and
+//! reaped when dropped.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::eventually_sync;
+
+/// The server binary; `None` (with the reason printed) only when `SMITH_NATS_UNAVAILABLE` says
+/// why it cannot be installed here.
+pub fn nats_server() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+        .map(|d| d.join("nats-server"))
+        .find(|p| p.is_file());
+    match (found, std::env::var("SMITH_NATS_UNAVAILABLE")) {
+        (Some(p), _) => Some(p),
+        (None, Ok(why)) => {
+            println!("SKIPPED: nats-server cannot be installed on this machine ({why})");
+            None
+        }
+        (None, Err(_)) => panic!(
+            "nats-server is not installed: apt-get install nats-server (bash .ci/run does); \
+             SMITH_NATS_UNAVAILABLE=<why> skips the cluster tests"
+        ),
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A running server.
+pub struct NatsServer {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+    _store: tempfile::TempDir,
+}
+
+impl NatsServer {
+    /// Starts `bin` on `port` with `args` added (e.g. `--user u --pass p`); JetStream on unless
+    /// `jetstream` is false. Waits until it accepts connections.
+    pub fn start(bin: &PathBuf, port: u16, jetstream: bool, args: &[&str]) -> Self {
+        let store = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(bin);
+        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if jetstream {
+            cmd.arg("-js").arg("-sd").arg(store.path());
+        }
+        let child = cmd.spawn().expect("start nats-server");
+        eventually_sync(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        })
+        .expect("nats-server accepts connections");
+        Self {
+            child,
+            port,
+            _store: store,
+        }
+    }
+
+    /// `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
