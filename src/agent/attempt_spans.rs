@@ -68,7 +68,7 @@ pub(super) fn record_outcome(span: &tracing::Span, o: &Outcome, record_content: 
 
 /// The `execute_tool {tool}` spans of an attempt's tool calls: each a child of the attempt's
 /// `invoke_agent` span, from its `tool_use` to its `tool_result` (arguments and result only
-/// with `telemetry.record_content`).
+/// with `telemetry.record_content`); with the tool and live-text metrics.
 #[derive(Default)]
 pub(super) struct ToolSpans {
     open: std::collections::HashMap<String, tracing::Span>,
@@ -84,10 +84,13 @@ impl ToolSpans {
         }
     }
 
-    /// A tool call started or ended (other events are not theirs).
+    /// A tool call started or ended, or text came (other events are not theirs).
     pub fn on(&mut self, parent: &tracing::Span, event: &super::observed::AttemptEvent) {
         use super::observed::AttemptEvent;
         match event {
+            AttemptEvent::Text(text) => {
+                metrics().live_text.add(text.chars().count() as u64, &[]);
+            }
             AttemptEvent::ToolStarted {
                 call_id,
                 tool,
@@ -116,10 +119,16 @@ impl ToolSpans {
             }
             AttemptEvent::ToolEnded {
                 call_id,
+                tool,
+                duration,
                 error,
                 result,
-                ..
             } => {
+                let outcome = if error.is_some() { "error" } else { "ok" };
+                let m = metrics();
+                m.tool_calls.add(1, &metrics::tool(tool, Some(outcome)));
+                m.tool_duration
+                    .record(duration.as_secs_f64(), &metrics::tool(tool, None));
                 let Some(span) = self.open.remove(call_id) else {
                     return;
                 };

@@ -6,7 +6,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opentelemetry::trace::TraceContextExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::field::Empty;
@@ -253,20 +252,10 @@ pub(super) async fn run_task_attempt(
         (Err(failed), _) => failed.clone(),
         (Ok(_), Err(detail)) => Outcome::bare(OutcomeReason::SpawnFailed, detail),
         (Ok(_), Ok(mut launch)) => {
-            // A warm worker of its profile, if one is idle: it runs as its own Claude session
-            // and tag; its spans (when the CLI's telemetry is on) are linked, not parented.
             let warm_process = match &warm {
-                Some(pool) => pool.take(&launch).await.ok(),
+                Some(pool) => pool.adopt(&mut launch, &tag, &span).await,
                 None => None,
             };
-            if let Some(w) = &warm_process {
-                launch.session = SessionArg::New(w.session_id.clone());
-                launch.tag = Some(w.tag.clone());
-                *tag.lock().unwrap_or_else(|p| p.into_inner()) = Some(w.tag.clone());
-                span.record("smith.warm", true);
-                span.record("gen_ai.conversation.id", w.session_id.as_str());
-                span.add_link(w.span.context().span().span_context().clone());
-            }
             let warm_started = warm_process.is_some();
             let started_session = warm_process
                 .as_ref()
@@ -311,24 +300,10 @@ pub(super) async fn run_task_attempt(
                     record_decision(&span, d);
                     report(TaskEventKind::Attempt(event));
                 }
-                AttemptEvent::ToolStarted { .. } | AttemptEvent::ToolEnded { .. } => {
+                AttemptEvent::ToolStarted { .. }
+                | AttemptEvent::ToolEnded { .. }
+                | AttemptEvent::Text(_) => {
                     tool_spans.on(&span, &event);
-                    if let AttemptEvent::ToolEnded {
-                        ref tool,
-                        duration,
-                        ref error,
-                        ..
-                    } = event
-                    {
-                        let outcome = if error.is_some() { "error" } else { "ok" };
-                        m.tool_calls.add(1, &metrics::tool(tool, Some(outcome)));
-                        m.tool_duration
-                            .record(duration.as_secs_f64(), &metrics::tool(tool, None));
-                    }
-                    report(TaskEventKind::Attempt(event));
-                }
-                AttemptEvent::Text(ref text) => {
-                    m.live_text.add(text.chars().count() as u64, &[]);
                     report(TaskEventKind::Attempt(event));
                 }
                 other => report(TaskEventKind::Attempt(other)),

@@ -21,6 +21,7 @@ mod prompt;
 pub(crate) mod render;
 mod repl;
 mod repl_line;
+mod task_row;
 mod texts;
 pub(crate) mod trace;
 mod usage;

@@ -10,56 +10,7 @@ use crate::protocol::{Event, OutcomeReason, RequestSummary};
 
 use super::followed::Followed;
 use super::render::{human_secs, short};
-
-/// Where a task stands on its live line.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum RowState {
-    Pending,
-    Queued,
-    Running,
-    Restarted,
-    Throttled,
-    Ended(OutcomeReason),
-}
-
-impl std::fmt::Display for RowState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RowState::Pending => f.write_str("pending"),
-            RowState::Queued => f.write_str("queued"),
-            RowState::Running => f.write_str("running"),
-            RowState::Restarted => f.write_str("restarted"),
-            RowState::Throttled => f.write_str("rate limited"),
-            RowState::Ended(reason) => write!(f, "{reason}"),
-        }
-    }
-}
-
-struct TaskRow {
-    name: String,
-    state: RowState,
-    attempt: u32,
-    since: Instant,
-    /// Set when its attempt ended: the elapsed time stops.
-    took: Option<std::time::Duration>,
-    cost: f64,
-    /// Its tool calls that run: id, tool, input, since.
-    calls: Vec<(String, String, String, Instant)>,
-}
-
-impl TaskRow {
-    /// The tool call it runs (the latest), as its live line ends: `▸ Bash: cargo test · 41s`.
-    fn activity(&self) -> String {
-        match self.calls.last() {
-            Some((_, tool, input, since)) => format!(
-                "  ▸ {tool}: {} · {}",
-                short(input, 40),
-                human_secs(since.elapsed().as_secs_f64())
-            ),
-            None => String::new(),
-        }
-    }
-}
+use super::task_row::{RowState, TaskRow};
 
 /// Progress of one request on stderr: a live line per task on a terminal, plain lines otherwise.
 pub struct Progress {

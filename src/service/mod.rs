@@ -23,6 +23,7 @@
 //! (they stay resumable), stop the tree in reverse order, flush the database, remove the socket.
 
 mod approvals;
+mod background;
 mod bounded_reply;
 mod client_slots;
 mod connection;
@@ -155,39 +156,6 @@ fn control_spec(shared: Arc<ServiceShared>) -> ChildSpec {
     })
     .restart(Restart::Permanent)
     .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
-}
-
-/// Applies the retention every `store.prune_every` (a schedule, not a poll: nothing else tells
-/// when requests become old).
-async fn prune_periodically(shared: Arc<ServiceShared>) {
-    let every = shared.config.store.prune_every;
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let Some(store) = shared.store() else {
-            continue;
-        };
-        let retention = shared.config.retention();
-        match store.call(move |c| retention.prune_now(c)).await {
-            Ok(r) if r.requests > 0 => {
-                tracing::info!(requests = r.requests, bytes_freed = r.bytes_freed, "pruned")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "pruning failed; trying again later"),
-        }
-    }
-}
-
-/// Tells the sessions each time a spending ceiling is reached (their running requests under it
-/// stop).
-async fn stop_at_ceilings(shared: Arc<ServiceShared>) {
-    let mut reached = shared.ledger.subscribe();
-    while reached.changed().await.is_ok() {
-        if let Some(sessions) = shared.sessions() {
-            sessions.ceiling_reached();
-        }
-    }
 }
 
 /// Runs smithd until `shutdown` says stop (or a client asks). Returns when everything is stopped.
@@ -324,9 +292,9 @@ pub async fn run_with(
         .await
         .map_err(|e| ServiceError::Start(e.to_string()))?;
     shared.set_root(root.clone());
-    let pruning = tokio::spawn(prune_periodically(shared.clone()));
+    let pruning = tokio::spawn(background::prune_periodically(shared.clone()));
     let reconciling = tokio::spawn(workspaces::reconcile_periodically(shared.clone()));
-    let ceilings = tokio::spawn(stop_at_ceilings(shared.clone()));
+    let ceilings = tokio::spawn(background::stop_at_ceilings(shared.clone()));
     tracing::info!(pid = std::process::id(), data_dir = %data_dir.display(),
         socket = %shared.config.service.socket.display(), version = env!("CARGO_PKG_VERSION"), "smithd started");
 
