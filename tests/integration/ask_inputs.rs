@@ -3,36 +3,14 @@
 //! task's reason with a hint (missing program, directory outside the roots), in the live output
 //! and in `--json`; `smith health` warns about a program that is not there.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use crate::support::daemon::{Daemon, smith_bin, stderr, stdout};
+use crate::support::daemon::{Daemon, stderr, stdout};
 
 fn started() -> Daemon {
     let mut d = Daemon::new("");
     d.start_in_process();
     d
-}
-
-/// `smith ARGS` with `input` on stdin.
-fn smith_with_stdin(d: &Daemon, args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(smith_bin())
-        .args(args)
-        .env("SMITH_SOCKET", d.socket())
-        .current_dir(d.work())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
 }
 
 fn answer(out: &Output) -> serde_json::Value {
@@ -44,7 +22,7 @@ fn a_long_prompt_comes_from_stdin() {
     let d = started();
     // 500 KB: more than one argument may hold (128 KB).
     let spec = format!("review this spec {}", "s".repeat(500_000));
-    let out = smith_with_stdin(&d, &["ask", "--json"], spec.as_bytes());
+    let out = d.smith_with_stdin(&["ask", "--json"], spec.as_bytes());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         answer(&out)["answer"]
@@ -52,7 +30,7 @@ fn a_long_prompt_comes_from_stdin() {
             .unwrap()
             .contains("review this spec")
     );
-    let out = smith_with_stdin(&d, &["ask", "--json", "-"], b"from a dash");
+    let out = d.smith_with_stdin(&["ask", "--json", "-"], b"from a dash");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         answer(&out)["answer"]
@@ -62,7 +40,7 @@ fn a_long_prompt_comes_from_stdin() {
     );
     // Larger than smithd takes: the limit is named.
     let huge = "h".repeat(3 << 20);
-    let out = smith_with_stdin(&d, &["ask"], huge.as_bytes());
+    let out = d.smith_with_stdin(&["ask"], huge.as_bytes());
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("limits.max_request_bytes"),
@@ -101,11 +79,7 @@ fn tasks_come_from_a_file_in_three_formats() {
         assert_eq!(tasks[1]["name"], second, "{file}");
     }
     // `-`: the tasks from stdin, the prompt as an argument.
-    let out = smith_with_stdin(
-        &d,
-        &["ask", "--json", "p", "--tasks-file", "-"],
-        b"one\ntwo\n",
-    );
+    let out = d.smith_with_stdin(&["ask", "--json", "p", "--tasks-file", "-"], b"one\ntwo\n");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(answer(&out)["tasks"].as_array().unwrap().len(), 2);
 }
@@ -125,7 +99,7 @@ fn a_bad_tasks_file_names_the_line_and_stdin_cannot_serve_twice() {
     let out = d.smith(&["ask", "p", "--tasks-file", "missing.txt"]);
     assert_eq!(out.status.code(), Some(64));
     assert!(stderr(&out).contains("missing.txt"));
-    let out = smith_with_stdin(&d, &["ask", "-", "--tasks-file", "-"], b"x");
+    let out = d.smith_with_stdin(&["ask", "-", "--tasks-file", "-"], b"x");
     assert_eq!(out.status.code(), Some(64));
     assert!(stderr(&out).contains("not both"), "{}", stderr(&out));
 }

@@ -2,7 +2,6 @@
 //! answer, `/status`, an approval answered inline, Ctrl-C cancelling a running request after a
 //! confirmation, Ctrl-D leaving, the history kept across runs; and over a pipe, one ask per line.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -102,24 +101,10 @@ fn a_person_asks_approves_cancels_and_leaves_and_the_history_stays() {
 fn over_a_pipe_each_line_is_an_ask_with_plain_output() {
     let mut d = Daemon::new("");
     d.start_in_process();
-    let mut child = Command::new(smith_bin())
-        .args(["repl", "--session", "scripted"])
-        .env("SMITH_SOCKET", d.socket())
-        .current_dir(d.work())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(
-            b"first question\n\n/plan\n/plan\nsecond \\\nquestion\n/nonsense\n/tasks\nalpha\nbeta\n\nfan out\n",
-        )
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = d.smith_with_stdin(
+        &["repl", "--session", "scripted"],
+        b"first question\n\n/plan\n/plan\nsecond \\\nquestion\n/nonsense\n/tasks\nalpha\nbeta\n\nfan out\n",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let answers = stdout(&out);
     assert!(

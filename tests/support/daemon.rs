@@ -195,6 +195,29 @@ impl Daemon {
         self.child.as_ref().expect("running").id()
     }
 
+    /// Runs `smith ARGS` against this daemon with `input` on its stdin (written by a thread of
+    /// its own, so a large input cannot block on a full pipe).
+    pub fn smith_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(smith_bin())
+            .args(args)
+            .env("SMITH_SOCKET", self.socket())
+            .current_dir(self.work())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        out
+    }
+
     /// Runs `smith ARGS` against this daemon, in the work directory.
     pub fn smith(&self, args: &[&str]) -> Output {
         Command::new(smith_bin())
