@@ -175,6 +175,7 @@ pub async fn sessions_with(
         governor: Some(smith::governor::Governor::new(Default::default(), slots)),
         ledger: Arc::new(smith::spend::Ledger::without_ceilings()),
         warm: pool.clone(),
+        remote: None,
     };
     let sessions = smith::session::Sessions::start(deps, None)
         .await

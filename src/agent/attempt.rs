@@ -105,6 +105,7 @@ pub async fn run_launch(
     on_event(AttemptEvent::Spawned {
         pid,
         start_time: leader_start,
+        node: None,
     });
     tracing::debug!(pid, program = %launch.program.display(), session = launch.session.id(), "claude process spawned");
 

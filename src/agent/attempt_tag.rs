@@ -33,6 +33,14 @@ impl AttemptTag {
         Self(format!("{}/{request_id}/{task_id}/{attempt}", instance()))
     }
 
+    /// A tag another smithd gave (a control plane's, for an attempt a worker node runs):
+    /// `instance/request/task/attempt`, each part non-empty.
+    pub fn parse(tag: &str) -> Option<Self> {
+        let parts: Vec<&str> = tag.split('/').collect();
+        (parts.len() == 4 && parts.iter().all(|p| !p.is_empty()) && parts[3].parse::<u32>().is_ok())
+            .then(|| Self(tag.to_string()))
+    }
+
     /// The tag as it appears in the environment.
     pub fn as_str(&self) -> &str {
         &self.0

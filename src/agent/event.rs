@@ -36,7 +36,7 @@ pub struct Init {
 }
 
 /// `{"type":"system","subtype":"api_retry"}`: the CLI retries a failed API call.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 pub struct ApiRetry {
     /// 1-based retry number.
     #[serde(default)]

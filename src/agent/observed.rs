@@ -12,15 +12,21 @@ use super::line_reader::Line;
 use super::live::Live;
 use super::outcome::StopCause;
 
-/// Progress of an attempt, reported as it happens.
-#[derive(Debug, Clone, PartialEq)]
+/// Progress of an attempt, reported as it happens (a worker node sends it to the control plane
+/// as JSON).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AttemptEvent {
     /// The process runs.
     Spawned {
         /// Its pid (and process group id).
         pid: u32,
-        /// Its start time in clock ticks since boot (to recognise it after a crash of smithd).
+        /// Its start time in clock ticks since boot (to recognise it after a crash of smithd;
+        /// `None` on another host).
         start_time: Option<u64>,
+        /// The worker node it runs on (`None`: this host).
+        #[serde(default)]
+        node: Option<String>,
     },
     /// `system/init`: the Claude session id is known.
     Init {

@@ -25,7 +25,8 @@ impl OutcomeReason {
             | OutcomeReason::Crashed
             | OutcomeReason::ProtocolError
             | OutcomeReason::RateLimited
-            | OutcomeReason::Interrupted => true,
+            | OutcomeReason::Interrupted
+            | OutcomeReason::NodeLost => true,
             OutcomeReason::Completed
             | OutcomeReason::MaxTurns
             | OutcomeReason::BudgetExceeded

@@ -27,6 +27,12 @@ use crate::protocol::StopReason;
 use crate::telemetry::metrics::{self, metrics};
 use crate::telemetry::semconv::*;
 
+/// Where an attempt runs: a launch spec here, or a slot on the worker nodes.
+enum Run {
+    Local(Box<LaunchSpec>),
+    Remote(Arc<crate::cluster::Remote>, crate::cluster::RemoteSlot),
+}
+
 /// Runs one attempt to its end (see the module doc) and says how it ended.
 pub(super) async fn run_task_attempt(
     spec: Arc<TaskSpec>,
@@ -48,6 +54,7 @@ pub(super) async fn run_task_attempt(
         approvals,
         governor,
         warm,
+        remote,
     } = env;
     let report = |attempt: u32, kind: TaskEventKind| {
         reporter.report(TaskEvent {
@@ -154,6 +161,7 @@ pub(super) async fn run_task_attempt(
         smith.session = %labels.session,
         smith.attempt = attempt,
         smith.warm = false,
+        smith.node = Empty,
         process.pid = Empty,
         process.exit.code = Empty,
         smith.exit_reason = Empty,
@@ -227,6 +235,19 @@ pub(super) async fn run_task_attempt(
         }
         (None, None) => Ok(false),
     };
+    // Worker nodes take what needs neither this host's worktrees nor its people's approvals.
+    let mut slot = match (&remote, &prepared) {
+        (Some(r), Ok(false)) if spec.config.permissions.is_none() => {
+            match r.place(&attempt_spec.task.cwd, control).await {
+                Ok(slot) => slot.map(|s| (r.clone(), s)),
+                Err(reason) => {
+                    report(TaskEventKind::NotStarted { reason });
+                    return AttemptEnd::NotStarted;
+                }
+            }
+        }
+        _ => None,
+    };
     let recorded = match &recorder {
         Some(record) => {
             record(AttemptStart {
@@ -240,9 +261,15 @@ pub(super) async fn run_task_attempt(
         }
         None => Ok(()),
     };
+    // A node builds the launch spec of a remote attempt from its own config.
     let launch = recorded
         .map_err(|e| format!("the attempt could not be recorded, so it was not started: {e}"))
-        .and_then(|()| LaunchSpec::new(&attempt_spec).map_err(|e| e.to_string()));
+        .and_then(|()| match slot.take() {
+            Some((remote, slot)) => Ok(Run::Remote(remote, slot)),
+            None => LaunchSpec::new(&attempt_spec)
+                .map(|l| Run::Local(Box::new(l)))
+                .map_err(|e| e.to_string()),
+        });
     let throttle_cause = |status: Option<u16>| {
         let what = status.map_or_else(|| "a rate limit".to_string(), |s| s.to_string());
         format!("{what} from {}/{}", labels.request_id, spec.id)
@@ -252,9 +279,9 @@ pub(super) async fn run_task_attempt(
         (Err(failed), _) => failed.clone(),
         (Ok(_), Err(detail)) => Outcome::bare(OutcomeReason::SpawnFailed, detail),
         (Ok(_), Ok(mut launch)) => {
-            let warm_process = match &warm {
-                Some(pool) => pool.adopt(&mut launch, &tag, &span).await,
-                None => None,
+            let warm_process = match (&warm, &mut launch) {
+                (Some(pool), Run::Local(launch)) => pool.adopt(launch.as_mut(), &tag, &span).await,
+                _ => None,
             };
             let warm_started = warm_process.is_some();
             let started_session = warm_process
@@ -262,8 +289,15 @@ pub(super) async fn run_task_attempt(
                 .map_or_else(|| session_id.clone(), |w| w.session_id.clone());
             let mut tool_spans = ToolSpans::new(labels.record_content);
             let mut on_event = |event| match event {
-                AttemptEvent::Spawned { pid, start_time } => {
+                AttemptEvent::Spawned {
+                    pid,
+                    start_time,
+                    ref node,
+                } => {
                     span.record(PROCESS_PID, pid as i64);
+                    if let Some(n) = node {
+                        span.record(SMITH_NODE, n.as_str());
+                    }
                     m.tasks_active.add(1, &[]);
                     spawned = true;
                     report(TaskEventKind::Started {
@@ -272,6 +306,7 @@ pub(super) async fn run_task_attempt(
                         resumed: resumed.clone(),
                         claude_session_id: started_session.clone(),
                         warm: warm_started,
+                        node: node.clone(),
                     })
                 }
                 AttemptEvent::Init {
@@ -316,16 +351,33 @@ pub(super) async fn run_task_attempt(
                     attempt,
                 })
             });
-            executor
-                .run(
-                    launch,
-                    warm_process,
-                    &mut on_event,
-                    control,
-                    group,
-                    approvals,
-                )
-                .await
+            match launch {
+                Run::Local(launch) => {
+                    executor
+                        .run(
+                            *launch,
+                            warm_process,
+                            &mut on_event,
+                            control,
+                            group,
+                            approvals,
+                        )
+                        .await
+                }
+                Run::Remote(remote, slot) => {
+                    let dispatch = crate::cluster::Dispatch::new(
+                        &attempt_spec,
+                        &labels.request_id,
+                        &spec.id.to_string(),
+                        &spec.name,
+                        attempt,
+                    );
+                    let headers = crate::cluster::trace_headers(&span);
+                    remote
+                        .run(slot, dispatch, headers, &mut on_event, control)
+                        .await
+                }
+            }
         }
     };
     if spawned {

@@ -90,6 +90,8 @@ pub enum TaskEventKind {
         claude_session_id: String,
         /// It started on a warm worker.
         warm: bool,
+        /// The worker node it runs on (`None`: this host).
+        node: Option<String>,
     },
     /// No attempt started: the request's gate closed while it waited.
     NotStarted {
@@ -154,6 +156,8 @@ pub struct TaskEnv {
     pub governor: Option<Arc<Governor>>,
     /// Warm workers an attempt may start on (`None`: every attempt starts cold).
     pub warm: Option<Arc<super::warm_pool::WarmPool>>,
+    /// Worker nodes an attempt may run on (`None`: a single machine).
+    pub remote: Option<Arc<crate::cluster::Remote>>,
 }
 
 impl TaskEnv {
@@ -175,6 +179,7 @@ impl TaskEnv {
             approvals: None,
             governor: None,
             warm: None,
+            remote: None,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! smithd: the smith service. Thin: arguments → config → telemetry → `service::run`.
+//! smithd: the smith service. Thin: arguments → config → telemetry → `service::run` (or, as
+//! `smithd worker`, `cluster::run_node`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +20,16 @@ struct Args {
     /// Validate the configuration, print the effective one, and exit.
     #[arg(long)]
     check_config: bool,
+    #[command(subcommand)]
+    role: Option<Role>,
+}
+
+/// What this smithd is (without one: the control plane — sessions, store, control socket).
+#[derive(clap::Subcommand, Clone, Copy)]
+enum Role {
+    /// A worker node: takes attempts from the cluster (`[cluster] nats_url`) and runs them on
+    /// this host; no sessions, no store, no socket.
+    Worker,
 }
 
 fn main() -> ExitCode {
@@ -73,7 +84,12 @@ fn main() -> ExitCode {
                 level = ShutdownLevel::Immediate;
             }
         });
-        let result = service::run(config, rx).await.map_err(|e| e.to_string());
+        let result = match args.role {
+            None => service::run(config, rx).await.map_err(|e| e.to_string()),
+            Some(Role::Worker) => smith::cluster::run_node(config, rx)
+                .await
+                .map_err(|e| e.to_string()),
+        };
         // Telemetry is flushed last, after the tree has stopped.
         let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
         result

@@ -16,6 +16,7 @@ mod followed;
 mod input;
 mod inputs;
 mod live;
+mod nodes;
 pub(crate) mod progress;
 mod prompt;
 pub(crate) mod render;

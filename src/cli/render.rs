@@ -131,6 +131,7 @@ pub fn status_tree(s: &ServiceStatus) -> String {
     out.push_str(&super::usage::spend_lines(&s.spend));
     if let Some(line) = cluster_line(&s.cluster) {
         out.push_str(&line);
+        out.push_str(&super::nodes::node_lines(&s.cluster, now_ms()));
     }
     let n = s.root.children.len();
     for (i, child) in s.root.children.iter().enumerate() {

@@ -160,14 +160,45 @@ impl Cluster {
             }));
         }
         tracing::info!(url = %self.url, server = %info.version, node = %self.node, "connected to nats-server");
+        *self.client.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
         self.state.send_modify(|s| {
             s.state = ClusterState::Connected;
             s.server_version = Some(info.version.clone());
             s.since_ms = Some(crate::store::records::now_ms());
             s.error = None;
         });
-        *self.client.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
         Ok(())
+    }
+
+    /// The client, once connected (it reconnects by itself after that).
+    pub fn client(&self) -> Option<async_nats::Client> {
+        self.client
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The client, once the first connection is made.
+    pub async fn wait_client(&self) -> async_nats::Client {
+        let mut changes = self.state.subscribe();
+        loop {
+            if let Some(c) = self.client() {
+                return c;
+            }
+            if changes.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Whether the connection is up now.
+    pub fn is_connected(&self) -> bool {
+        self.state.borrow().state == ClusterState::Connected
+    }
+
+    /// This node's name.
+    pub fn node(&self) -> &str {
+        &self.node
     }
 
     async fn options(self: &Arc<Self>, s: &ClusterSettings) -> Result<ConnectOptions, Attempt> {

@@ -7,7 +7,17 @@
 //! - `connection`: the connection, its checks and its state.
 
 mod connection;
+mod directory;
+mod jetstream;
+mod node;
+mod node_attempt;
+mod remote;
 mod settings;
+mod wire;
 
 pub use connection::{Cluster, ClusterError, version_ok};
-pub use settings::ClusterSettings;
+pub use directory::RemoteSlot;
+pub use node::{NodeError, run_node};
+pub use remote::{Remote, trace_headers};
+pub use settings::{ClusterSettings, Placement};
+pub use wire::Dispatch;

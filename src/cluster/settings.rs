@@ -44,6 +44,36 @@ pub struct ClusterSettings {
     /// How long one connection attempt may take.
     #[serde(with = "duration")]
     pub connect_timeout: Duration,
+    /// Where the control plane runs attempts: on this host, on worker nodes, or either.
+    pub placement: Placement,
+    /// A worker node's slots: attempts it runs at once (0: `limits.max_concurrent_tasks`).
+    pub capacity: u32,
+    /// A remote attempt's lease: a node that has not been heard of for this long has lost the
+    /// attempt (`node_lost`, restarted); a node cut off from NATS for half of it stops the
+    /// attempt's process.
+    #[serde(with = "duration")]
+    pub lease: Duration,
+    /// How often a worker node says it is alive (its entry in the nodes bucket); three missed
+    /// in a row and the control plane counts it lost.
+    #[serde(with = "duration")]
+    pub node_heartbeat: Duration,
+    /// How long a remote attempt may wait for a node to take it before the control plane takes
+    /// it back (`node_lost`, restarted under the request's strategy).
+    #[serde(with = "duration")]
+    pub start_timeout: Duration,
+}
+
+/// Where attempts run (`cluster.placement`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// On this host only.
+    Local,
+    /// On worker nodes only (an attempt waits for a free node slot).
+    Remote,
+    /// On a worker node when one has a free slot, else on this host.
+    #[default]
+    Any,
 }
 
 impl Default for ClusterSettings {
@@ -60,6 +90,11 @@ impl Default for ClusterSettings {
             tls_key_file: None,
             node_name: None,
             connect_timeout: Duration::from_secs(5),
+            placement: Placement::Any,
+            capacity: 0,
+            lease: Duration::from_secs(10),
+            node_heartbeat: Duration::from_secs(2),
+            start_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -67,10 +102,19 @@ impl Default for ClusterSettings {
 impl ClusterSettings {
     /// Values that do not go together, by key.
     pub fn check(&self) -> Result<(), Invalid> {
-        check_durations(
-            &[("cluster.connect_timeout", self.connect_timeout)],
-            &["cluster.connect_timeout"],
-        )?;
+        let keys = [
+            ("cluster.connect_timeout", self.connect_timeout),
+            ("cluster.lease", self.lease),
+            ("cluster.node_heartbeat", self.node_heartbeat),
+            ("cluster.start_timeout", self.start_timeout),
+        ];
+        check_durations(&keys, &keys.map(|(k, _)| k))?;
+        if self.lease < Duration::from_millis(400) {
+            return Err(Invalid::new(
+                "cluster.lease",
+                "at least 400ms: a node renews it four times per lease",
+            ));
+        }
         if self.user.is_some() != self.password.is_some() {
             return Err(Invalid::new(
                 "cluster.user",

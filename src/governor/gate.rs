@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// A throttle signal from a worker.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Throttle {
     /// The HTTP status (429 rate limited, 529 overloaded), when there was one.
     pub status: Option<u16>,

@@ -45,9 +45,9 @@ pub use record::{
     AttemptInfo, RequestInfo, RequestStatus, SessionInfo, TaskInfo, TaskKind, TaskStatus,
 };
 pub use status::{
-    ChildKind, ChildState, ChildStatus, ClusterState, ClusterStatus, GovernorStatus, RunPhase,
-    RunStatus, ServiceStatus, SessionQueue, SessionStatus, SupervisorState, SupervisorStatus,
-    TaskLine,
+    ChildKind, ChildState, ChildStatus, ClusterState, ClusterStatus, GovernorStatus, NodeState,
+    NodeStatus, RunPhase, RunStatus, ServiceStatus, SessionQueue, SessionStatus, SupervisorState,
+    SupervisorStatus, TaskLine,
 };
 pub use usage::{Ceiling, CeilingUse, SpendStatus, UsageBy, UsageQuery, UsageReport, UsageRow};
 pub use workspace::{

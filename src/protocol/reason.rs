@@ -41,9 +41,11 @@ pub enum OutcomeReason {
     Cancelled,
     /// smithd stopped (or crashed) while it ran; found so at the next start.
     Interrupted,
+    /// It ran on a worker node that stopped answering (its lease ran out) or went away.
+    NodeLost,
 }
 
-const OUTCOME_CLASSES: [OutcomeReason; 13] = [
+const OUTCOME_CLASSES: [OutcomeReason; 14] = [
     OutcomeReason::Completed,
     OutcomeReason::ApiError(None),
     OutcomeReason::MaxTurns,
@@ -57,6 +59,7 @@ const OUTCOME_CLASSES: [OutcomeReason; 13] = [
     OutcomeReason::RateLimited,
     OutcomeReason::Cancelled,
     OutcomeReason::Interrupted,
+    OutcomeReason::NodeLost,
 ];
 
 impl OutcomeReason {
@@ -76,6 +79,7 @@ impl OutcomeReason {
             OutcomeReason::RateLimited => "rate_limited",
             OutcomeReason::Cancelled => "cancelled",
             OutcomeReason::Interrupted => "interrupted",
+            OutcomeReason::NodeLost => "node_lost",
         }
     }
 }

@@ -132,6 +132,8 @@ pub struct AttemptInfo {
     pub task_idx: u32,
     /// It started on a warm worker (`agent.warm_pool`).
     pub warm: bool,
+    /// The worker node it ran on (`None`: smithd's own host).
+    pub node: Option<String>,
     /// 1-based attempt number.
     pub attempt: u32,
     /// Process id (= process group id).

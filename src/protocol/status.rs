@@ -67,6 +67,39 @@ pub struct ClusterStatus {
     pub since_ms: Option<i64>,
     /// Why it is down.
     pub error: Option<String>,
+    /// The worker nodes, as their heartbeats say (by name).
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// A worker node, as `smith status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Its name.
+    pub name: String,
+    /// Where it stands.
+    pub state: NodeState,
+    /// Its slots.
+    pub capacity: u32,
+    /// Attempts it runs.
+    pub running: u32,
+    /// smithd's version there.
+    pub version: String,
+    /// Where its workers may run.
+    pub roots: Vec<String>,
+    /// Its last heartbeat (Unix ms).
+    pub last_seen_ms: i64,
+}
+
+named_enum! {
+    /// Where a worker node stands.
+    NodeState, "node state" {
+        /// Its heartbeats come.
+        Up = "up",
+        /// It stopped sending heartbeats (three missed): its attempts are restarted elsewhere.
+        Lost = "lost",
+        /// It said it stops.
+        Stopped = "stopped",
+    }
 }
 
 /// The governor's gate, as `smith status` shows it.

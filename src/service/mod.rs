@@ -134,6 +134,7 @@ fn sessions_spec(shared: Arc<ServiceShared>) -> ChildSpec {
                     .then(|| shared.governor.clone()),
                 ledger: shared.ledger.clone(),
                 warm: shared.warm.clone(),
+                remote: shared.remote.clone(),
             };
             let sessions = Sessions::start(deps, Some(sup)).await?;
             let cell = sessions.supervisor().cell();

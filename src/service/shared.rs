@@ -58,6 +58,8 @@ pub struct ServiceShared {
     pub warm: Option<Arc<crate::agent::WarmPool>>,
     /// The connection to NATS (`cluster.nats_url`).
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// The worker nodes on it.
+    pub remote: Option<Arc<crate::cluster::Remote>>,
     store: StoreCell,
     sessions: RwLock<Option<Sessions>>,
     root: RwLock<Option<SupervisorRef>>,
@@ -111,8 +113,12 @@ impl ServiceShared {
         let warm = (warm_size > 0).then(|| {
             crate::agent::WarmPool::new(warm_size, config.agent.warm_idle, permits.clone())
         });
+        let remote = cluster
+            .as_ref()
+            .map(|c| crate::cluster::Remote::start(c.clone(), &config.cluster));
         Arc::new(Self {
             cluster,
+            remote,
             warm,
             ledger: Arc::new(ledger),
             approvals,
@@ -162,9 +168,14 @@ impl ServiceShared {
 
     /// The cluster as clients see it.
     pub fn cluster_status(&self) -> crate::protocol::ClusterStatus {
-        self.cluster
+        let mut status = self
+            .cluster
             .as_ref()
-            .map_or_else(Default::default, |c| c.status())
+            .map_or_else(Default::default, |c| c.status());
+        if let Some(remote) = &self.remote {
+            status.nodes = remote.nodes();
+        }
+        status
     }
 
     /// Seconds since start.

@@ -35,6 +35,8 @@ pub struct SessionDeps {
     pub ledger: Arc<crate::spend::Ledger>,
     /// Warm workers (`agent.warm_pool`; `None`: every attempt starts cold).
     pub warm: Option<Arc<crate::agent::WarmPool>>,
+    /// Worker nodes (`cluster.nats_url`; `None`: a single machine).
+    pub remote: Option<Arc<crate::cluster::Remote>>,
 }
 
 /// Messages of a Session.

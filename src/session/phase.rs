@@ -186,6 +186,7 @@ impl SessionState {
             approvals: self.deps.approvals.clone(),
             governor: self.deps.governor.clone(),
             warm: self.deps.warm.clone(),
+            remote: self.deps.remote.clone(),
         };
         // Restarts (with their backoff) and escalations become events on the request's span.
         let (observer, mut decisions) = mpsc::unbounded_channel::<SupervisorEvent>();

@@ -54,6 +54,7 @@ impl SessionState {
                 resumed,
                 claude_session_id,
                 warm,
+                node,
             } => {
                 task.claude_session_id = Some(claude_session_id);
                 task.attempts = task.attempts.max(attempt);
@@ -67,8 +68,14 @@ impl SessionState {
                 });
                 // The attempt was recorded (and committed) before its process started.
                 let (rid, id) = (request_id.clone(), task.id);
+                let process = queries::AttemptProcess {
+                    pid,
+                    start_time,
+                    warm,
+                    node,
+                };
                 store.send("recording an attempt's process", move |c| {
-                    queries::set_attempt_process(c, &rid, id, attempt, pid, start_time, warm)
+                    queries::set_attempt_process(c, &rid, id, attempt, &process)
                 });
                 if attempt > 1 {
                     tracing::info!(%session, request = %request_id, task = %task.id, attempt, "task restarted");

@@ -88,6 +88,8 @@ pub struct AttemptRecord {
     pub day: Option<String>,
     /// It started on a warm worker.
     pub warm: bool,
+    /// The worker node it ran on (`None`: the control plane's host).
+    pub node: Option<String>,
 }
 
 impl AttemptRecord {
@@ -117,6 +119,7 @@ impl AttemptRecord {
             bare: false,
             day: None,
             warm: false,
+            node: None,
         }
     }
 }

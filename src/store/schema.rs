@@ -185,6 +185,10 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE attempts ADD COLUMN warm INTEGER NOT NULL DEFAULT 0;
     "#,
+    // v11: the worker node an attempt ran on (NULL: the control plane's host).
+    r#"
+    ALTER TABLE attempts ADD COLUMN node TEXT;
+    "#,
 ];
 
 /// The newest schema version this build knows.

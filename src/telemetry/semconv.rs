@@ -27,6 +27,8 @@ pub const PROCESS_EXIT_CODE: &str = "process.exit.code";
 pub const ERROR_TYPE: &str = "error.type";
 /// `smith.exit_reason`: the outcome class.
 pub const SMITH_EXIT_REASON: &str = "smith.exit_reason";
+/// The worker node an attempt ran on.
+pub const SMITH_NODE: &str = "smith.node";
 /// `smith.verdict`: a tool call allowed or denied.
 pub const SMITH_VERDICT: &str = "smith.verdict";
 /// `smith.decided_by`: rule, remembered, person, timeout, unattended, withdrawn, restart.

@@ -20,6 +20,7 @@ pub mod real_cli;
 pub mod real_cli_env;
 pub mod session;
 pub mod wire;
+pub mod worker_node;
 
 use std::future::Future;
 use std::time::Duration;

@@ -578,6 +578,15 @@ pub fn responses() -> Vec<(String, Response)> {
                 server_version: Some("2.9.10".into()),
                 since_ms: Some(5),
                 error: Some("connection refused".into()),
+                nodes: vec![NodeStatus {
+                    name: "n2".into(),
+                    state: NodeState::Lost,
+                    capacity: 4,
+                    running: 1,
+                    version: "0.1.0".into(),
+                    roots: vec!["/work".into()],
+                    last_seen_ms: 7,
+                }],
             },
         })),
         Response::Sessions(SessionList {
@@ -618,6 +627,7 @@ pub fn responses() -> Vec<(String, Response)> {
             }],
             attempts: vec![AttemptInfo {
                 warm: true,
+                node: Some("n1".into()),
                 task_idx: 0,
                 attempt: 3,
                 pid: Some(9),

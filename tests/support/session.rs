@@ -60,6 +60,7 @@ impl Harness {
             governor: None,
             ledger: Arc::new(smith::spend::Ledger::without_ceilings()),
             warm: None,
+            remote: None,
         };
         let sessions = Sessions::start(deps.clone(), None).await.unwrap();
         Self {

@@ -28,7 +28,8 @@ pub use requests::{
     request_detail, request_session, requeue_request, session_requests, set_request_running,
 };
 pub use tasks::{
-    finish_attempt, set_attempt_process, set_claude_session, set_tasks, start_attempt,
+    AttemptProcess, finish_attempt, set_attempt_process, set_claude_session, set_tasks,
+    start_attempt,
 };
 pub use tools::{CallAt, end_tool_call, start_tool_call};
 pub use usage::{spent_by_session, spent_on_day, usage};

@@ -107,27 +107,39 @@ pub fn start_attempt(conn: &mut Connection, a: &AttemptRecord) -> Result<(), Sto
     tx.commit().ctx("committing the attempt")
 }
 
+/// An attempt's process, as recorded when it started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptProcess {
+    /// Its pid (on its node when it runs on one).
+    pub pid: u32,
+    /// Its start time (`None` on a node: the sweep leaves it alone).
+    pub start_time: Option<u64>,
+    /// It started on a warm worker.
+    pub warm: bool,
+    /// The worker node it runs on.
+    pub node: Option<String>,
+}
+
 /// Records the process of an attempt recorded before it started (the orphan sweep needs it).
 pub fn set_attempt_process(
     conn: &Connection,
     request_id: &str,
     task: TaskId,
     attempt: u32,
-    pid: u32,
-    start_time: Option<u64>,
-    warm: bool,
+    p: &AttemptProcess,
 ) -> Result<(), StoreError> {
     exec(
         conn,
-        "UPDATE attempts SET pid = ?4, process_start_time = ?5, warm = ?6
+        "UPDATE attempts SET pid = ?4, process_start_time = ?5, warm = ?6, node = ?7
          WHERE request_id = ?1 AND task_idx = ?2 AND attempt = ?3",
         params![
             request_id,
             task.index(),
             attempt,
-            pid,
-            start_time.map(|t| t as i64),
-            warm
+            p.pid,
+            p.start_time.map(|t| t as i64),
+            p.warm,
+            p.node
         ],
         "recording an attempt's process",
     )?;
@@ -258,7 +270,7 @@ pub(super) fn read_attempts(
                     a.started_at, a.finished_at, a.exit_reason, a.exit_code, a.exit_signal,
                     a.stderr_tail, a.claude_session_id, a.input_tokens, a.output_tokens,
                     a.cache_read_tokens, a.cache_creation_tokens, a.cost_usd, a.detail,
-                    a.resumed_from, a.model, a.bare, a.day, a.warm
+                    a.resumed_from, a.model, a.bare, a.day, a.warm, a.node
              FROM attempts a JOIN tasks t ON t.request_id = a.request_id AND t.idx = a.task_idx
              WHERE a.request_id = ?1 ORDER BY a.task_idx, a.attempt",
         )
@@ -292,6 +304,7 @@ pub(super) fn read_attempts(
                 bare: r.get(21)?,
                 day: r.get(22)?,
                 warm: r.get(23)?,
+                node: r.get(24)?,
             }))
         })
         .ctx("reading the attempts")?

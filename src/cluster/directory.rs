@@ -1,0 +1,238 @@
+//! The control plane's view of the worker nodes: each node's last heartbeat from the nodes
+//! bucket (watched), timed by the control plane's own clock on the arrival of each new
+//! revision (2.9 has no per-key expiry events: a node three heartbeats late is lost), and the
+//! remote attempts in flight against the nodes' slots. A remote attempt holds a
+//! [`RemoteSlot`] from before its dispatch to its end; the nodes enforce their own capacity
+//! (they fetch only with a free slot), the directory keeps the control plane from dispatching
+//! more than all nodes can take.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::wire::NodeInfo;
+use crate::protocol::{NodeState, NodeStatus};
+
+/// One node as last heard of.
+struct Seen {
+    info: NodeInfo,
+    at: Instant,
+}
+
+/// The nodes, and the remote attempts in flight.
+pub struct Directory {
+    nodes: Mutex<BTreeMap<String, Seen>>,
+    inflight: Mutex<u32>,
+    changed: Notify,
+    heartbeat: Duration,
+}
+
+impl Directory {
+    /// A directory of nodes that put their heartbeat every `heartbeat`.
+    pub fn new(heartbeat: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            nodes: Mutex::new(BTreeMap::new()),
+            inflight: Mutex::new(0),
+            changed: Notify::new(),
+            heartbeat,
+        })
+    }
+
+    fn state(&self, seen: &Seen) -> NodeState {
+        if seen.info.stopping {
+            NodeState::Stopped
+        } else if seen.at.elapsed() > self.heartbeat * 3 {
+            NodeState::Lost
+        } else {
+            NodeState::Up
+        }
+    }
+
+    /// A heartbeat came (a new revision of the node's entry).
+    pub fn heard(&self, info: NodeInfo) {
+        let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        let name = info.name.clone();
+        let was = nodes.get(&name).map(|s| self.state(s));
+        let seen = Seen {
+            info,
+            at: Instant::now(),
+        };
+        let now = self.state(&seen);
+        if was != Some(now) {
+            match (was, now) {
+                (Some(NodeState::Lost), NodeState::Up) => {
+                    tracing::info!(node = %name, "worker node is back")
+                }
+                (_, NodeState::Up) => {
+                    tracing::info!(node = %name, capacity = seen.info.capacity, "worker node joined")
+                }
+                (_, NodeState::Stopped) => tracing::info!(node = %name, "worker node stopped"),
+                _ => {}
+            }
+        }
+        nodes.insert(name, seen);
+        drop(nodes);
+        self.changed.notify_waiters();
+    }
+
+    /// The slots of the live nodes that have `cwd`.
+    fn slots_for(&self, cwd: &Path) -> u32 {
+        let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        nodes
+            .values()
+            .filter(|s| self.state(s) == NodeState::Up)
+            .filter(|s| s.info.roots.iter().any(|r| cwd.starts_with(r)))
+            .map(|s| s.info.capacity)
+            .sum()
+    }
+
+    /// Whether a live node has `cwd` at all.
+    pub fn has(&self, cwd: &Path) -> bool {
+        let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        nodes.values().any(|s| {
+            self.state(s) == NodeState::Up && s.info.roots.iter().any(|r| cwd.starts_with(r))
+        })
+    }
+
+    /// A slot on the nodes for an attempt in `cwd`, when one is free now.
+    pub fn try_reserve(self: &Arc<Self>, cwd: &Path) -> Option<RemoteSlot> {
+        let slots = self.slots_for(cwd);
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        (slots > *inflight).then(|| {
+            *inflight += 1;
+            RemoteSlot(self.clone())
+        })
+    }
+
+    /// A slot on the nodes for an attempt in `cwd`, when one is free (a node joins, an attempt
+    /// ends, a heartbeat comes).
+    pub async fn reserve(self: &Arc<Self>, cwd: &Path) -> RemoteSlot {
+        loop {
+            let changed = self.changed.notified();
+            if let Some(slot) = self.try_reserve(cwd) {
+                return slot;
+            }
+            // Nodes also turn lost with time alone.
+            let _ = tokio::time::timeout(self.heartbeat, changed).await;
+        }
+    }
+
+    /// The nodes as `smith status` shows them.
+    pub fn statuses(&self) -> Vec<NodeStatus> {
+        let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        nodes
+            .values()
+            .map(|s| NodeStatus {
+                name: s.info.name.clone(),
+                state: self.state(s),
+                capacity: s.info.capacity,
+                running: s.info.running,
+                version: s.info.version.clone(),
+                roots: s
+                    .info
+                    .roots
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect(),
+                last_seen_ms: s.info.seen_ms,
+            })
+            .collect()
+    }
+
+    /// Follows the nodes bucket until the process ends (watching again after an error).
+    pub async fn follow(self: Arc<Self>, kv: async_nats::jetstream::kv::Store) {
+        loop {
+            match kv.watch_all().await {
+                Ok(mut entries) => {
+                    while let Some(entry) = entries.next().await {
+                        let Ok(entry) = entry else { break };
+                        match serde_json::from_slice::<NodeInfo>(&entry.value) {
+                            Ok(info) => self.heard(info),
+                            Err(e) => {
+                                tracing::debug!(key = %entry.key, error = %e, "an unreadable node entry")
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot watch the nodes bucket"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// A remote attempt's claim on the nodes' slots, given back when dropped.
+pub struct RemoteSlot(Arc<Directory>);
+
+impl Drop for RemoteSlot {
+    fn drop(&mut self) {
+        let mut inflight = self.0.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        *inflight = inflight.saturating_sub(1);
+        drop(inflight);
+        self.0.changed.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, capacity: u32, root: &str) -> NodeInfo {
+        NodeInfo {
+            name: name.into(),
+            capacity,
+            running: 0,
+            version: "0".into(),
+            roots: vec![root.into()],
+            started_ms: 0,
+            seen_ms: 0,
+            stopping: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slots_are_the_live_nodes_that_have_the_directory() {
+        let d = Directory::new(Duration::from_secs(1));
+        assert!(d.try_reserve(Path::new("/w/a")).is_none());
+        d.heard(node("n1", 1, "/w"));
+        d.heard(node("n2", 1, "/other"));
+        let a = d.try_reserve(Path::new("/w/a")).expect("n1 has a slot");
+        assert!(d.try_reserve(Path::new("/w/b")).is_none(), "n1 is full");
+        assert!(d.has(Path::new("/other/x")));
+        drop(a);
+        let b = d.try_reserve(Path::new("/w/b")).expect("given back");
+        // Three heartbeats missed: lost, its slots gone.
+        tokio::time::advance(Duration::from_secs(4)).await;
+        drop(b);
+        assert!(d.try_reserve(Path::new("/w/a")).is_none());
+        let s = d.statuses();
+        assert_eq!(s[0].state, NodeState::Lost);
+        d.heard(NodeInfo {
+            stopping: true,
+            ..node("n2", 1, "/other")
+        });
+        assert_eq!(d.statuses()[1].state, NodeState::Stopped);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_attempt_gets_the_slot_given_back() {
+        let d = Directory::new(Duration::from_secs(1));
+        d.heard(node("n1", 1, "/w"));
+        let held = d.try_reserve(Path::new("/w")).unwrap();
+        let waiter = {
+            let d = d.clone();
+            tokio::spawn(async move { d.reserve(Path::new("/w")).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        // The node keeps beating while the attempt runs.
+        d.heard(node("n1", 1, "/w"));
+        drop(held);
+        let _slot = waiter.await.unwrap();
+    }
+}

@@ -1,0 +1,303 @@
+//! One remote attempt on a worker node: the dispatch made into a launch spec by the node's own
+//! `[agent]` config (a dispatch names no program, argument or variable), the process run with
+//! the same containment, watchdogs and stop sequence as a local attempt, the dispatch acked
+//! once the process runs, every event published in order on the attempt's subject, a
+//! heartbeat every quarter of the lease, stop requests obeyed — and the process stopped when
+//! the node has been cut off from NATS for half the lease (the control plane will have given
+//! the task to another attempt by the time the lease runs out: never two live processes).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, AckKind};
+use futures::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::wire::{Dispatch, NodeEvent, WireSession, control_subject, events_subject};
+use crate::agent::attempt_tag::AttemptTag;
+use crate::agent::{
+    AgentConfig, AttemptEvent, AttemptSpec, LaunchSpec, Outcome, OutcomeReason, ProcessGroup,
+    SessionArg, TaskOptions, run_launch,
+};
+use crate::process_group::GroupGuard;
+use crate::protocol::StopReason;
+
+/// What every attempt of a node shares.
+pub(super) struct NodeContext {
+    /// The node's name.
+    pub name: String,
+    /// Its agent settings (the command is built from these).
+    pub agent: Arc<AgentConfig>,
+    /// The connection.
+    pub client: async_nats::Client,
+    /// JetStream on it.
+    pub js: jetstream::Context,
+}
+
+/// Runs the attempt `dispatch` (taken as `message`) to its end; `stop_all` says the node stops.
+pub(super) async fn run_remote_attempt(
+    node: Arc<NodeContext>,
+    message: jetstream::Message,
+    dispatch: Dispatch,
+    mut stop_all: watch::Receiver<bool>,
+) {
+    let key = dispatch.key();
+    let lease = dispatch.lease();
+    let span = tracing::info_span!(
+        target: "smith::cluster",
+        "run_attempt",
+        otel.name = %format!("run_attempt {}", dispatch.task_name),
+        smith.node = %node.name,
+        smith.request.id = %dispatch.request_id,
+        gen_ai.agent.id = %dispatch.task_id,
+        smith.attempt = dispatch.attempt,
+    );
+    if let Some(headers) = &message.headers
+        && let Some(tp) = headers.get("traceparent")
+    {
+        let ts = headers.get("tracestate").map(|v| v.as_str());
+        crate::telemetry::set_remote_parent(&span, tp.as_str(), ts);
+    }
+    let launch = match launch_of(&node.agent, &dispatch, &span) {
+        // Not a directory this node has: another node may have it.
+        Err(Unfit::Elsewhere(why)) => {
+            tracing::info!(attempt = %key, %why, "a dispatch for another node given back");
+            let _ = message
+                .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                .await;
+            return;
+        }
+        Err(Unfit::Never(why)) => Err(why),
+        Ok(l) => Ok(l),
+    };
+    // Stop requests first, so none sent once the process runs is missed.
+    let mut control = match node.client.subscribe(control_subject(&key)).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(attempt = %key, error = %e, "cannot hear stop requests; the attempt is given back");
+            let _ = message
+                .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                .await;
+            return;
+        }
+    };
+    let publisher = Publisher::start(node.js.clone(), &key, lease);
+    publisher.send(NodeEvent::Taken {
+        node: node.name.clone(),
+    });
+    let (stop_tx, mut stop_rx) = mpsc::unbounded_channel::<StopReason>();
+    let outcome = match launch {
+        Err(detail) => {
+            tracing::warn!(attempt = %key, %detail, "the attempt cannot run on this node");
+            let _ = message.double_ack().await;
+            Outcome::bare(OutcomeReason::SpawnFailed, detail)
+        }
+        Ok(launch) => {
+            let group = ProcessGroup::new();
+            let _guard = GroupGuard(group.clone());
+            let mut message = Some(message);
+            let (started_tx, mut started_rx) = mpsc::unbounded_channel::<()>();
+            let events = publisher.clone();
+            let node_name = node.name.clone();
+            let mut on_event = move |event: AttemptEvent| {
+                let event = match event {
+                    AttemptEvent::Spawned { pid, .. } => {
+                        let _ = started_tx.send(());
+                        AttemptEvent::Spawned {
+                            pid,
+                            start_time: None,
+                            node: Some(node_name.clone()),
+                        }
+                    }
+                    other => other,
+                };
+                events.send(NodeEvent::Attempt(event));
+            };
+            let run = run_launch(launch, None, &mut on_event, &mut stop_rx, group, None);
+            tokio::pin!(run);
+            let mut beat = tokio::time::interval(lease / 4);
+            let mut stopped = false;
+            loop {
+                tokio::select! {
+                    outcome = &mut run => break outcome,
+                    Some(()) = started_rx.recv() => {
+                        // The process runs: the dispatch is done with (liveness is the heartbeats').
+                        if let Some(m) = message.take() {
+                            tokio::spawn(async move { let _ = m.double_ack().await; });
+                        }
+                    }
+                    Some(m) = next(&mut control) => {
+                        match serde_json::from_slice::<StopReason>(&m.payload) {
+                            Ok(reason) => { let _ = stop_tx.send(reason); }
+                            Err(e) => tracing::warn!(attempt = %key, error = %e, "an unreadable stop request"),
+                        }
+                    }
+                    _ = beat.tick() => {
+                        if !stopped && publisher.silent_for() > lease / 2 {
+                            tracing::warn!(attempt = %key, "cut off from NATS for half the lease: stopping the attempt's process");
+                            stopped = true;
+                            let _ = stop_tx.send(StopReason::Cancelled);
+                        }
+                        publisher.send(NodeEvent::Heartbeat);
+                    }
+                    Ok(()) = stop_all.changed(), if !stopped => {
+                        stopped = true;
+                        let _ = stop_tx.send(StopReason::Interrupted);
+                    }
+                }
+            }
+        }
+    };
+    drop(control.take());
+    let reason = outcome.reason;
+    publisher.send(NodeEvent::Finished(Box::new(outcome)));
+    publisher.finish().await;
+    tracing::info!(attempt = %key, %reason, "remote attempt ended");
+}
+
+async fn next(s: &mut Option<async_nats::Subscriber>) -> Option<async_nats::Message> {
+    match s {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Why a dispatch cannot run here.
+enum Unfit {
+    /// Its working directory is not one of this node's.
+    Elsewhere(String),
+    /// It cannot run anywhere.
+    Never(String),
+}
+
+/// The launch spec of `d` under this node's `agent` config.
+fn launch_of(
+    agent: &Arc<AgentConfig>,
+    d: &Dispatch,
+    span: &tracing::Span,
+) -> Result<LaunchSpec, Unfit> {
+    let tag = AttemptTag::parse(&d.tag)
+        .ok_or_else(|| Unfit::Never(format!("bad attempt tag {:?}", d.tag)))?;
+    let mut env = Vec::new();
+    if let Some(vars) = crate::telemetry::trace_env(span) {
+        env.extend(vars);
+    }
+    let task = TaskOptions {
+        cwd: d.cwd.clone(),
+        model: d.model.clone(),
+        max_budget_usd: d.max_budget_usd,
+        json_schema: d.json_schema.clone(),
+        env,
+        tools: d.tools.clone(),
+        disallowed_tools: d.disallowed_tools.clone(),
+        worktree: None,
+        bare: d.bare,
+    };
+    let session = match &d.session {
+        WireSession::New(id) => SessionArg::New(id.clone()),
+        WireSession::Resume(id) => SessionArg::Resume(id.clone()),
+    };
+    LaunchSpec::new(&AttemptSpec {
+        config: agent.clone(),
+        task,
+        session,
+        message: d.message.clone(),
+        tag: Some(tag),
+        transcript: None,
+    })
+    // A working directory that is not one of this node's is the only way it fails.
+    .map_err(|e| Unfit::Elsewhere(e.to_string()))
+}
+
+/// Publishes an attempt's events in order (each acked by JetStream before the next; one that
+/// fails is sent again, with the same message id, until it is stored), and knows how long it
+/// has not been able to.
+#[derive(Clone)]
+struct Publisher {
+    tx: mpsc::UnboundedSender<NodeEvent>,
+    last_ok: Arc<Mutex<Instant>>,
+    done: Arc<tokio::sync::Notify>,
+    finished: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Publisher {
+    fn start(js: jetstream::Context, key: &str, lease: Duration) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<NodeEvent>();
+        let me = Self {
+            tx,
+            last_ok: Arc::new(Mutex::new(Instant::now())),
+            done: Arc::new(tokio::sync::Notify::new()),
+            finished: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        };
+        let (subject, key) = (events_subject(key), key.to_string());
+        let (last_ok, done, finished) = (me.last_ok.clone(), me.done.clone(), me.finished.clone());
+        tokio::spawn(async move {
+            let mut seq = 0u64;
+            while let Some(event) = rx.recv().await {
+                seq += 1;
+                let Ok(payload) = serde_json::to_vec(&event) else {
+                    continue;
+                };
+                let payload = bytes::Bytes::from(payload);
+                let mut headers = HeaderMap::new();
+                headers.insert("Nats-Msg-Id", format!("{key}.{seq}").as_str());
+                loop {
+                    let sent = match js
+                        .publish_with_headers(subject.clone(), headers.clone(), payload.clone())
+                        .await
+                    {
+                        Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match sent {
+                        Ok(()) => {
+                            *last_ok.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                            break;
+                        }
+                        Err(e) => {
+                            let silent =
+                                last_ok.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
+                            // Past the lease the control plane has moved on: what is left is
+                            // for nobody.
+                            if silent > lease {
+                                tracing::warn!(attempt = %key, error = %e, "events of a lost attempt dropped");
+                                rx.close();
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                    }
+                }
+            }
+            finished.store(true, std::sync::atomic::Ordering::SeqCst);
+            done.notify_waiters();
+        });
+        me
+    }
+
+    fn send(&self, event: NodeEvent) {
+        let _ = self.tx.send(event);
+    }
+
+    /// How long since JetStream last stored one of the events.
+    fn silent_for(&self) -> Duration {
+        self.last_ok
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .elapsed()
+    }
+
+    /// Waits until everything sent is published (or given up).
+    async fn finish(self) {
+        let Self {
+            tx, done, finished, ..
+        } = self;
+        drop(tx);
+        let notified = done.notified();
+        if !finished.load(std::sync::atomic::Ordering::SeqCst) {
+            notified.await;
+        }
+    }
+}

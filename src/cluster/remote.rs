@@ -1,0 +1,248 @@
+//! Attempts on worker nodes, as the control plane runs them: where an attempt goes
+//! (`cluster.placement`, the nodes' free slots and roots), and one remote attempt from its
+//! dispatch to its outcome — its events read from the events stream (from the first, so none
+//! is missed whatever the connection does), its lease renewed by every event the node sends,
+//! stop requests passed on, and a node not heard of for a lease an attempt that ended
+//! `node_lost` (retryable: the supervisor restarts it like any crash, as a new attempt; a
+//! late word from the lost one goes to a subject nobody reads any more).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use futures::StreamExt;
+use tokio::sync::{OnceCell, mpsc};
+use tokio::time::{Instant, sleep_until};
+
+use super::connection::Cluster;
+use super::directory::{Directory, RemoteSlot};
+use super::jetstream::Streams;
+use super::settings::{ClusterSettings, Placement};
+use super::wire::{
+    Dispatch, NodeEvent, WORK_SUBJECT, WireSession, control_subject, events_subject,
+};
+use crate::agent::{AttemptEvent, Outcome, OutcomeReason, StopCause};
+use crate::protocol::{NodeStatus, StopReason};
+
+/// `traceparent` / `tracestate` of `span` as NATS headers (none when spans are not exported).
+pub fn trace_headers(span: &tracing::Span) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in crate::telemetry::trace_env(span).unwrap_or_default() {
+        headers.insert(name.to_ascii_lowercase().as_str(), value.as_str());
+    }
+    headers
+}
+
+/// The control plane's side of the worker nodes.
+pub struct Remote {
+    cluster: Arc<Cluster>,
+    settings: ClusterSettings,
+    directory: Arc<Directory>,
+    streams: OnceCell<Streams>,
+}
+
+impl Remote {
+    /// The nodes of `cluster`; follows their heartbeats from the first connection on.
+    pub fn start(cluster: Arc<Cluster>, settings: &ClusterSettings) -> Arc<Self> {
+        let remote = Arc::new(Self {
+            cluster,
+            settings: settings.clone(),
+            directory: Directory::new(settings.node_heartbeat),
+            streams: OnceCell::new(),
+        });
+        let me = remote.clone();
+        tokio::spawn(async move {
+            if let Some(streams) = me.streams().await {
+                me.directory.clone().follow(streams.nodes.clone()).await;
+            }
+        });
+        remote
+    }
+
+    /// The streams, once connected (`None` if they cannot be set up; said in the log).
+    async fn streams(&self) -> Option<&Streams> {
+        let streams = self
+            .streams
+            .get_or_try_init(|| async {
+                let client = self.cluster.wait_client().await;
+                Streams::open(client).await
+            })
+            .await;
+        match streams {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "the cluster's streams cannot be used: attempts run on this host");
+                None
+            }
+        }
+    }
+
+    /// The nodes, as `smith status` shows them.
+    pub fn nodes(&self) -> Vec<NodeStatus> {
+        self.directory.statuses()
+    }
+
+    /// Where an attempt in `cwd` runs: `Some` (a slot on the nodes) for a node, `None` for this
+    /// host. `placement = "remote"` waits for a free slot when a node has `cwd` (a stop
+    /// request ends the wait: `Err`).
+    pub async fn place(
+        &self,
+        cwd: &Path,
+        stop: &mut mpsc::UnboundedReceiver<StopReason>,
+    ) -> Result<Option<RemoteSlot>, StopReason> {
+        if !self.cluster.is_connected() || self.streams.get().is_none() {
+            return Ok(None);
+        }
+        match self.settings.placement {
+            Placement::Local => Ok(None),
+            Placement::Any => Ok(self.directory.try_reserve(cwd)),
+            Placement::Remote if self.directory.has(cwd) => tokio::select! {
+                slot = self.directory.reserve(cwd) => Ok(Some(slot)),
+                reason = stop.recv() => Err(reason.unwrap_or(StopReason::Cancelled)),
+            },
+            Placement::Remote => {
+                tracing::warn!(cwd = %cwd.display(), "no worker node has this directory: the attempt runs on this host");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Runs `dispatch` on a node to its end (see the module doc); `headers` carry the trace.
+    pub async fn run(
+        &self,
+        _slot: RemoteSlot,
+        mut dispatch: Dispatch,
+        headers: HeaderMap,
+        on_event: &mut (dyn FnMut(AttemptEvent) + Send),
+        stop: &mut mpsc::UnboundedReceiver<StopReason>,
+    ) -> Outcome {
+        let lost = |detail: String| Outcome::bare(OutcomeReason::NodeLost, detail);
+        // The Claude session a restart resumes, once the process ran (a lost node says no more).
+        let session_id = match &dispatch.session {
+            WireSession::New(id) | WireSession::Resume(id) => id.clone(),
+        };
+        let Some(streams) = self.streams().await else {
+            return lost("the cluster's streams cannot be used".into());
+        };
+        let key = dispatch.key();
+        dispatch.lease_ms = self.settings.lease.as_millis() as u64;
+        let start_timeout = self.settings.start_timeout;
+        dispatch.take_by_ms = crate::store::records::now_ms() + start_timeout.as_millis() as i64;
+        // The events first: nothing the node says can come before the reader.
+        let consumer = streams
+            .events
+            .create_consumer(OrderedConfig {
+                filter_subject: events_subject(&key),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await;
+        let mut events = match consumer {
+            Ok(c) => match c.messages().await {
+                Ok(m) => m,
+                Err(e) => return lost(format!("cannot read the attempt's events: {e}")),
+            },
+            Err(e) => return lost(format!("cannot read the attempt's events: {e}")),
+        };
+        let mut headers = headers;
+        headers.insert("Nats-Msg-Id", key.as_str());
+        let payload = serde_json::to_vec(&dispatch).unwrap_or_default();
+        let published = match streams
+            .js
+            .publish_with_headers(WORK_SUBJECT, headers, payload.into())
+            .await
+        {
+            Ok(ack) => ack.await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let work_seq = match published {
+            Ok(ack) => ack.sequence,
+            Err(e) => return lost(format!("the attempt could not be dispatched: {e}")),
+        };
+        tracing::debug!(attempt = %key, seq = work_seq, "dispatched");
+        let lease = self.settings.lease;
+        let mut deadline = Instant::now() + start_timeout;
+        let mut node: Option<String> = None;
+        let mut stop_open = true;
+        let mut stopping: Option<StopReason> = None;
+        let mut spawned = false;
+        loop {
+            tokio::select! {
+                next = events.next() => match next {
+                    Some(Ok(m)) => {
+                        let event = match serde_json::from_slice::<NodeEvent>(&m.payload) {
+                            Ok(e) => e,
+                            Err(e) => {
+                                tracing::warn!(attempt = %key, error = %e, "an unreadable event from a node");
+                                continue;
+                            }
+                        };
+                        deadline = Instant::now() + lease;
+                        match event {
+                            NodeEvent::Taken { node: n } => {
+                                tracing::debug!(attempt = %key, node = %n, "taken");
+                                node = Some(n);
+                                // A stop asked before the node had it is said again.
+                                if let Some(r) = stopping {
+                                    self.tell(&key, r).await;
+                                }
+                            }
+                            NodeEvent::Heartbeat => {}
+                            NodeEvent::Attempt(e) => {
+                                spawned |= matches!(e, AttemptEvent::Spawned { .. });
+                                on_event(e)
+                            }
+                            NodeEvent::Finished(outcome) => return *outcome,
+                        }
+                    }
+                    Some(Err(e)) => tracing::debug!(attempt = %key, error = %e, "reading events (the reader recovers)"),
+                    None => return lost("the attempt's events ended".into()),
+                },
+                reason = stop.recv(), if stop_open => {
+                    stop_open = reason.is_some();
+                    let reason = reason.unwrap_or(StopReason::Cancelled);
+                    stopping = Some(reason);
+                    if node.is_none() && streams.work.delete_message(work_seq).await.unwrap_or(false) {
+                        return Outcome::bare(
+                            crate::agent::outcome::classify(None, Some(StopCause::from(reason))),
+                            format!("stopped ({reason}) before a worker node took it"),
+                        );
+                    }
+                    self.tell(&key, reason).await;
+                }
+                _ = sleep_until(deadline) => {
+                    // Whoever has it stops it when it hears again (and stops by itself when cut off).
+                    self.tell(&key, StopReason::Cancelled).await;
+                    return match &node {
+                        Some(n) => Outcome {
+                            claude_session_id: spawned.then(|| session_id.clone()),
+                            ..lost(format!(
+                                "worker node {n} was not heard of for {} (cluster.lease)",
+                                humantime::format_duration(lease)
+                            ))
+                        },
+                        None => {
+                            let _ = streams.work.delete_message(work_seq).await;
+                            lost(format!(
+                                "no worker node took it within {} (cluster.start_timeout)",
+                                humantime::format_duration(start_timeout)
+                            ))
+                        }
+                    };
+                }
+            }
+        }
+    }
+
+    /// Asks the node running attempt `key` to stop it.
+    async fn tell(&self, key: &str, reason: StopReason) {
+        if let Some(client) = self.cluster.client() {
+            let payload = serde_json::to_vec(&reason).unwrap_or_default();
+            if let Err(e) = client.publish(control_subject(key), payload.into()).await {
+                tracing::warn!(attempt = %key, error = %e, "cannot pass a stop request on");
+            }
+            let _ = client.flush().await;
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Worker nodes (`smithd worker`, processes with configs of their own) on a real nats-server
+//! 2.9: the control plane (in this process) dispatches task specs, the nodes run them and
+//! stream their events back; a node that stops answering loses its attempt (`node_lost`) and
+//! the task is restarted on the other; cancel stops the remote process group.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+use crate::support::approvals::json_of;
+use crate::support::daemon::{Daemon, stderr};
+use crate::support::eventually_sync;
+use crate::support::nats::{NatsServer, free_port, nats_server};
+use crate::support::worker_node::WorkerNode;
+
+/// nats-server, a control plane with `placement` and two nodes of `capacity` slots each.
+struct Cluster {
+    nodes: Vec<WorkerNode>,
+    d: Daemon,
+    _nats: NatsServer,
+}
+
+fn cluster(placement: &str, capacity: u32) -> Option<Cluster> {
+    let bin = nats_server()?;
+    let nats = NatsServer::start(&bin, free_port(), true, &[]);
+    let mut d = Daemon::new(&format!(
+        "[cluster]\nnats_url = {:?}\nnode_name = \"cp\"\nplacement = {placement:?}\nlease = \"2s\"\nnode_heartbeat = \"300ms\"\nstart_timeout = \"10s\"\n",
+        nats.url()
+    ));
+    d.start_in_process();
+    let keys = format!("capacity = {capacity}\nnode_heartbeat = \"300ms\"\n");
+    let nodes = vec![
+        WorkerNode::start(&d, "node-a", &nats.url(), &keys),
+        WorkerNode::start(&d, "node-b", &nats.url(), &keys),
+    ];
+    let c = Cluster {
+        nodes,
+        d,
+        _nats: nats,
+    };
+    c.until_nodes_up(2);
+    Some(c)
+}
+
+impl Cluster {
+    fn nodes_status(&self) -> Vec<Value> {
+        json_of(&self.d, &["status", "--json"])["cluster"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn until_nodes_up(&self, n: usize) {
+        eventually_sync(Duration::from_secs(20), || {
+            let up = self
+                .nodes_status()
+                .iter()
+                .filter(|n| n["state"] == "up")
+                .count();
+            (up >= n).then_some(())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{n} nodes never came up: {:?}\n{}",
+                self.nodes_status(),
+                self.nodes.iter().map(|n| n.log()).collect::<String>()
+            )
+        });
+    }
+
+    fn show(&self, v: &Value) -> Value {
+        json_of(
+            &self.d,
+            &["show", "--json", v["request_id"].as_str().unwrap()],
+        )
+    }
+}
+
+/// The stand-in workers running in `d`'s work dir (not the `smith` clients there).
+fn claude_pids(d: &Daemon) -> Vec<u32> {
+    d.worker_pids()
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.contains("fake-claude"))
+        })
+        .collect()
+}
+
+fn nodes_of(show: &Value) -> Vec<String> {
+    let mut nodes: Vec<String> = show["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["node"].as_str().map(String::from))
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    nodes
+}
+
+#[test]
+fn a_fan_out_runs_on_both_nodes_and_status_shows_them() {
+    let Some(c) = cluster("remote", 4) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&c.d.smith(&["status"]).stdout).to_string();
+    assert!(text.contains("node-a") && text.contains("node-b"), "{text}");
+    let mut args = vec!["ask", "--json", "fan out"];
+    let tasks: Vec<String> = (1..=8).map(|i| format!("part {i} [[sleep:700]]")).collect();
+    for t in &tasks {
+        args.extend(["--task", t.as_str()]);
+    }
+    let v = json_of(&c.d, &args);
+    assert_eq!(v["status"], "succeeded", "{v}");
+    let show = c.show(&v);
+    assert_eq!(nodes_of(&show), ["node-a", "node-b"], "{show}");
+    let attempts = show["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 8, "one attempt each: {show}");
+    for (i, t) in show["tasks"].as_array().unwrap().iter().enumerate() {
+        let output = t["output"].as_str().unwrap_or("");
+        assert!(output.starts_with("ECHO: "), "{t}");
+        assert!(output.contains(&format!("part {}", i + 1)), "{t}");
+    }
+    // Nothing is left running on the nodes.
+    assert!(c.d.worker_pids().is_empty(), "{:?}", c.d.worker_pids());
+}
+
+#[test]
+fn a_node_killed_mid_attempt_loses_it_and_the_other_node_resumes_the_task() {
+    let Some(mut c) = cluster("remote", 1) else {
+        return;
+    };
+    let child =
+        c.d.smith_child(&["ask", "--json", "long one [[sleep-first:3000]]"]);
+    // Which node took it.
+    let running = eventually_sync(Duration::from_secs(10), || {
+        c.nodes_status()
+            .into_iter()
+            .find(|n| n["running"] == 1)
+            .and_then(|n| n["name"].as_str().map(String::from))
+    })
+    .expect("a node runs the attempt");
+    let victim = c.nodes.iter().position(|n| n.name == running).unwrap();
+    c.nodes[victim].kill9();
+    let out = child.wait_with_output().unwrap();
+    let v: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(v["status"], "succeeded", "{v}");
+    let show = c.show(&v);
+    let attempts = show["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{show}");
+    assert_eq!(attempts[0]["exit_reason"], "node_lost", "{show}");
+    assert_eq!(attempts[0]["node"], running.as_str());
+    let other = &c.nodes[1 - victim].name;
+    assert_eq!(attempts[1]["node"], other.as_str(), "{show}");
+    // The second attempt resumed the first's Claude session.
+    assert_eq!(
+        attempts[1]["resumed_from"],
+        attempts[0]["claude_session_id"]
+    );
+    let answer = show["tasks"][0]["output"].as_str().unwrap_or("");
+    assert!(answer.starts_with("RESUMED "), "{answer}");
+}
+
+#[test]
+fn a_node_stopped_past_its_lease_stops_its_process_when_it_wakes() {
+    let Some(c) = cluster("remote", 1) else {
+        return;
+    };
+    let child = c.d.smith_child(&["ask", "--json", "slow [[sleep:4000]]"]);
+    let running = eventually_sync(Duration::from_secs(10), || {
+        c.nodes_status()
+            .into_iter()
+            .find(|n| n["running"] == 1)
+            .and_then(|n| n["name"].as_str().map(String::from))
+    })
+    .expect("a node runs the attempt");
+    let stopped = c.nodes.iter().find(|n| n.name == running).unwrap();
+    let first_workers = claude_pids(&c.d);
+    assert_eq!(first_workers.len(), 1, "{first_workers:?}");
+    stopped.signal(Signal::SIGSTOP);
+    // Past the lease the task is restarted on the other node.
+    eventually_sync(Duration::from_secs(15), || {
+        claude_pids(&c.d)
+            .iter()
+            .any(|p| !first_workers.contains(p))
+            .then_some(())
+    })
+    .expect("the task is restarted on the other node");
+    stopped.signal(Signal::SIGCONT);
+    // The node that woke up stops its process at once: one process for the task.
+    eventually_sync(Duration::from_secs(10), || {
+        first_workers
+            .iter()
+            .all(|p| !claude_pids(&c.d).contains(p))
+            .then_some(())
+    })
+    .expect("the stale process is stopped");
+    assert_eq!(claude_pids(&c.d).len(), 1, "{:?}", claude_pids(&c.d));
+    let out = child.wait_with_output().unwrap();
+    let v: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(v["status"], "succeeded", "{v}");
+    let show = c.show(&v);
+    let attempts = show["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{show}");
+    assert_eq!(attempts[0]["exit_reason"], "node_lost", "{show}");
+    assert!(c.d.worker_pids().is_empty());
+}
+
+#[test]
+fn cancel_stops_the_remote_process_group() {
+    let Some(c) = cluster("remote", 2) else {
+        return;
+    };
+    let child =
+        c.d.smith_child(&["ask", "--json", "stuck [[sleep:60000]] [[grandchild]]"]);
+    eventually_sync(Duration::from_secs(10), || {
+        (!claude_pids(&c.d).is_empty()).then_some(())
+    })
+    .expect("the worker runs");
+    let status = json_of(&c.d, &["status", "--json"]);
+    let id = status["sessions"][0]["current"]["request_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a request runs: {status}"))
+        .to_string();
+    let cancelled = c.d.smith(&["cancel", &id]);
+    assert!(cancelled.status.success(), "{}", stderr(&cancelled));
+    let out = child.wait_with_output().unwrap();
+    let v: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(v["status"], "cancelled", "{v}");
+    // The worker and what it started are gone.
+    eventually_sync(Duration::from_secs(10), || {
+        c.d.worker_pids().is_empty().then_some(())
+    })
+    .unwrap_or_else(|| panic!("orphaned: {:?}", c.d.worker_pids()));
+    let show = c.show(&v);
+    assert_eq!(show["attempts"][0]["exit_reason"], "cancelled", "{show}");
+}
