@@ -8,6 +8,7 @@
 
 mod connection;
 mod directory;
+mod event_reader;
 mod jetstream;
 mod node;
 mod node_attempt;

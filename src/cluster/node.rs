@@ -161,15 +161,18 @@ async fn fetch_one(
         .messages()
         .await;
     match batch {
-        Ok(mut messages) => match messages.next().await {
-            Some(Ok(m)) => Some(m),
-            Some(Err(e)) => {
-                tracing::debug!(error = %e, "fetching a dispatch failed");
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                None
+        // A pull the server forgot (it restarted) is never answered: a deadline of its own.
+        Ok(mut messages) => {
+            match tokio::time::timeout(Duration::from_secs(3), messages.next()).await {
+                Ok(Some(Ok(m))) => Some(m),
+                Ok(Some(Err(e))) => {
+                    tracing::debug!(error = %e, "fetching a dispatch failed");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    None
+                }
+                Ok(None) | Err(_) => None,
             }
-            None => None,
-        },
+        }
         Err(e) => {
             tracing::debug!(error = %e, "fetching a dispatch failed");
             tokio::time::sleep(Duration::from_millis(500)).await;

@@ -10,18 +10,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
-use futures::StreamExt;
 use tokio::sync::{OnceCell, mpsc};
 use tokio::time::{Instant, sleep_until};
 
 use super::connection::Cluster;
 use super::directory::{Directory, RemoteSlot};
+use super::event_reader::EventReader;
 use super::jetstream::Streams;
 use super::settings::{ClusterSettings, Placement};
-use super::wire::{
-    Dispatch, NodeEvent, WORK_SUBJECT, WireSession, control_subject, events_subject,
-};
+use super::wire::{Dispatch, NodeEvent, WORK_SUBJECT, WireSession, control_subject};
 use crate::agent::{AttemptEvent, Outcome, OutcomeReason, StopCause};
 use crate::protocol::{NodeStatus, StopReason};
 
@@ -129,22 +126,8 @@ impl Remote {
         dispatch.lease_ms = self.settings.lease.as_millis() as u64;
         let start_timeout = self.settings.start_timeout;
         dispatch.take_by_ms = crate::store::records::now_ms() + start_timeout.as_millis() as i64;
-        // The events first: nothing the node says can come before the reader.
-        let consumer = streams
-            .events
-            .create_consumer(OrderedConfig {
-                filter_subject: events_subject(&key),
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await;
-        let mut events = match consumer {
-            Ok(c) => match c.messages().await {
-                Ok(m) => m,
-                Err(e) => return lost(format!("cannot read the attempt's events: {e}")),
-            },
-            Err(e) => return lost(format!("cannot read the attempt's events: {e}")),
-        };
+        // Events are read from the stream's first for the attempt: nothing is missed.
+        let mut events = EventReader::new(streams.events.clone(), &key);
         let mut headers = headers;
         headers.insert("Nats-Msg-Id", key.as_str());
         let payload = serde_json::to_vec(&dispatch).unwrap_or_default();
@@ -169,36 +152,25 @@ impl Remote {
         let mut spawned = false;
         loop {
             tokio::select! {
-                next = events.next() => match next {
-                    Some(Ok(m)) => {
-                        let event = match serde_json::from_slice::<NodeEvent>(&m.payload) {
-                            Ok(e) => e,
-                            Err(e) => {
-                                tracing::warn!(attempt = %key, error = %e, "an unreadable event from a node");
-                                continue;
+                (_, event) = events.next() => {
+                    deadline = Instant::now() + lease;
+                    match event {
+                        NodeEvent::Taken { node: n } => {
+                            tracing::debug!(attempt = %key, node = %n, "taken");
+                            node = Some(n);
+                            // A stop asked before the node had it is said again.
+                            if let Some(r) = stopping {
+                                self.tell(&key, r).await;
                             }
-                        };
-                        deadline = Instant::now() + lease;
-                        match event {
-                            NodeEvent::Taken { node: n } => {
-                                tracing::debug!(attempt = %key, node = %n, "taken");
-                                node = Some(n);
-                                // A stop asked before the node had it is said again.
-                                if let Some(r) = stopping {
-                                    self.tell(&key, r).await;
-                                }
-                            }
-                            NodeEvent::Heartbeat => {}
-                            NodeEvent::Attempt(e) => {
-                                spawned |= matches!(e, AttemptEvent::Spawned { .. });
-                                on_event(e)
-                            }
-                            NodeEvent::Finished(outcome) => return *outcome,
                         }
+                        NodeEvent::Heartbeat => {}
+                        NodeEvent::Attempt(e) => {
+                            spawned |= matches!(e, AttemptEvent::Spawned { .. });
+                            on_event(e)
+                        }
+                        NodeEvent::Finished(outcome) => return *outcome,
                     }
-                    Some(Err(e)) => tracing::debug!(attempt = %key, error = %e, "reading events (the reader recovers)"),
-                    None => return lost("the attempt's events ended".into()),
-                },
+                }
                 reason = stop.recv(), if stop_open => {
                     stop_open = reason.is_some();
                     let reason = reason.unwrap_or(StopReason::Cancelled);

@@ -1,5 +1,5 @@
 //! Worker nodes (`smithd worker`, processes with configs of their own) on a real nats-server
-//! 2.9: the control plane (in this process) dispatches task specs, the nodes run them and
+//! 2.9: the control plane (a process too) dispatches task specs, the nodes run them and
 //! stream their events back; a node that stops answering loses its attempt (`node_lost`) and
 //! the task is restarted on the other; cancel stops the remote process group.
 
@@ -18,29 +18,37 @@ use crate::support::worker_node::WorkerNode;
 struct Cluster {
     nodes: Vec<WorkerNode>,
     d: Daemon,
-    _nats: NatsServer,
+    nats: NatsServer,
 }
 
 fn cluster(placement: &str, capacity: u32) -> Option<Cluster> {
+    cluster_with(placement, capacity, "2s")
+}
+
+fn cluster_with(placement: &str, capacity: u32, lease: &str) -> Option<Cluster> {
     let bin = nats_server()?;
     let nats = NatsServer::start(&bin, free_port(), true, &[]);
     let mut d = Daemon::new(&format!(
-        "[cluster]\nnats_url = {:?}\nnode_name = \"cp\"\nplacement = {placement:?}\nlease = \"2s\"\nnode_heartbeat = \"300ms\"\nstart_timeout = \"10s\"\n",
+        "[cluster]\nnats_url = {:?}\nnode_name = \"cp\"\nplacement = {placement:?}\nlease = {lease:?}\nnode_heartbeat = \"300ms\"\nstart_timeout = \"10s\"\n",
         nats.url()
     ));
-    d.start_in_process();
+    d.start();
     let keys = format!("capacity = {capacity}\nnode_heartbeat = \"300ms\"\n");
     let nodes = vec![
         WorkerNode::start(&d, "node-a", &nats.url(), &keys),
         WorkerNode::start(&d, "node-b", &nats.url(), &keys),
     ];
-    let c = Cluster {
-        nodes,
-        d,
-        _nats: nats,
-    };
+    let c = Cluster { nodes, d, nats };
     c.until_nodes_up(2);
     Some(c)
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- control plane log ---\n{}", self.d.log());
+        }
+    }
 }
 
 impl Cluster {
@@ -239,4 +247,66 @@ fn cancel_stops_the_remote_process_group() {
     .unwrap_or_else(|| panic!("orphaned: {:?}", c.d.worker_pids()));
     let show = c.show(&v);
     assert_eq!(show["attempts"][0]["exit_reason"], "cancelled", "{show}");
+}
+
+#[test]
+fn a_request_completes_across_a_restart_of_nats_server() {
+    let Some(mut c) = cluster_with("remote", 2, "8s") else {
+        return;
+    };
+    let child = c.d.smith_child(&[
+        "ask",
+        "--json",
+        "across",
+        "--task",
+        "one [[sleep:2500]]",
+        "--task",
+        "two [[sleep:2500]]",
+    ]);
+    eventually_sync(Duration::from_secs(10), || {
+        (claude_pids(&c.d).len() == 2).then_some(())
+    })
+    .expect("both run");
+    c.nats.restart();
+    let out = child.wait_with_output().unwrap();
+    let v: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(v["status"], "succeeded", "{v}");
+    // Nothing ran twice: the attempts in flight carried on.
+    let show = c.show(&v);
+    assert_eq!(show["attempts"].as_array().unwrap().len(), 2, "{show}");
+    assert!(claude_pids(&c.d).is_empty());
+}
+
+#[test]
+fn a_worker_with_refused_credentials_stops_with_one_line() {
+    let Some(bin) = nats_server() else { return };
+    let nats = NatsServer::start(&bin, free_port(), true, &["--user", "u", "--pass", "right"]);
+    let d = Daemon::new("");
+    let mut node = WorkerNode::start(
+        &d,
+        "node-x",
+        &nats.url(),
+        "user = \"u\"\npassword = \"wrong\"\n",
+    );
+    let status = node
+        .wait(Duration::from_secs(20))
+        .expect("the worker exits");
+    assert!(!status.success());
+    let log = node.log();
+    let last = log.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("smithd: nats-server at nats://127.0.0.1:")
+            && last.contains("refused smithd's credentials"),
+        "{log}"
+    );
+    // Without a nats_url a worker has nothing to do: it says so.
+    let mut node = WorkerNode::start(&d, "node-y", "", "");
+    node.wait(Duration::from_secs(20))
+        .expect("the worker exits");
+    assert!(
+        node.log().contains("smithd worker needs cluster.nats_url"),
+        "{}",
+        node.log()
+    );
 }

@@ -41,7 +41,10 @@ pub struct NatsServer {
     child: Child,
     /// Its port.
     pub port: u16,
-    _store: tempfile::TempDir,
+    bin: PathBuf,
+    jetstream: bool,
+    args: Vec<String>,
+    store: tempfile::TempDir,
 }
 
 impl NatsServer {
@@ -49,31 +52,60 @@ impl NatsServer {
     /// `jetstream` is false. Waits until it accepts connections.
     pub fn start(bin: &PathBuf, port: u16, jetstream: bool, args: &[&str]) -> Self {
         let store = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(bin);
-        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if jetstream {
-            cmd.arg("-js").arg("-sd").arg(store.path());
-        }
-        let child = cmd.spawn().expect("start nats-server");
-        eventually_sync(Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        })
-        .expect("nats-server accepts connections");
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let child = spawn(bin, port, jetstream, &args, store.path());
         Self {
             child,
             port,
-            _store: store,
+            bin: bin.clone(),
+            jetstream,
+            args,
+            store,
         }
+    }
+
+    /// Stops the server and starts it again on the same port with the same store (what
+    /// JetStream keeps survives).
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(
+            &self.bin,
+            self.port,
+            self.jetstream,
+            &self.args,
+            self.store.path(),
+        );
     }
 
     /// `nats://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
+}
+
+fn spawn(
+    bin: &PathBuf,
+    port: u16,
+    jetstream: bool,
+    args: &[String],
+    store: &std::path::Path,
+) -> Child {
+    let mut cmd = Command::new(bin);
+    cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if jetstream {
+        cmd.arg("-js").arg("-sd").arg(store);
+    }
+    let child = cmd.spawn().expect("start nats-server");
+    eventually_sync(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    })
+    .expect("nats-server accepts connections");
+    child
 }
 
 impl Drop for NatsServer {
