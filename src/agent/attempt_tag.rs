@@ -41,6 +41,13 @@ impl AttemptTag {
             .then(|| Self(tag.to_string()))
     }
 
+    /// The tag an attempt has on worker node `node`: its own with the node's name after it
+    /// (`instance/request/task/attempt/node`), so that a control plane on the same host never
+    /// takes a node's processes for its own leftovers.
+    pub fn on_node(&self, node: &str) -> Self {
+        Self(format!("{}/{}", self.0, node.replace('/', "_")))
+    }
+
     /// The tag as it appears in the environment.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -52,9 +59,14 @@ pub fn request_of(tag: &str) -> Option<&str> {
     tag.split('/').nth(1)
 }
 
+/// The worker node a tag's process runs under (`None`: a control plane's own).
+pub fn node_of(tag: &str) -> Option<&str> {
+    tag.split('/').nth(4)
+}
+
 /// Whether a tag was given by this smithd.
 pub fn is_ours(tag: &str) -> bool {
-    tag.split('/').next() == Some(instance())
+    tag.split('/').next() == Some(instance()) && node_of(tag).is_none()
 }
 
 /// A live process that carries a tag.
@@ -177,6 +189,14 @@ mod tests {
         assert_eq!(request_of(tag.as_str()), Some("r-abc"));
         assert!(is_ours(tag.as_str()));
         assert!(!is_ours("00000000/r-abc/t2/3"));
+        // A worker node's process of this smithd's attempt is the node's.
+        assert!(!is_ours(tag.on_node("n1").as_str()));
+        assert_eq!(node_of(tag.on_node("n/1").as_str()), Some("n_1"));
+        assert_eq!(node_of(tag.as_str()), None);
+        let parsed = AttemptTag::parse(tag.as_str()).unwrap();
+        assert_eq!(parsed, tag);
+        assert!(AttemptTag::parse("a/b/c").is_none());
+        assert!(AttemptTag::parse("a/b/c/x").is_none());
     }
 
     #[tokio::test]

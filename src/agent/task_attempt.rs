@@ -31,6 +31,12 @@ use crate::telemetry::semconv::*;
 enum Run {
     Local(Box<LaunchSpec>),
     Remote(Arc<crate::cluster::Remote>, crate::cluster::RemoteSlot),
+    /// Following an attempt an earlier smithd started on a node.
+    Adopt(
+        Arc<crate::cluster::Remote>,
+        crate::cluster::RemoteSlot,
+        AttemptTag,
+    ),
 }
 
 /// Runs one attempt to its end (see the module doc) and says how it ended.
@@ -108,23 +114,38 @@ pub(super) async fn run_task_attempt(
         return AttemptEnd::NotStarted;
     }
     // The attempt takes its number now that its process is about to start.
+    // An attempt a killed smithd left running on a worker node is followed, not started again.
+    let mut adopted = carry
+        .lock()
+        .expect("task carry lock")
+        .adopt
+        .take()
+        .filter(|_| remote.is_some())
+        .and_then(|t| AttemptTag::parse(&t));
     let (attempt, session, message) = {
         let mut c = carry.lock().expect("task carry lock");
-        c.attempts += 1;
-        let resume = c
-            .claude_session_id
-            .clone()
-            .filter(|_| c.attempts > 1 && spec.config.resume_on_restart);
-        match resume {
-            Some(id) => (
-                c.attempts,
-                SessionArg::Resume(id),
-                spec.config.continuation.clone(),
-            ),
-            None => (c.attempts, SessionArg::fresh(), spec.prompt.clone()),
+        if adopted.is_some() {
+            let id = c.claude_session_id.clone().unwrap_or_default();
+            (c.attempts, SessionArg::New(id), spec.prompt.clone())
+        } else {
+            c.attempts += 1;
+            let resume = c
+                .claude_session_id
+                .clone()
+                .filter(|_| c.attempts > 1 && spec.config.resume_on_restart);
+            match resume {
+                Some(id) => (
+                    c.attempts,
+                    SessionArg::Resume(id),
+                    spec.config.continuation.clone(),
+                ),
+                None => (c.attempts, SessionArg::fresh(), spec.prompt.clone()),
+            }
         }
     };
-    let attempt_tag = AttemptTag::new(&labels.request_id, &spec.id.to_string(), attempt);
+    let attempt_tag = adopted
+        .clone()
+        .unwrap_or_else(|| AttemptTag::new(&labels.request_id, &spec.id.to_string(), attempt));
     *tag.lock().unwrap_or_else(|p| p.into_inner()) = Some(attempt_tag.clone());
     let report = |kind: TaskEventKind| report(attempt, kind);
     let previous = carry.lock().expect("task carry lock").last_outcome;
@@ -237,6 +258,7 @@ pub(super) async fn run_task_attempt(
     };
     // Worker nodes take what needs neither this host's worktrees nor its people's approvals.
     let mut slot = match (&remote, &prepared) {
+        (Some(r), _) if adopted.is_some() => Some((r.clone(), r.adopted_slot())),
         (Some(r), Ok(false)) if spec.config.permissions.is_none() => {
             match r.place(&attempt_spec.task.cwd, control).await {
                 Ok(slot) => slot.map(|s| (r.clone(), s)),
@@ -256,6 +278,12 @@ pub(super) async fn run_task_attempt(
                 resumed: resumed.clone(),
                 claude_session_id: session_id.clone(),
                 bare: attempt_spec.task.bare,
+                tag: attempt_spec
+                    .tag
+                    .as_ref()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
+                remote: slot.is_some(),
             })
             .await
         }
@@ -265,7 +293,10 @@ pub(super) async fn run_task_attempt(
     let launch = recorded
         .map_err(|e| format!("the attempt could not be recorded, so it was not started: {e}"))
         .and_then(|()| match slot.take() {
-            Some((remote, slot)) => Ok(Run::Remote(remote, slot)),
+            Some((remote, slot)) => Ok(match adopted.take() {
+                Some(tag) => Run::Adopt(remote, slot, tag),
+                None => Run::Remote(remote, slot),
+            }),
             None => LaunchSpec::new(&attempt_spec)
                 .map(|l| Run::Local(Box::new(l)))
                 .map_err(|e| e.to_string()),
@@ -361,6 +392,17 @@ pub(super) async fn run_task_attempt(
                             control,
                             group,
                             approvals,
+                        )
+                        .await
+                }
+                Run::Adopt(remote, slot, tag) => {
+                    remote
+                        .adopt(
+                            slot,
+                            tag.as_str(),
+                            session_id.clone(),
+                            &mut on_event,
+                            control,
                         )
                         .await
                 }

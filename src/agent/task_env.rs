@@ -59,6 +59,9 @@ pub struct TaskCarry {
     pub claude_session_id: Option<String>,
     /// How the last attempt ended.
     pub last_outcome: Option<OutcomeReason>,
+    /// The tag of its last attempt, still running on a worker node when an earlier smithd was
+    /// killed: the next attempt follows it instead of starting one (taken once).
+    pub adopt: Option<String>,
 }
 
 /// A report from a task to whoever runs the request.
@@ -197,6 +200,10 @@ pub struct AttemptStart {
     pub claude_session_id: String,
     /// It runs with `--bare`.
     pub bare: bool,
+    /// Its tag.
+    pub tag: String,
+    /// It goes to a worker node (which one is recorded when it starts there).
+    pub remote: bool,
 }
 
 /// Records an attempt and returns once the record is committed; an error keeps the attempt's

@@ -109,6 +109,12 @@ impl Directory {
         })
     }
 
+    /// A slot for an attempt that runs on a node already, free or not.
+    pub fn claim(self: &Arc<Self>) -> RemoteSlot {
+        *self.inflight.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        RemoteSlot(self.clone())
+    }
+
     /// A slot on the nodes for an attempt in `cwd`, when one is free (a node joins, an attempt
     /// ends, a heartbeat comes).
     pub async fn reserve(self: &Arc<Self>, cwd: &Path) -> RemoteSlot {
@@ -142,6 +148,56 @@ impl Directory {
                 last_seen_ms: s.info.seen_ms,
             })
             .collect()
+    }
+
+    /// Reports the nodes as metrics each time they are collected: `smith.cluster.nodes` by
+    /// `smith.node.state`, `smith.cluster.node.running` and `smith.cluster.node.capacity` by
+    /// `smith.node`.
+    pub fn observe(self: &Arc<Self>) {
+        use opentelemetry::KeyValue;
+        let meter = opentelemetry::global::meter("smith");
+        let me = Arc::downgrade(self);
+        meter
+            .u64_observable_gauge("smith.cluster.nodes")
+            .with_description("Worker nodes the control plane knows, by state (up, lost, stopped)")
+            .with_unit("{node}")
+            .with_callback(move |o| {
+                let Some(d) = me.upgrade() else { return };
+                for state in [NodeState::Up, NodeState::Lost, NodeState::Stopped] {
+                    let n = d.statuses().iter().filter(|s| s.state == state).count();
+                    o.observe(
+                        n as u64,
+                        &[KeyValue::new("smith.node.state", state.as_str())],
+                    );
+                }
+            })
+            .build();
+        for (name, what, running) in [
+            (
+                "smith.cluster.node.running",
+                "Attempts a worker node runs, as its last heartbeat says",
+                true,
+            ),
+            (
+                "smith.cluster.node.capacity",
+                "A worker node's slots (cluster.capacity there)",
+                false,
+            ),
+        ] {
+            let me = Arc::downgrade(self);
+            meter
+                .u64_observable_gauge(name)
+                .with_description(what)
+                .with_unit("{attempt}")
+                .with_callback(move |o| {
+                    let Some(d) = me.upgrade() else { return };
+                    for s in d.statuses().iter().filter(|s| s.state == NodeState::Up) {
+                        let v = if running { s.running } else { s.capacity };
+                        o.observe(v as u64, &[KeyValue::new("smith.node", s.name.clone())]);
+                    }
+                })
+                .build();
+        }
     }
 
     /// Follows the nodes bucket until the process ends (watching again after an error).

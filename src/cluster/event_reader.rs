@@ -3,102 +3,140 @@
 //! nats-server forgets it) or the connection drops, it is made again from the next sequence, so
 //! nothing the node said is missed or read twice.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{self, DeliverPolicy, pull};
 use async_nats::jetstream::stream::Stream;
 use futures::StreamExt;
+use tokio::sync::mpsc;
 
 use super::wire::{NodeEvent, events_subject};
 
 /// The reader of one attempt's events.
-pub struct EventReader {
+struct EventReader {
     stream: Stream,
     subject: String,
     /// The stream sequence to read from next (0: the first of the subject).
     next: u64,
     consumer: Option<consumer::PullConsumer>,
-    read: VecDeque<(u64, NodeEvent)>,
+    /// The pull being answered, and until when it may take.
+    batch: Option<(pull::Batch, tokio::time::Instant)>,
 }
 
-impl EventReader {
-    /// A reader of attempt `key`'s events on `stream`.
-    pub fn new(stream: Stream, key: &str) -> Self {
-        Self {
+/// An attempt's events as they come, read by a task of their own (so that whoever waits for
+/// them may stop waiting at any time without losing one); the task ends when this is dropped.
+pub struct Events {
+    rx: mpsc::UnboundedReceiver<(u64, NodeEvent)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Events {
+    /// Starts reading attempt `key`'s events on `stream`, from its first.
+    pub fn start(stream: Stream, key: &str) -> Self {
+        let mut reader = EventReader {
             stream,
             subject: events_subject(key),
             next: 0,
             consumer: None,
-            read: VecDeque::new(),
-        }
+            batch: None,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            loop {
+                let event = reader.next().await;
+                if tx.send(event).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { rx, task }
     }
 
-    /// The next event and its stream sequence (waits as long as it takes).
+    /// The next event and its stream sequence (cancel-safe).
     pub async fn next(&mut self) -> (u64, NodeEvent) {
+        match self.rx.recv().await {
+            Some(e) => e,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl EventReader {
+    /// Starts over: a new consumer from the next sequence (after a short pause).
+    async fn again(&mut self, why: &str) {
+        tracing::debug!(subject = %self.subject, %why, "making the event reader again");
+        self.consumer = None;
+        self.batch = None;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    /// The next event and its stream sequence, as soon as it is stored (waits as long as it
+    /// takes).
+    async fn next(&mut self) -> (u64, NodeEvent) {
         loop {
-            if let Some(e) = self.read.pop_front() {
-                return e;
-            }
-            let consumer = match &self.consumer {
-                Some(c) => c.clone(),
-                None => match self.make().await {
-                    Ok(c) => {
-                        self.consumer = Some(c.clone());
-                        c
-                    }
-                    Err(e) => {
-                        tracing::debug!(subject = %self.subject, error = %e, "cannot read events yet");
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                        continue;
-                    }
-                },
-            };
-            let batch = consumer
-                .fetch()
-                .max_messages(64)
-                .expires(Duration::from_secs(1))
-                .messages()
-                .await;
-            let mut batch = match batch {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::debug!(subject = %self.subject, error = %e, "reading events; making the reader again");
-                    self.consumer = None;
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    continue;
-                }
-            };
-            // A pull the server forgot (it restarted) is never answered: the batch is given a
-            // deadline of its own.
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-            loop {
-                let m = match tokio::time::timeout_at(deadline, batch.next()).await {
-                    Ok(Some(Ok(m))) => m,
-                    Ok(None) => break,
-                    Ok(Some(Err(e))) => {
-                        tracing::debug!(subject = %self.subject, error = %e, "reading events; making the reader again");
-                        self.consumer = None;
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                        break;
-                    }
-                    Err(_) => {
-                        tracing::debug!(subject = %self.subject, "a pull went unanswered; making the reader again");
-                        self.consumer = None;
-                        break;
-                    }
+            let Some((batch, deadline)) = self.batch.as_mut() else {
+                let consumer = match &self.consumer {
+                    Some(c) => c.clone(),
+                    None => match self.make().await {
+                        Ok(c) => {
+                            self.consumer = Some(c.clone());
+                            c
+                        }
+                        Err(e) => {
+                            self.again(&e).await;
+                            continue;
+                        }
+                    },
                 };
-                let Ok(info) = m.info() else { continue };
-                let seq = info.stream_sequence;
-                if seq < self.next {
+                // A long poll: messages come as they are stored, the pull ends after a second.
+                match consumer
+                    .batch()
+                    .max_messages(64)
+                    .expires(Duration::from_secs(1))
+                    .messages()
+                    .await
+                {
+                    // The pull ends after a second; one the server did not end (it restarted
+                    // and forgot the consumer) is given up a little later.
+                    Ok(b) => {
+                        let end = tokio::time::Instant::now() + Duration::from_millis(1200);
+                        self.batch = Some((b, end))
+                    }
+                    Err(e) => self.again(&e.to_string()).await,
+                }
+                continue;
+            };
+            let m = match tokio::time::timeout_at(*deadline, batch.next()).await {
+                Ok(Some(Ok(m))) => m,
+                Ok(None) => {
+                    self.batch = None;
                     continue;
                 }
-                self.next = seq + 1;
-                match serde_json::from_slice::<NodeEvent>(&m.payload) {
-                    Ok(e) => self.read.push_back((seq, e)),
-                    Err(e) => {
-                        tracing::warn!(subject = %self.subject, error = %e, "an unreadable event from a node")
-                    }
+                Ok(Some(Err(e))) => {
+                    self.again(&e.to_string()).await;
+                    continue;
+                }
+                Err(_) => {
+                    self.again("a pull went unanswered").await;
+                    continue;
+                }
+            };
+            let Ok(info) = m.info() else { continue };
+            let seq = info.stream_sequence;
+            if seq < self.next {
+                continue;
+            }
+            self.next = seq + 1;
+            match serde_json::from_slice::<NodeEvent>(&m.payload) {
+                Ok(e) => return (seq, e),
+                Err(e) => {
+                    tracing::warn!(subject = %self.subject, error = %e, "an unreadable event from a node")
                 }
             }
         }

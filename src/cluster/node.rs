@@ -155,7 +155,7 @@ async fn fetch_one(
     work: &async_nats::jetstream::consumer::PullConsumer,
 ) -> Option<async_nats::jetstream::Message> {
     let batch = work
-        .fetch()
+        .batch()
         .max_messages(1)
         .expires(Duration::from_secs(2))
         .messages()

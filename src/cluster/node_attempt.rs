@@ -60,7 +60,7 @@ pub(super) async fn run_remote_attempt(
         let ts = headers.get("tracestate").map(|v| v.as_str());
         crate::telemetry::set_remote_parent(&span, tp.as_str(), ts);
     }
-    let launch = match launch_of(&node.agent, &dispatch, &span) {
+    let launch = match launch_of(&node.agent, &node.name, &dispatch, &span) {
         // Not a directory this node has: another node may have it.
         Err(Unfit::Elsewhere(why)) => {
             tracing::info!(attempt = %key, %why, "a dispatch for another node given back");
@@ -175,6 +175,7 @@ enum Unfit {
 /// The launch spec of `d` under this node's `agent` config.
 fn launch_of(
     agent: &Arc<AgentConfig>,
+    node: &str,
     d: &Dispatch,
     span: &tracing::Span,
 ) -> Result<LaunchSpec, Unfit> {
@@ -204,7 +205,7 @@ fn launch_of(
         task,
         session,
         message: d.message.clone(),
-        tag: Some(tag),
+        tag: Some(tag.on_node(node)),
         transcript: None,
     })
     // A working directory that is not one of this node's is the only way it fails.

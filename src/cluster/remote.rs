@@ -15,7 +15,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::connection::Cluster;
 use super::directory::{Directory, RemoteSlot};
-use super::event_reader::EventReader;
+use super::event_reader::Events;
 use super::jetstream::Streams;
 use super::settings::{ClusterSettings, Placement};
 use super::wire::{Dispatch, NodeEvent, WORK_SUBJECT, WireSession, control_subject};
@@ -48,6 +48,7 @@ impl Remote {
             directory: Directory::new(settings.node_heartbeat),
             streams: OnceCell::new(),
         });
+        remote.directory.observe();
         let me = remote.clone();
         tokio::spawn(async move {
             if let Some(streams) = me.streams().await {
@@ -75,6 +76,11 @@ impl Remote {
         }
     }
 
+    /// A slot for an attempt an earlier smithd left running on a node (it runs already).
+    pub fn adopted_slot(&self) -> RemoteSlot {
+        self.directory.claim()
+    }
+
     /// The nodes, as `smith status` shows them.
     pub fn nodes(&self) -> Vec<NodeStatus> {
         self.directory.statuses()
@@ -94,13 +100,14 @@ impl Remote {
         match self.settings.placement {
             Placement::Local => Ok(None),
             Placement::Any => Ok(self.directory.try_reserve(cwd)),
-            Placement::Remote if self.directory.has(cwd) => tokio::select! {
-                slot = self.directory.reserve(cwd) => Ok(Some(slot)),
-                reason = stop.recv() => Err(reason.unwrap_or(StopReason::Cancelled)),
-            },
             Placement::Remote => {
-                tracing::warn!(cwd = %cwd.display(), "no worker node has this directory: the attempt runs on this host");
-                Ok(None)
+                if !self.directory.has(cwd) {
+                    tracing::warn!(cwd = %cwd.display(), "no worker node has this directory (yet): the attempt waits for one");
+                }
+                tokio::select! {
+                    slot = self.directory.reserve(cwd) => Ok(Some(slot)),
+                    reason = stop.recv() => Err(reason.unwrap_or(StopReason::Cancelled)),
+                }
             }
         }
     }
@@ -127,7 +134,7 @@ impl Remote {
         let start_timeout = self.settings.start_timeout;
         dispatch.take_by_ms = crate::store::records::now_ms() + start_timeout.as_millis() as i64;
         // Events are read from the stream's first for the attempt: nothing is missed.
-        let mut events = EventReader::new(streams.events.clone(), &key);
+        let events = Events::start(streams.events.clone(), &key);
         let mut headers = headers;
         headers.insert("Nats-Msg-Id", key.as_str());
         let payload = serde_json::to_vec(&dispatch).unwrap_or_default();
@@ -144,15 +151,64 @@ impl Remote {
             Err(e) => return lost(format!("the attempt could not be dispatched: {e}")),
         };
         tracing::debug!(attempt = %key, seq = work_seq, "dispatched");
+        let follow = Follow {
+            key,
+            work_seq: Some(work_seq),
+            session_id,
+            first_wait: start_timeout,
+        };
+        self.follow(streams, events, follow, on_event, stop).await
+    }
+
+    /// Follows attempt `tag`, started on a node by an earlier control plane (killed while it
+    /// ran), to its end: its events from the first (an outcome it reached meanwhile is read at
+    /// once), its lease as for any remote attempt. `session_id`: its Claude session.
+    pub async fn adopt(
+        &self,
+        _slot: RemoteSlot,
+        tag: &str,
+        session_id: String,
+        on_event: &mut (dyn FnMut(AttemptEvent) + Send),
+        stop: &mut mpsc::UnboundedReceiver<StopReason>,
+    ) -> Outcome {
+        let Some(streams) = self.streams().await else {
+            return Outcome::bare(
+                OutcomeReason::NodeLost,
+                "the cluster's streams cannot be used",
+            );
+        };
+        let key = super::wire::attempt_key(tag);
+        tracing::info!(attempt = %key, "following a remote attempt an earlier smithd started");
+        let events = Events::start(streams.events.clone(), &key);
+        let follow = Follow {
+            key,
+            work_seq: None,
+            session_id,
+            first_wait: self.settings.lease,
+        };
+        self.follow(streams, events, follow, on_event, stop).await
+    }
+
+    async fn follow(
+        &self,
+        streams: &Streams,
+        mut events: Events,
+        f: Follow,
+        on_event: &mut (dyn FnMut(AttemptEvent) + Send),
+        stop: &mut mpsc::UnboundedReceiver<StopReason>,
+    ) -> Outcome {
+        let lost = |detail: String| Outcome::bare(OutcomeReason::NodeLost, detail);
+        let key = f.key;
         let lease = self.settings.lease;
-        let mut deadline = Instant::now() + start_timeout;
+        let mut deadline = Instant::now() + f.first_wait;
         let mut node: Option<String> = None;
         let mut stop_open = true;
         let mut stopping: Option<StopReason> = None;
         let mut spawned = false;
         loop {
             tokio::select! {
-                (_, event) = events.next() => {
+                (seq, event) = events.next() => {
+                    tracing::trace!(attempt = %key, seq, ?event, "event");
                     deadline = Instant::now() + lease;
                     match event {
                         NodeEvent::Taken { node: n } => {
@@ -175,7 +231,9 @@ impl Remote {
                     stop_open = reason.is_some();
                     let reason = reason.unwrap_or(StopReason::Cancelled);
                     stopping = Some(reason);
-                    if node.is_none() && streams.work.delete_message(work_seq).await.unwrap_or(false) {
+                    if let (None, Some(seq)) = (&node, f.work_seq)
+                        && streams.work.delete_message(seq).await.unwrap_or(false)
+                    {
                         return Outcome::bare(
                             crate::agent::outcome::classify(None, Some(StopCause::from(reason))),
                             format!("stopped ({reason}) before a worker node took it"),
@@ -186,21 +244,20 @@ impl Remote {
                 _ = sleep_until(deadline) => {
                     // Whoever has it stops it when it hears again (and stops by itself when cut off).
                     self.tell(&key, StopReason::Cancelled).await;
-                    return match &node {
-                        Some(n) => Outcome {
-                            claude_session_id: spawned.then(|| session_id.clone()),
-                            ..lost(format!(
-                                "worker node {n} was not heard of for {} (cluster.lease)",
-                                humantime::format_duration(lease)
-                            ))
-                        },
-                        None => {
-                            let _ = streams.work.delete_message(work_seq).await;
-                            lost(format!(
-                                "no worker node took it within {} (cluster.start_timeout)",
-                                humantime::format_duration(start_timeout)
-                            ))
-                        }
+                    if let (None, Some(seq)) = (&node, f.work_seq) {
+                        let _ = streams.work.delete_message(seq).await;
+                        return lost(format!(
+                            "no worker node took it within {} (cluster.start_timeout)",
+                            humantime::format_duration(f.first_wait)
+                        ));
+                    }
+                    let who = node.map_or_else(|| "its worker node".to_string(), |n| format!("worker node {n}"));
+                    return Outcome {
+                        claude_session_id: spawned.then_some(f.session_id),
+                        ..lost(format!(
+                            "{who} was not heard of for {} (cluster.lease)",
+                            humantime::format_duration(lease)
+                        ))
                     };
                 }
             }
@@ -217,4 +274,16 @@ impl Remote {
             let _ = client.flush().await;
         }
     }
+}
+
+/// What a remote attempt is followed by.
+struct Follow {
+    /// Its key.
+    key: String,
+    /// Its dispatch's sequence in the work queue (taken back while no node has it).
+    work_seq: Option<u64>,
+    /// Its Claude session.
+    session_id: String,
+    /// How long until the first word of a node.
+    first_wait: std::time::Duration,
 }

@@ -188,7 +188,7 @@ pub async fn run_with(
     let retention = config.retention();
     let zone = config.limits.budget_time_zone.clone();
     let today = zone.day_of(options.clock.now_ms());
-    let (in_flight, orphans, grants, spent) = tokio::task::spawn_blocking(move || {
+    let (in_flight, remote, orphans, grants, spent) = tokio::task::spawn_blocking(move || {
         let mut conn = open_database(&db)?;
         let pruned = retention.prune_now(&conn)?;
         if pruned.requests > 0 {
@@ -214,6 +214,7 @@ pub async fn run_with(
         };
         Ok::<_, crate::store::StoreError>((
             in_flight,
+            queries::remote_in_flight(&conn)?,
             queries::interrupt_in_flight(&mut conn, None)?,
             queries::load_grants(&conn)?,
             spent,
@@ -296,6 +297,9 @@ pub async fn run_with(
     let pruning = tokio::spawn(background::prune_periodically(shared.clone()));
     let reconciling = tokio::spawn(workspaces::reconcile_periodically(shared.clone()));
     let ceilings = tokio::spawn(background::stop_at_ceilings(shared.clone()));
+    if !remote.is_empty() {
+        tokio::spawn(background::carry_on_remote(shared.clone(), remote));
+    }
     tracing::info!(pid = std::process::id(), data_dir = %data_dir.display(),
         socket = %shared.config.service.socket.display(), version = env!("CARGO_PKG_VERSION"), "smithd started");
 

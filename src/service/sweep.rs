@@ -89,7 +89,11 @@ pub async fn sweep_orphans(
     }
     if !in_flight.is_empty() {
         let tagged = attempt_tag::find(
-            |tag| attempt_tag::request_of(tag).is_some_and(|r| in_flight.contains_key(r)),
+            // A worker node's processes (one may run on this host) are its node's to stop.
+            |tag| {
+                attempt_tag::node_of(tag).is_none()
+                    && attempt_tag::request_of(tag).is_some_and(|r| in_flight.contains_key(r))
+            },
             None,
         );
         // Only processes started after their request was created (a second of slack for the

@@ -34,7 +34,7 @@ impl From<AttemptRecord> for AttemptInfo {
             .map(str::to_string);
         AttemptInfo {
             warm: a.warm,
-            node: a.node.clone(),
+            node: a.node.clone().filter(|n| !n.is_empty()),
             task_idx: a.task.index(),
             attempt: a.attempt,
             pid: a.pid,

@@ -102,6 +102,7 @@ fn units(run: &Run, session: &str, history: &[Turn], config: &SessionConfig) -> 
                             attempts: t.attempts,
                             claude_session_id: t.claude_session_id.clone(),
                             last_outcome: None,
+                            adopt: run.adopt.get(&t.id).cloned(),
                         },
                         worktree: t.workspace.as_ref().map(|w| w.worktree.clone()),
                     }
@@ -314,6 +315,9 @@ fn attempt_recorder(store: StoreHandle, request_id: String) -> AttemptRecorder {
         let mut record = AttemptRecord::new(request_id.clone(), a.task_id, a.attempt, now_ms());
         record.resumed_from = a.resumed;
         record.bare = a.bare;
+        record.tag = Some(a.tag);
+        // Known to be on a node before it is dispatched: a restart after a kill follows it.
+        record.node = a.remote.then(String::new);
         record.claude_session_id = Some(a.claude_session_id);
         Box::pin(async move {
             store

@@ -1,6 +1,8 @@
 //! The requests of a Session before they run: accepted (recorded first), resumed, cancelled
 //! while waiting, interrupted by a shutdown; and how a waiting request becomes a [`Run`].
 
+use crate::task::TaskId;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::agent::{AttemptGate, TaskLabels};
@@ -72,6 +74,7 @@ impl SessionState {
             request_id: id.clone(),
             spec,
             resume: None,
+            adopt: HashMap::new(),
             sinks,
         });
         Ok(id)
@@ -109,6 +112,25 @@ impl SessionState {
         if spec.prompt.is_empty() {
             spec.prompt = request.prompt.clone();
         }
+        // An attempt still running on a node when smithd was killed is followed, not re-run.
+        let adopt: HashMap<TaskId, String> = detail
+            .tasks
+            .iter()
+            .filter(|t| !t.succeeded())
+            .filter_map(|t| {
+                let last = detail
+                    .attempts
+                    .iter()
+                    .filter(|a| a.task == t.id)
+                    .max_by_key(|a| a.attempt)?;
+                let interrupted =
+                    last.exit_reason == Some(crate::protocol::OutcomeReason::Interrupted);
+                (interrupted && last.node.is_some() && last.attempt == t.attempts)
+                    .then(|| last.tag.clone())
+                    .flatten()
+                    .map(|tag| (t.id, tag))
+            })
+            .collect();
         let work: Vec<Task> = detail
             .tasks
             .into_iter()
@@ -138,6 +160,7 @@ impl SessionState {
             request_id: request.id,
             spec,
             resume: Some(work),
+            adopt,
             sinks,
         });
         Ok(())
@@ -296,6 +319,7 @@ impl SessionState {
             budget_stopped,
             notes,
             started_ms: now_ms(),
+            adopt: q.adopt,
         };
         run.emit(Event::Started {
             request_id: run.request_id.clone(),

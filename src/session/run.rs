@@ -4,6 +4,7 @@
 //! methods: [`Run::advance`] moves on when the current phase has ended and says what the
 //! Session must do next; the Session performs it (start a phase, finish).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::agent::{AgentConfig, AttemptGate, TaskLabels};
@@ -100,6 +101,8 @@ pub struct Run {
     pub notes: Vec<String>,
     /// Unix ms when it started.
     pub started_ms: i64,
+    /// Tasks whose attempt on a worker node is followed (see `Queued::adopt`).
+    pub adopt: HashMap<TaskId, String>,
 }
 
 impl Run {

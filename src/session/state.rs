@@ -3,6 +3,8 @@
 //! its states — one loop, no recursion: start the next request when none runs, start the phase
 //! the run entered, finish it, and stop when the run must wait for its tasks.
 
+use crate::task::TaskId;
+use std::collections::HashMap;
 use std::collections::VecDeque;
 
 use ractor::{ActorId, ActorRef};
@@ -26,6 +28,9 @@ pub(super) struct Queued {
     pub(super) spec: RequestSpec,
     /// For a resume: its work tasks as stored.
     pub(super) resume: Option<Vec<Task>>,
+    /// For a resume: the tasks whose last attempt still ran on a worker node when smithd was
+    /// killed, with that attempt's tag (followed, not started again).
+    pub(super) adopt: HashMap<TaskId, String>,
     pub(super) sinks: Vec<EventSink>,
 }
 

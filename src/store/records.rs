@@ -88,8 +88,11 @@ pub struct AttemptRecord {
     pub day: Option<String>,
     /// It started on a warm worker.
     pub warm: bool,
-    /// The worker node it ran on (`None`: the control plane's host).
+    /// The worker node it ran on (`None`: the control plane's host; empty: dispatched to one,
+    /// not known yet which).
     pub node: Option<String>,
+    /// Its tag (`SMITH_ATTEMPT`).
+    pub tag: Option<String>,
 }
 
 impl AttemptRecord {
@@ -120,6 +123,7 @@ impl AttemptRecord {
             day: None,
             warm: false,
             node: None,
+            tag: None,
         }
     }
 }

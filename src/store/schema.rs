@@ -185,9 +185,11 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE attempts ADD COLUMN warm INTEGER NOT NULL DEFAULT 0;
     "#,
-    // v11: the worker node an attempt ran on (NULL: the control plane's host).
+    // v11: the worker node an attempt ran on (NULL: the control plane's host) and its tag (a
+    // restarted control plane finds the events of a remote attempt by it).
     r#"
     ALTER TABLE attempts ADD COLUMN node TEXT;
+    ALTER TABLE attempts ADD COLUMN tag TEXT;
     "#,
 ];
 

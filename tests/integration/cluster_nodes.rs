@@ -12,6 +12,7 @@ use crate::support::approvals::json_of;
 use crate::support::daemon::{Daemon, stderr};
 use crate::support::eventually_sync;
 use crate::support::nats::{NatsServer, free_port, nats_server};
+use crate::support::prometheus::{prometheus_addr, scrape};
 use crate::support::worker_node::WorkerNode;
 
 /// nats-server, a control plane with `placement` and two nodes of `capacity` slots each.
@@ -29,7 +30,7 @@ fn cluster_with(placement: &str, capacity: u32, lease: &str) -> Option<Cluster> 
     let bin = nats_server()?;
     let nats = NatsServer::start(&bin, free_port(), true, &[]);
     let mut d = Daemon::new(&format!(
-        "[cluster]\nnats_url = {:?}\nnode_name = \"cp\"\nplacement = {placement:?}\nlease = {lease:?}\nnode_heartbeat = \"300ms\"\nstart_timeout = \"10s\"\n",
+        "[cluster]\nnats_url = {:?}\nnode_name = \"cp\"\nplacement = {placement:?}\nlease = {lease:?}\nnode_heartbeat = \"300ms\"\nstart_timeout = \"10s\"\n\n[telemetry]\nprometheus_listen = \"127.0.0.1:0\"\n",
         nats.url()
     ));
     d.start();
@@ -133,6 +134,14 @@ fn a_fan_out_runs_on_both_nodes_and_status_shows_them() {
     }
     // Nothing is left running on the nodes.
     assert!(c.d.worker_pids().is_empty(), "{:?}", c.d.worker_pids());
+    // Dashboards see the nodes.
+    let metrics = scrape(&prometheus_addr(&c.d));
+    let has = |line: &str| metrics.lines().any(|l| l.starts_with(line));
+    assert!(
+        has("smith_cluster_nodes{smith_node_state=\"up\"")
+            && has("smith_cluster_node_capacity{smith_node=\"node-a\""),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -309,4 +318,64 @@ fn a_worker_with_refused_credentials_stops_with_one_line() {
         "{}",
         node.log()
     );
+}
+
+#[test]
+fn a_killed_control_plane_finds_its_remote_attempts_again_and_nothing_runs_twice() {
+    let Some(mut c) = cluster_with("remote", 2, "4s") else {
+        return;
+    };
+    let mut client = c.d.smith_child(&[
+        "ask",
+        "--json",
+        "survive",
+        "--task",
+        "short [[sleep:1500]]",
+        "--task",
+        "long [[sleep:5000]]",
+    ]);
+    eventually_sync(Duration::from_secs(10), || {
+        (claude_pids(&c.d).len() == 2).then_some(())
+    })
+    .expect("both run");
+    let workers = claude_pids(&c.d);
+    c.d.signal(Signal::SIGKILL);
+    c.d.wait(Duration::from_secs(10)).expect("smithd is gone");
+    let _ = client.kill();
+    let _ = client.wait();
+    // The short one ends while the control plane is away.
+    eventually_sync(Duration::from_secs(10), || {
+        (claude_pids(&c.d).len() == 1).then_some(())
+    })
+    .expect("the short task ended on its node");
+    c.d.start();
+    let history = eventually_sync(Duration::from_secs(30), || {
+        let h = json_of(&c.d, &["history", "main", "--json"]);
+        let r = h[0].clone();
+        (r["status"] == "succeeded").then_some(r)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the request never carried on: {}",
+            json_of(&c.d, &["history", "main", "--json"])
+        )
+    });
+    let show = json_of(&c.d, &["show", "--json", history["id"].as_str().unwrap()]);
+    // Nothing ran twice: one attempt per task, each with its node's outcome.
+    let attempts = show["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{show}");
+    for a in attempts {
+        assert_eq!(a["exit_reason"], "completed", "{show}");
+        assert!(a["node"].is_string(), "{show}");
+    }
+    assert!(
+        show["tasks"][0]["output"]
+            .as_str()
+            .unwrap_or("")
+            .contains("short"),
+        "{show}"
+    );
+    // The processes were never replaced, and none is left.
+    assert!(workers.iter().all(|p| !claude_pids(&c.d).contains(p)));
+    assert!(claude_pids(&c.d).is_empty(), "{:?}", claude_pids(&c.d));
 }

@@ -22,7 +22,7 @@ pub use approvals::{
     DECISIONS_SHOWN, decide_approval, insert_approval, insert_grant, load_grants,
     request_decisions, resolve_waiting,
 };
-pub use recovery::{in_flight_requests, interrupt_in_flight, mark_interrupted};
+pub use recovery::{in_flight_requests, interrupt_in_flight, mark_interrupted, remote_in_flight};
 pub use requests::{
     NewRequest, RequestEnd, finish_request, insert_request, list_sessions, load_turns,
     request_detail, request_session, requeue_request, session_requests, set_request_running,

@@ -22,7 +22,7 @@ pub fn interrupt_in_flight(
             .prepare(
                 "SELECT a.request_id, a.task_idx, a.attempt, a.pid, a.process_start_time
                  FROM attempts a JOIN requests r ON r.id = a.request_id
-                 WHERE a.finished_at IS NULL AND a.pid IS NOT NULL
+                 WHERE a.finished_at IS NULL AND a.pid IS NOT NULL AND a.node IS NULL
                    AND (?1 IS NULL OR r.session = ?1)",
             )
             .ctx("preparing the orphan query")?;
@@ -69,6 +69,25 @@ pub fn interrupt_in_flight(
     )?;
     tx.commit().ctx("committing the interruption")?;
     Ok(candidates)
+}
+
+/// Requests with an attempt that was still running on a worker node (the nodes keep running
+/// them: a restart follows them instead of starting them again).
+pub fn remote_in_flight(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT DISTINCT a.request_id FROM attempts a JOIN requests r ON r.id = a.request_id
+             WHERE a.finished_at IS NULL AND a.node IS NOT NULL AND a.tag IS NOT NULL
+               AND r.status IN ('queued', 'running')
+             ORDER BY r.created_at",
+        )
+        .ctx("preparing the remote attempts query")?;
+    let rows = stmt
+        .query_map([], |r| r.get(0))
+        .ctx("reading remote attempts")?
+        .collect::<Result<_, _>>()
+        .ctx("reading remote attempts")?;
+    Ok(rows)
 }
 
 /// Requests queued or running (the ones a restart interrupts), with when they were created.

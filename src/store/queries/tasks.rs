@@ -81,8 +81,9 @@ pub fn start_attempt(conn: &mut Connection, a: &AttemptRecord) -> Result<(), Sto
     exec(
         &tx,
         "INSERT OR REPLACE INTO attempts (request_id, task_idx, attempt, pid, process_start_time,
-                                          started_at, resumed_from, claude_session_id, bare)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                          started_at, resumed_from, claude_session_id, bare, tag,
+                                          node)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             a.request_id,
             a.task.index(),
@@ -92,7 +93,9 @@ pub fn start_attempt(conn: &mut Connection, a: &AttemptRecord) -> Result<(), Sto
             a.started_at,
             a.resumed_from,
             a.claude_session_id,
-            a.bare
+            a.bare,
+            a.tag,
+            a.node
         ],
         "recording an attempt",
     )?;
@@ -270,7 +273,7 @@ pub(super) fn read_attempts(
                     a.started_at, a.finished_at, a.exit_reason, a.exit_code, a.exit_signal,
                     a.stderr_tail, a.claude_session_id, a.input_tokens, a.output_tokens,
                     a.cache_read_tokens, a.cache_creation_tokens, a.cost_usd, a.detail,
-                    a.resumed_from, a.model, a.bare, a.day, a.warm, a.node
+                    a.resumed_from, a.model, a.bare, a.day, a.warm, a.node, a.tag
              FROM attempts a JOIN tasks t ON t.request_id = a.request_id AND t.idx = a.task_idx
              WHERE a.request_id = ?1 ORDER BY a.task_idx, a.attempt",
         )
@@ -305,6 +308,7 @@ pub(super) fn read_attempts(
                 day: r.get(22)?,
                 warm: r.get(23)?,
                 node: r.get(24)?,
+                tag: r.get(25)?,
             }))
         })
         .ctx("reading the attempts")?
