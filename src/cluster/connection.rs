@@ -249,7 +249,8 @@ impl Cluster {
                             tracing::warn!(url = %cluster.url, "lost nats-server: running local attempts only; reconnecting");
                             cluster.down("disconnected");
                         }
-                        Event::Connected => {
+                        // The first connection is said by `try_connect`.
+                        Event::Connected if !cluster.is_connected() => {
                             tracing::info!(url = %cluster.url, "reconnected to nats-server");
                             cluster.state.send_modify(|s| {
                                 s.state = ClusterState::Connected;
