@@ -153,6 +153,21 @@ pub async fn sessions_with(
     smith::session::Sessions,
     Option<Arc<smith::agent::WarmPool>>,
 ) {
+    sessions_on(dir, config, permits, settings, warm, None).await
+}
+
+/// [`sessions_with`] whose attempts may run on worker nodes (`remote`).
+pub async fn sessions_on(
+    dir: &Path,
+    config: smith::session::SessionConfig,
+    permits: usize,
+    settings: smith::agent::AgentConfig,
+    warm: usize,
+    remote: Option<Arc<smith::cluster::Remote>>,
+) -> (
+    smith::session::Sessions,
+    Option<Arc<smith::agent::WarmPool>>,
+) {
     let (store, _) = smith::store::StoreHandle::open(&dir.join("bench.db"))
         .await
         .expect("the bench database opens");
@@ -175,7 +190,7 @@ pub async fn sessions_with(
         governor: Some(smith::governor::Governor::new(Default::default(), slots)),
         ledger: Arc::new(smith::spend::Ledger::without_ceilings()),
         warm: pool.clone(),
-        remote: None,
+        remote,
     };
     let sessions = smith::session::Sessions::start(deps, None)
         .await
