@@ -14,6 +14,7 @@ mod node;
 mod node_attempt;
 mod remote;
 mod settings;
+mod transcripts;
 mod wire;
 
 pub use connection::{Cluster, ClusterError, version_ok};

@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 use super::connection::{Cluster, ClusterError};
 use super::jetstream::{SetupError, Streams};
 use super::node_attempt::{NodeContext, run_remote_attempt};
+use super::transcripts::Transcripts;
 use super::wire::{Dispatch, NodeInfo};
 use crate::config::Config;
 use crate::service::ShutdownLevel;
@@ -57,11 +58,19 @@ pub async fn run_node(
         0 => config.limits.max_concurrent_tasks as u32,
         n => n,
     };
+    let transcripts = match Transcripts::open(&streams.js).await {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!(error = %e, "Claude transcripts are not carried between hosts: a task restarted elsewhere starts its conversation anew");
+            None
+        }
+    };
     let node = Arc::new(NodeContext {
         name: cluster.node().to_string(),
         agent: Arc::new(config.agent.clone()),
         client,
         js: streams.js.clone(),
+        transcripts,
     });
     let running = Arc::new(AtomicU32::new(0));
     let info = {

@@ -15,6 +15,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::transcripts::{Keeper, Transcripts, claude_config};
 use super::wire::{Dispatch, NodeEvent, WireSession, control_subject, events_subject};
 use crate::agent::attempt_tag::AttemptTag;
 use crate::agent::{
@@ -34,6 +35,8 @@ pub(super) struct NodeContext {
     pub client: async_nats::Client,
     /// JetStream on it.
     pub js: jetstream::Context,
+    /// Where Claude transcripts go between hosts (`None`: the bucket cannot be used).
+    pub transcripts: Option<Transcripts>,
 }
 
 /// Runs the attempt `dispatch` (taken as `message`) to its end; `stop_all` says the node stops.
@@ -95,13 +98,42 @@ pub(super) async fn run_remote_attempt(
             Outcome::bare(OutcomeReason::SpawnFailed, detail)
         }
         Ok(launch) => {
+            // The session's transcript: fetched when this host does not have it, kept as it grows.
+            let keeper = match (&node.transcripts, claude_config(&launch.env)) {
+                (Some(store), Some(config)) => {
+                    if let WireSession::Resume(id) = &dispatch.session {
+                        match store.restore(&config, id, &launch.cwd).await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                tracing::warn!(attempt = %key, session = %id, "no transcript of the session to resume anywhere")
+                            }
+                            Err(e) => {
+                                tracing::warn!(attempt = %key, session = %id, error = %e, "cannot fetch the transcript of the session to resume")
+                            }
+                        }
+                    }
+                    Some(Arc::new(Keeper::new(
+                        store.clone(),
+                        config,
+                        launch.session.id().to_string(),
+                    )))
+                }
+                _ => None,
+            };
             let group = ProcessGroup::new();
             let _guard = GroupGuard(group.clone());
             let mut message = Some(message);
             let (started_tx, mut started_rx) = mpsc::unbounded_channel::<()>();
             let events = publisher.clone();
             let node_name = node.name.clone();
+            let kept = keeper.clone();
             let mut on_event = move |event: AttemptEvent| {
+                // The transcript grows with each message: kept as it does.
+                if let (Some(k), AttemptEvent::Init { .. } | AttemptEvent::Progress { .. }) =
+                    (&kept, &event)
+                {
+                    k.tick();
+                }
                 let event = match event {
                     AttemptEvent::Spawned { pid, .. } => {
                         let _ = started_tx.send(());
@@ -118,8 +150,9 @@ pub(super) async fn run_remote_attempt(
             let run = run_launch(launch, None, &mut on_event, &mut stop_rx, group, None);
             tokio::pin!(run);
             let mut beat = tokio::time::interval(lease / 4);
+            let mut beats = 0u64;
             let mut stopped = false;
-            loop {
+            let outcome = loop {
                 tokio::select! {
                     outcome = &mut run => break outcome,
                     Some(()) = started_rx.recv() => {
@@ -141,13 +174,23 @@ pub(super) async fn run_remote_attempt(
                             let _ = stop_tx.send(StopReason::Cancelled);
                         }
                         publisher.send(NodeEvent::Heartbeat);
+                        beats += 1;
+                        if beats.is_multiple_of(4)
+                            && let Some(k) = &keeper
+                        {
+                            k.tick();
+                        }
                     }
                     Ok(()) = stop_all.changed(), if !stopped => {
                         stopped = true;
                         let _ = stop_tx.send(StopReason::Interrupted);
                     }
                 }
+            };
+            if let Some(k) = &keeper {
+                k.finish().await;
             }
+            outcome
         }
     };
     drop(control.take());

@@ -284,7 +284,10 @@ fn a_request_completes_across_a_restart_of_nats_server() {
     // Nothing ran twice: the attempts in flight carried on.
     let show = c.show(&v);
     assert_eq!(show["attempts"].as_array().unwrap().len(), 2, "{show}");
-    assert!(claude_pids(&c.d).is_empty());
+    eventually_sync(Duration::from_secs(5), || {
+        claude_pids(&c.d).is_empty().then_some(())
+    })
+    .unwrap_or_else(|| panic!("left running: {:?}", claude_pids(&c.d)));
 }
 
 #[test]

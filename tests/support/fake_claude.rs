@@ -50,7 +50,10 @@
 //! session history before it is quoted, not obeyed). Like the CLI, it remembers a session: the first message of a session, when it has directives, is kept
 //! in `$FAKE_CLAUDE_STATE_DIR/session-ID.txt`, and with `--resume ID` the directives of that first
 //! message apply again (so a task that crashes keeps crashing after a resume). With `--resume ID`
-//! it answers `RESUMED ID: <message>`.
+//! it answers `RESUMED ID: <message>`. With `CLAUDE_CONFIG_DIR` set, it keeps the session as the
+//! CLI does, in `$CLAUDE_CONFIG_DIR/projects/<cwd, non-alphanumerics as ->/ID.jsonl` (found by
+//! id in any project dir), and `--resume ID` of a session it does not have ends with "No
+//! conversation found with session ID: ID", exit 1.
 
 use std::io::{BufRead, Write};
 use std::sync::mpsc;
@@ -312,7 +315,43 @@ fn main() {
     directives.extend(parse_directives(&script_env).0);
     let state_dir = std::env::var("FAKE_CLAUDE_STATE_DIR")
         .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
-    let memory = std::path::Path::new(&state_dir).join(format!("session-{session}.txt"));
+    let mut memory = std::path::Path::new(&state_dir).join(format!("session-{session}.txt"));
+    // Like the CLI, with CLAUDE_CONFIG_DIR: the session is a transcript under
+    // projects/<cwd's dir>/, found by id in any project dir, and one to resume must be there.
+    if let Ok(config) = std::env::var("CLAUDE_CONFIG_DIR") {
+        let projects = std::path::Path::new(&config).join("projects");
+        let name = format!("{session}.jsonl");
+        let found = std::fs::read_dir(&projects)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|d| d.path().join(&name))
+            .find(|p| p.is_file());
+        let cwd: String = std::env::current_dir()
+            .unwrap_or_default()
+            .display()
+            .to_string()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        memory = match (found, &resumed) {
+            (Some(p), _) => p,
+            (None, Some(id)) => {
+                eprintln!("No conversation found with session ID: {id}");
+                std::process::exit(1);
+            }
+            (None, None) => {
+                let _ = std::fs::create_dir_all(projects.join(&cwd));
+                projects.join(cwd).join(name)
+            }
+        };
+    }
     if resumed.is_some() {
         if let Ok(first) = std::fs::read_to_string(&memory) {
             directives.extend(
@@ -321,8 +360,8 @@ fn main() {
                 }),
             );
         }
-    } else if !directives.is_empty() {
-        // Only what a resume needs to obey again is remembered.
+    } else if !directives.is_empty() || std::env::var_os("CLAUDE_CONFIG_DIR").is_some() {
+        // Only what a resume needs to obey again is remembered (a transcript is always kept).
         let _ = std::fs::write(&memory, current);
     }
     let script = Script {

@@ -1,6 +1,7 @@
 //! `smithd worker` processes for the cluster tests: each with a config of its own (the stand-in
-//! agent, the control plane's work dir as its root, a `[cluster]` naming it), its log in its
-//! own dir; stopped (SIGTERM, then SIGKILL) and reaped when dropped.
+//! agent, the control plane's work dir as its root, a Claude config dir of its own, a
+//! `[cluster]` naming it), its log in its own dir; stopped (SIGTERM, then SIGKILL) and reaped
+//! when dropped.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -24,10 +25,12 @@ impl WorkerNode {
     /// (e.g. `capacity = 2`).
     pub fn start(d: &Daemon, name: &str, nats_url: &str, cluster: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        // A Claude config of its own, as on another host.
         let config = format!(
-            "[service]\ndata_dir = {:?}\nlog_level = \"info,smith=debug\"\n\n{}\n[cluster]\nnats_url = {nats_url:?}\nnode_name = {name:?}\n{cluster}\n",
+            "[service]\ndata_dir = {:?}\nlog_level = \"info,smith=debug\"\n\n{}CLAUDE_CONFIG_DIR = {:?}\n\n[cluster]\nnats_url = {nats_url:?}\nnode_name = {name:?}\n{cluster}\n",
             dir.path().join("data").display().to_string(),
             d.agent_section(),
+            dir.path().join("claude").display().to_string(),
         );
         let path = dir.path().join("node.toml");
         std::fs::write(&path, config).unwrap();
@@ -57,6 +60,11 @@ impl WorkerNode {
     /// Its dir.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Its workers' Claude config dir.
+    pub fn claude_config(&self) -> std::path::PathBuf {
+        self.dir.path().join("claude")
     }
 
     /// Its pid.
