@@ -22,6 +22,7 @@ mod permissions;
 mod prometheus_kit;
 mod protocol;
 mod real_cli;
+mod real_cli_cluster;
 mod real_cli_containment;
 mod real_cli_governor;
 mod real_cli_live;

@@ -24,13 +24,29 @@ impl WorkerNode {
     /// Starts node `name` for `d`'s work dir on `nats_url`; `cluster` adds `[cluster]` keys
     /// (e.g. `capacity = 2`).
     pub fn start(d: &Daemon, name: &str, nats_url: &str, cluster: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
         // A Claude config of its own, as on another host.
+        Self::start_with(name, nats_url, cluster, |dir| {
+            format!(
+                "{}CLAUDE_CONFIG_DIR = {:?}\n",
+                d.agent_section(),
+                dir.join("claude").display().to_string()
+            )
+        })
+    }
+
+    /// Starts node `name` whose `[agent]` section (with its `[agent.env]`) `agent` writes,
+    /// given the node's own dir.
+    pub fn start_with(
+        name: &str,
+        nats_url: &str,
+        cluster: &str,
+        agent: impl FnOnce(&Path) -> String,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
         let config = format!(
-            "[service]\ndata_dir = {:?}\nlog_level = \"info,smith=debug\"\n\n{}CLAUDE_CONFIG_DIR = {:?}\n\n[cluster]\nnats_url = {nats_url:?}\nnode_name = {name:?}\n{cluster}\n",
+            "[service]\ndata_dir = {:?}\nlog_level = \"info,smith=debug\"\n\n{}\n[cluster]\nnats_url = {nats_url:?}\nnode_name = {name:?}\n{cluster}\n",
             dir.path().join("data").display().to_string(),
-            d.agent_section(),
-            dir.path().join("claude").display().to_string(),
+            agent(dir.path()),
         );
         let path = dir.path().join("node.toml");
         std::fs::write(&path, config).unwrap();

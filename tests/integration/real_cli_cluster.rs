@@ -1,0 +1,97 @@
+//! Worker nodes with the real CLI 2.1.332 (against the fake Messages API): each node with a
+//! Claude config of its own, as on another host. A node killed while its worker waits for the API
+//! loses the attempt; the task is restarted on the other node, which fetches the session's
+//! transcript from the cluster and resumes it — the API sees the earlier turn.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::approvals::json_of;
+use crate::support::daemon::{Daemon, stderr};
+use crate::support::eventually_sync;
+use crate::support::fake_api::{FakeApi, Fault};
+use crate::support::nats::{NatsServer, free_port, nats_server};
+use crate::support::real_cli::{real_cli, real_cli_config};
+use crate::support::worker_node::WorkerNode;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_lost_with_its_node_resumes_its_conversation_on_the_other_node() {
+    let Some(cli) = real_cli() else { return };
+    let Some(bin) = nats_server() else { return };
+    let api = std::sync::Arc::new(FakeApi::start().await);
+    // The first call hangs: the worker waits for the API when its node is killed.
+    api.fail_next(Fault::Hang, 1);
+    let url = api.url();
+    let seen = api.clone();
+    let (v, show, nodes) = tokio::task::spawn_blocking(move || {
+        let api = seen;
+        let nats = NatsServer::start(&bin, free_port(), true, &[]);
+        let mut d = Daemon::new(&format!(
+            "[cluster]\nnats_url = {:?}\nplacement = \"remote\"\nlease = \"2s\"\nnode_heartbeat = \"300ms\"\n",
+            nats.url()
+        ));
+        d.start();
+        let work = d.work();
+        let node = |name: &str| {
+            WorkerNode::start_with(name, &nats.url(), "capacity = 1\nnode_heartbeat = \"300ms\"\n", |dir| {
+                let mut vars = real_cli_config(&cli, dir, &url).env;
+                vars.insert("IS_SANDBOX".into(), "1".into());
+                let env: String = vars.iter().map(|(k, v)| format!("{k} = {v:?}\n")).collect();
+                format!(
+                    "[agent]\nprogram = {:?}\nroots = [{:?}]\ninterrupt_grace = \"2s\"\nterm_grace = \"1s\"\n\n[agent.env]\n{env}",
+                    cli.display().to_string(),
+                    work.display().to_string()
+                )
+            })
+        };
+        let mut nodes = vec![node("host-a"), node("host-b")];
+        eventually_sync(Duration::from_secs(20), || {
+            let s = json_of(&d, &["status", "--json"]);
+            (s["cluster"]["nodes"].as_array().map_or(0, |n| n.len()) == 2).then_some(())
+        })
+        .expect("both nodes up");
+        let child = d.smith_child(&["ask", "--json", "the secret word is banana"]);
+        // The worker started and sent its call (which hangs): its node is killed.
+        let running = eventually_sync(Duration::from_secs(30), || {
+            let s = json_of(&d, &["status", "--json"]);
+            s["cluster"]["nodes"]
+                .as_array()?
+                .iter()
+                .find(|n| n["running"] == 1)
+                .and_then(|n| n["name"].as_str().map(String::from))
+                .filter(|_| api.requests().len() == 1)
+        })
+        .expect("a node runs the worker and its call reached the API");
+        // Its transcript has been kept meanwhile (every quarter of the lease).
+        std::thread::sleep(Duration::from_millis(1200));
+        let victim = nodes.iter().position(|n| n.name == running).unwrap();
+        nodes[victim].kill9();
+        let out = child.wait_with_output().unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", stderr(&out), d.log()));
+        let show = json_of(&d, &["show", "--json", v["request_id"].as_str().unwrap()]);
+        let other = nodes[1 - victim].name.clone();
+        (v, show, (running, other))
+    })
+    .await
+    .unwrap();
+    assert_eq!(v["status"], "succeeded", "{v}");
+    let attempts = show["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{show}");
+    assert_eq!(attempts[0]["exit_reason"], "node_lost", "{show}");
+    assert_eq!(attempts[0]["node"], nodes.0.as_str());
+    assert_eq!(attempts[1]["node"], nodes.1.as_str());
+    assert_eq!(
+        attempts[1]["resumed_from"],
+        attempts[0]["claude_session_id"]
+    );
+    // The resumed call, made on the other host, carries the earlier turn.
+    let last = api.requests().pop().unwrap();
+    let transcript = last["messages"].to_string();
+    assert!(
+        transcript.contains("the secret word is banana"),
+        "{transcript}"
+    );
+    assert!(transcript.contains("Your previous attempt"), "{transcript}");
+}
