@@ -45,7 +45,7 @@ async fn a_task_lost_with_its_node_resumes_its_conversation_on_the_other_node() 
                 )
             })
         };
-        let mut nodes = vec![node("host-a"), node("host-b")];
+        let mut nodes = [node("host-a"), node("host-b")];
         eventually_sync(Duration::from_secs(20), || {
             let s = json_of(&d, &["status", "--json"]);
             (s["cluster"]["nodes"].as_array().map_or(0, |n| n.len()) == 2).then_some(())
