@@ -41,11 +41,11 @@ impl AttemptTag {
             .then(|| Self(tag.to_string()))
     }
 
-    /// The tag an attempt has on worker node `node`: its own with the node's name after it
-    /// (`instance/request/task/attempt/node`), so that a control plane on the same host never
-    /// takes a node's processes for its own leftovers.
-    pub fn on_node(&self, node: &str) -> Self {
-        Self(format!("{}/{}", self.0, node.replace('/', "_")))
+    /// The tag an attempt has on a worker node: its own with the node's mark after it
+    /// (`instance/request/task/attempt/name@id`), so that a control plane on the same host never
+    /// takes a node's processes for its own leftovers, and a node started again finds its own.
+    pub fn on_node(&self, mark: &str) -> Self {
+        Self(format!("{}/{}", self.0, mark.replace('/', "_")))
     }
 
     /// The tag as it appears in the environment.

@@ -105,6 +105,10 @@ pub struct LaunchSpec {
     pub stdin: StdinSide,
     /// Where its stdout lines are kept (`None`: not kept).
     pub transcript: Option<TranscriptFile>,
+    /// The process is killed when the thread that started it dies (a worker node's: a node
+    /// killed with `kill -9` leaves no `claude` behind; its tools' processes are swept by its
+    /// tag when the node starts again).
+    pub die_with_parent: bool,
 }
 
 impl LaunchSpec {
@@ -135,6 +139,7 @@ impl LaunchSpec {
                 worktree: spec.task.worktree.clone(),
             },
             transcript: spec.transcript.clone(),
+            die_with_parent: false,
         })
     }
 
@@ -152,6 +157,16 @@ impl LaunchSpec {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        if self.die_with_parent {
+            // SAFETY: runs in the forked child before exec; prctl(2) with PR_SET_PDEATHSIG is
+            // async-signal-safe and touches no memory.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+        }
         if let Some(mask) = self.umask {
             let mask = mask as libc::mode_t;
             // SAFETY: runs in the forked child before exec; umask(2) is async-signal-safe,

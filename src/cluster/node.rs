@@ -37,6 +37,14 @@ pub enum NodeError {
     /// JetStream cannot be set up.
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// The node's id cannot be kept.
+    #[error("cannot keep the node's id in {path} ({why}): check service.data_dir")]
+    DataDir {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        why: String,
+    },
 }
 
 /// Runs a worker node until `shutdown` says stop.
@@ -45,6 +53,17 @@ pub async fn run_node(
     mut shutdown: watch::Receiver<ShutdownLevel>,
 ) -> Result<(), NodeError> {
     let settings = config.cluster.clone();
+    // This node's mark in its processes' tags: its name and the id kept in its data dir.
+    let mark = node_mark(&settings.node(), &config.service.data_dir)?;
+    // What an earlier run of this node left (it was killed): its workers' processes, by tag.
+    let left = crate::agent::attempt_tag::find(
+        |t| crate::agent::attempt_tag::node_of(t) == Some(mark.as_str()),
+        None,
+    );
+    if !left.is_empty() {
+        tracing::warn!(node = %mark, processes = left.len(), "stopping the processes an earlier run of this node left");
+        crate::agent::attempt_tag::stop(&left, config.agent.term_grace).await;
+    }
     let cluster = Cluster::connect(&settings)
         .await?
         .ok_or(NodeError::NoCluster)?;
@@ -67,6 +86,7 @@ pub async fn run_node(
     };
     let node = Arc::new(NodeContext {
         name: cluster.node().to_string(),
+        mark,
         agent: Arc::new(config.agent.clone()),
         client,
         js: streams.js.clone(),
@@ -157,6 +177,27 @@ pub async fn run_node(
     let _ = streams.nodes.put(&node.name, last.into()).await;
     let _ = node.client.flush().await;
     Ok(())
+}
+
+/// `name@id`: the node's name and an id kept in `data_dir/node-id` (made at its first start), so
+/// that a node started again finds what its earlier run left, and only that — other nodes on the
+/// same host, even of the same name, have data dirs of their own.
+fn node_mark(name: &str, data_dir: &std::path::Path) -> Result<String, NodeError> {
+    let path = data_dir.join("node-id");
+    let id = match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => id.trim().to_string(),
+        _ => {
+            let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+            std::fs::create_dir_all(data_dir)
+                .and_then(|()| std::fs::write(&path, &id))
+                .map_err(|e| NodeError::DataDir {
+                    path: path.clone(),
+                    why: e.to_string(),
+                })?;
+            id
+        }
+    };
+    Ok(format!("{}@{id}", name.replace('/', "_")))
 }
 
 /// One dispatch, or `None` after a few seconds without one (or an error, said once per kind).

@@ -29,6 +29,8 @@ use crate::protocol::StopReason;
 pub(super) struct NodeContext {
     /// The node's name.
     pub name: String,
+    /// Its mark in its processes' tags (`name@id`).
+    pub mark: String,
     /// Its agent settings (the command is built from these).
     pub agent: Arc<AgentConfig>,
     /// The connection.
@@ -63,7 +65,7 @@ pub(super) async fn run_remote_attempt(
         let ts = headers.get("tracestate").map(|v| v.as_str());
         crate::telemetry::set_remote_parent(&span, tp.as_str(), ts);
     }
-    let launch = match launch_of(&node.agent, &node.name, &dispatch, &span) {
+    let launch = match launch_of(&node.agent, &node.mark, &dispatch, &span) {
         // Not a directory this node has: another node may have it.
         Err(Unfit::Elsewhere(why)) => {
             tracing::info!(attempt = %key, %why, "a dispatch for another node given back");
@@ -215,7 +217,7 @@ enum Unfit {
 /// The launch spec of `d` under this node's `agent` config.
 fn launch_of(
     agent: &Arc<AgentConfig>,
-    node: &str,
+    mark: &str,
     d: &Dispatch,
     span: &tracing::Span,
 ) -> Result<LaunchSpec, Unfit> {
@@ -245,8 +247,12 @@ fn launch_of(
         task,
         session,
         message: d.message.clone(),
-        tag: Some(tag.on_node(node)),
+        tag: Some(tag.on_node(mark)),
         transcript: None,
+    })
+    .map(|mut launch| {
+        launch.die_with_parent = true;
+        launch
     })
     // A working directory that is not one of this node's is the only way it fails.
     .map_err(|e| Unfit::Elsewhere(e.to_string()))

@@ -97,6 +97,17 @@ fn claude_pids(d: &Daemon) -> Vec<u32> {
         .collect()
 }
 
+/// The `sleep` processes (the stand-in's grandchildren) in `d`'s work dir.
+fn sleep_pids(d: &Daemon) -> Vec<u32> {
+    d.worker_pids()
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.starts_with("sleep"))
+        })
+        .collect()
+}
+
 fn nodes_of(show: &Value) -> Vec<String> {
     let mut nodes: Vec<String> = show["attempts"]
         .as_array()
@@ -149,8 +160,11 @@ fn a_node_killed_mid_attempt_loses_it_and_the_other_node_resumes_the_task() {
     let Some(mut c) = cluster("remote", 1) else {
         return;
     };
-    let child =
-        c.d.smith_child(&["ask", "--json", "long one [[sleep-first:3000]]"]);
+    let child = c.d.smith_child(&[
+        "ask",
+        "--json",
+        "long one [[sleep-first:3000]] [[grandchild]]",
+    ]);
     // Which node took it.
     let running = eventually_sync(Duration::from_secs(10), || {
         c.nodes_status()
@@ -160,8 +174,23 @@ fn a_node_killed_mid_attempt_loses_it_and_the_other_node_resumes_the_task() {
     })
     .expect("a node runs the attempt");
     let victim = c.nodes.iter().position(|n| n.name == running).unwrap();
+    let first = claude_pids(&c.d);
+    let grandchild = eventually_sync(Duration::from_secs(5), || sleep_pids(&c.d).pop())
+        .expect("the worker started its grandchild");
     c.nodes[victim].kill9();
     let out = child.wait_with_output().unwrap();
+    // The killed node's worker died with it; what that worker started is stopped when the node
+    // starts again (found by the node's mark in its tag: its name and the id in its data dir).
+    assert!(first.iter().all(|p| !claude_pids(&c.d).contains(p)));
+    assert!(
+        sleep_pids(&c.d).contains(&grandchild),
+        "the grandchild outlived its node"
+    );
+    c.nodes[victim].restart();
+    eventually_sync(Duration::from_secs(20), || {
+        (!sleep_pids(&c.d).contains(&grandchild)).then_some(())
+    })
+    .expect("the restarted node stops what its earlier run left");
     let v: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
     assert_eq!(v["status"], "succeeded", "{v}");

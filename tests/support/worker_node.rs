@@ -48,12 +48,25 @@ impl WorkerNode {
             dir.path().join("data").display().to_string(),
             agent(dir.path()),
         );
-        let path = dir.path().join("node.toml");
-        std::fs::write(&path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("node.log")).unwrap();
+        std::fs::write(dir.path().join("node.toml"), config).unwrap();
+        let mut node = Self {
+            name: name.into(),
+            child: None,
+            dir,
+        };
+        node.spawn();
+        node
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("node.log"))
+            .unwrap();
         let child = Command::new(smithd_bin())
             .arg("--config")
-            .arg(&path)
+            .arg(self.dir.path().join("node.toml"))
             .arg("worker")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -61,11 +74,13 @@ impl WorkerNode {
             .stderr(log)
             .spawn()
             .expect("start smithd worker");
-        Self {
-            name: name.into(),
-            child: Some(child),
-            dir,
-        }
+        self.child = Some(child);
+    }
+
+    /// Starts it again (after it was killed), with its config and data dir.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
     }
 
     /// Its log so far.
