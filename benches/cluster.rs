@@ -88,7 +88,11 @@ fn start_node(dir: &Path, name: &str, url: &str) -> Reaped {
     )
 }
 
-async fn sessions(dir: &Path, permits: usize, remote: Option<Arc<Remote>>) -> Sessions {
+async fn sessions(
+    dir: &Path,
+    permits: usize,
+    remote: Option<Arc<dyn smith::agent::Nodes>>,
+) -> Sessions {
     let mut config = SessionConfig::default();
     config.limits.max_concurrent_tasks = permits;
     config.limits.max_tasks_per_request = 1000.max(env_or("SMITH_BENCH_TASKS", 1000));
@@ -154,7 +158,7 @@ fn main() {
             assert!(Instant::now() < deadline, "the nodes never came up");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let on_nodes = sessions(&work, 2 * NODE_SLOTS as usize, Some(remote)).await;
+        let on_nodes = sessions(&work, 2 * NODE_SLOTS as usize, Some(remote as Arc<dyn smith::agent::Nodes>)).await;
         let here = sessions(&work, 2 * NODE_SLOTS as usize, None).await;
 
         // Dispatch: one task at a time, alternated (after a warm-up of each).

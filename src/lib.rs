@@ -31,8 +31,9 @@
 //!   they carry (DTOs). It imports nothing else of smith; [`cli`] imports only it (and the
 //!   config paths, and `sanitize` for what reaches a terminal); internal types are converted to it at the edge (`service::wire`,
 //!   `session::wire`).
-//! - [`cluster`]: beyond one machine — the connection to NATS JetStream (`[cluster]`), checked
-//!   and reported; worker nodes come next.
+//! - [`cluster`]: beyond one machine — worker nodes on NATS JetStream (`[cluster]`, `smithd
+//!   worker`); the control plane's side implements `agent::Nodes`, the seam attempts are placed
+//!   through.
 //! - [`service`]: smithd — the root tree, the control server, startup recovery, the orphan
 //!   sweep, the ordered shutdown.
 //! - [`cli`]: `smith` — arguments, client, rendering, the live view, the REPL.

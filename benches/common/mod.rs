@@ -163,7 +163,7 @@ pub async fn sessions_on(
     permits: usize,
     settings: smith::agent::AgentConfig,
     warm: usize,
-    remote: Option<Arc<smith::cluster::Remote>>,
+    remote: Option<Arc<dyn smith::agent::Nodes>>,
 ) -> (
     smith::session::Sessions,
     Option<Arc<smith::agent::WarmPool>>,

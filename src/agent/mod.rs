@@ -15,7 +15,8 @@
 //! - `attempt`: one attempt from spawn to reaped exit ([`run_launch`]); `clocks`: its wall and
 //!   idle clocks (standing still while a call waits for a person); `tool_calls`: its tool calls
 //!   decided by smith (`permissions.mode = "stdio"`);
-//! - `executor`: the seam the task actor runs attempts through (local processes today);
+//! - `executor`: the seam the task actor runs attempts through (local processes);
+//!   `placement`: where an attempt runs — here, or on a worker node (`crate::cluster`);
 //! - [`outcome`]: outcome classes and what an attempt leaves behind;
 //! - `gate`: a request's hold over its attempts (budget left, closed on cancel or budget);
 //! - `hint`: what a person should do about a failed attempt;
@@ -41,6 +42,7 @@ pub(crate) mod line_reader;
 pub(crate) mod live;
 pub(crate) mod observed;
 pub mod outcome;
+pub(crate) mod placement;
 pub(crate) mod proc_info;
 pub(crate) mod rate_limit_event;
 pub(crate) mod reaper;
@@ -65,6 +67,7 @@ pub use executor::{Executor, LocalExecutor};
 pub use gate::AttemptGate;
 pub use launch::{AttemptSpec, LaunchSpec, StdinSide, Watchdogs};
 pub use outcome::{ExitStatus, Outcome, OutcomeReason, StopCause};
+pub use placement::{NodeSlot, NodeWork, Nodes};
 pub use task::{TaskActor, TaskMsg};
 pub use task_env::{
     AttemptRecorder, AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskLabels,

@@ -13,11 +13,14 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::attempt::AttemptEvent;
 use super::attempt_spans::{ToolSpans, record_decision, record_outcome};
-use super::attempt_tag::{AttemptTag, TAG_VAR};
+use super::attempt_tag::AttemptTag;
 use super::command::SessionArg;
-use super::launch::{AttemptSpec, LaunchSpec};
-use super::outcome::{Outcome, OutcomeReason, StopCause, classify};
-use super::task_env::{AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskSpec};
+use super::launch::AttemptSpec;
+use super::outcome::{Outcome, OutcomeReason};
+use super::placement::{Run, place, run_of};
+use super::task_env::{
+    AttemptStart, Numbered, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskSpec,
+};
 use super::task_runner::AttemptEnd;
 use super::transcript::TranscriptFile;
 use crate::governor::{Throttle, Waiting};
@@ -26,18 +29,6 @@ use crate::process_group::ProcessGroup;
 use crate::protocol::StopReason;
 use crate::telemetry::metrics::{self, metrics};
 use crate::telemetry::semconv::*;
-
-/// Where an attempt runs: a launch spec here, or a slot on the worker nodes.
-enum Run {
-    Local(Box<LaunchSpec>),
-    Remote(Arc<crate::cluster::Remote>, crate::cluster::RemoteSlot),
-    /// Following an attempt an earlier smithd started on a node.
-    Adopt(
-        Arc<crate::cluster::Remote>,
-        crate::cluster::RemoteSlot,
-        AttemptTag,
-    ),
-}
 
 /// Runs one attempt to its end (see the module doc) and says how it ended.
 pub(super) async fn run_task_attempt(
@@ -113,36 +104,17 @@ pub(super) async fn run_task_attempt(
         report(0, TaskEventKind::NotStarted { reason });
         return AttemptEnd::NotStarted;
     }
-    // The attempt takes its number now that its process is about to start.
-    // An attempt a killed smithd left running on a worker node is followed, not started again.
-    let mut adopted = carry
+    // The attempt takes its number now that its process is about to start (an attempt a killed
+    // smithd left running on a worker node is followed, not started again: it keeps its own).
+    let Numbered {
+        attempt,
+        session,
+        message,
+        adopted,
+    } = carry
         .lock()
         .expect("task carry lock")
-        .adopt
-        .take()
-        .filter(|_| remote.is_some())
-        .and_then(|t| AttemptTag::parse(&t));
-    let (attempt, session, message) = {
-        let mut c = carry.lock().expect("task carry lock");
-        if adopted.is_some() {
-            let id = c.claude_session_id.clone().unwrap_or_default();
-            (c.attempts, SessionArg::New(id), spec.prompt.clone())
-        } else {
-            c.attempts += 1;
-            let resume = c
-                .claude_session_id
-                .clone()
-                .filter(|_| c.attempts > 1 && spec.config.resume_on_restart);
-            match resume {
-                Some(id) => (
-                    c.attempts,
-                    SessionArg::Resume(id),
-                    spec.config.continuation.clone(),
-                ),
-                None => (c.attempts, SessionArg::fresh(), spec.prompt.clone()),
-            }
-        }
-    };
+        .number(&spec, remote.is_some());
     let attempt_tag = adopted
         .clone()
         .unwrap_or_else(|| AttemptTag::new(&labels.request_id, &spec.id.to_string(), attempt));
@@ -228,47 +200,24 @@ pub(super) async fn run_task_attempt(
         transcript,
     };
     let mut spawned = false;
-    // An isolated task runs in its worktree: made ready (or found again) before its attempt —
-    // a setup that runs long is stopped like the attempt would be; what it leaves running
-    // carries the attempt's tag.
+    // An isolated task runs in its worktree, made ready before its attempt.
     let prepared = match (&spec.workspace, rate_limited) {
         (_, Some(detail)) => Err(Outcome::bare(OutcomeReason::RateLimited, detail)),
-        (Some(ws), None) => {
-            let env: Vec<(String, String)> = attempt_spec
-                .tag
-                .iter()
-                .map(|t| (TAG_VAR.to_string(), t.as_str().to_string()))
-                .collect();
-            tokio::select! {
-                ready = ws.workspaces.prepare(&ws.worktree, &env, &parent) => match ready {
-                    Ok(cwd) => {
-                        attempt_spec.task.cwd = cwd;
-                        attempt_spec.task.worktree = Some(ws.worktree.path.clone());
-                        Ok(true)
-                    }
-                    Err(e) => Err(Outcome::bare(OutcomeReason::WorkspaceFailed, e.to_string())),
-                },
-                Some(reason) = control.recv() => Err(Outcome::bare(
-                    classify(None, Some(StopCause::from(reason))),
-                    format!("stopped ({reason}) while its worktree was being made ready"),
-                )),
-            }
-        }
+        (Some(ws), None) => ws
+            .prepare(&mut attempt_spec, control, &parent)
+            .await
+            .map(|()| true),
         (None, None) => Ok(false),
     };
     // Worker nodes take what needs neither this host's worktrees nor its people's approvals.
-    let mut slot = match (&remote, &prepared) {
-        (Some(r), _) if adopted.is_some() => Some((r.clone(), r.adopted_slot())),
-        (Some(r), Ok(false)) if spec.config.permissions.is_none() => {
-            match r.place(&attempt_spec.task.cwd, control).await {
-                Ok(slot) => slot.map(|s| (r.clone(), s)),
-                Err(reason) => {
-                    report(TaskEventKind::NotStarted { reason });
-                    return AttemptEnd::NotStarted;
-                }
-            }
+    let eligible = matches!(prepared, Ok(false)) && spec.config.permissions.is_none();
+    let cwd = attempt_spec.task.cwd.clone();
+    let slot = match place(remote.as_ref(), adopted.is_some(), eligible, &cwd, control).await {
+        Ok(slot) => slot,
+        Err(reason) => {
+            report(TaskEventKind::NotStarted { reason });
+            return AttemptEnd::NotStarted;
         }
-        _ => None,
     };
     let recorded = match &recorder {
         Some(record) => {
@@ -289,17 +238,20 @@ pub(super) async fn run_task_attempt(
         }
         None => Ok(()),
     };
-    // A node builds the launch spec of a remote attempt from its own config.
     let launch = recorded
         .map_err(|e| format!("the attempt could not be recorded, so it was not started: {e}"))
-        .and_then(|()| match slot.take() {
-            Some((remote, slot)) => Ok(match adopted.take() {
-                Some(tag) => Run::Adopt(remote, slot, tag),
-                None => Run::Remote(remote, slot),
-            }),
-            None => LaunchSpec::new(&attempt_spec)
-                .map(|l| Run::Local(Box::new(l)))
-                .map_err(|e| e.to_string()),
+        .and_then(|()| {
+            run_of(
+                &attempt_spec,
+                slot,
+                adopted,
+                &labels.request_id,
+                &spec.id.to_string(),
+                &spec.name,
+                attempt,
+                &session_id,
+                &span,
+            )
         });
     let throttle_cause = |status: Option<u16>| {
         let what = status.map_or_else(|| "a rate limit".to_string(), |s| s.to_string());
@@ -382,8 +334,9 @@ pub(super) async fn run_task_attempt(
                     attempt,
                 })
             });
-            match launch {
-                Run::Local(launch) => {
+            match launch.on_node(&mut on_event, control).await {
+                Ok(outcome) => outcome,
+                Err(launch) => {
                     executor
                         .run(
                             *launch,
@@ -393,30 +346,6 @@ pub(super) async fn run_task_attempt(
                             group,
                             approvals,
                         )
-                        .await
-                }
-                Run::Adopt(remote, slot, tag) => {
-                    remote
-                        .adopt(
-                            slot,
-                            tag.as_str(),
-                            session_id.clone(),
-                            &mut on_event,
-                            control,
-                        )
-                        .await
-                }
-                Run::Remote(remote, slot) => {
-                    let dispatch = crate::cluster::Dispatch::new(
-                        &attempt_spec,
-                        &labels.request_id,
-                        &spec.id.to_string(),
-                        &spec.name,
-                        attempt,
-                    );
-                    let headers = crate::cluster::trace_headers(&span);
-                    remote
-                        .run(slot, dispatch, headers, &mut on_event, control)
                         .await
                 }
             }
@@ -444,19 +373,7 @@ pub(super) async fn run_task_attempt(
     drop(admission);
     // What the attempt changed is committed on the task's branch, whatever its end.
     if let (Some(ws), Ok(true)) = (&spec.workspace, &prepared) {
-        match ws
-            .workspaces
-            .settle(&ws.worktree, &ws.commit_message, &parent)
-            .await
-        {
-            Ok(changes) => outcome.changes = Some(changes),
-            Err(e) => {
-                tracing::warn!(task = %spec.id, attempt, error = %e, "cannot commit what the attempt changed");
-                outcome.detail.get_or_insert_with(|| {
-                    format!("what the attempt changed could not be committed: {e}")
-                });
-            }
-        }
+        ws.commit(&mut outcome, &parent).await;
     }
     record_outcome(&span, &outcome, labels.record_content);
     // Spend before the slot is released, so that the next waiting attempt sees a closed gate.

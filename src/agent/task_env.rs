@@ -8,7 +8,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::attempt::AttemptEvent;
-use super::command::TaskOptions;
+use super::attempt_tag::AttemptTag;
+use super::command::{SessionArg, TaskOptions};
 use super::config::AgentConfig;
 use super::executor::{Executor, local};
 use super::gate::AttemptGate;
@@ -48,6 +49,62 @@ pub struct TaskWorktree {
     pub commit_message: String,
 }
 
+impl TaskWorktree {
+    /// Makes the worktree ready (or finds it again) for `attempt` and sets it as its cwd: a
+    /// setup that runs long is stopped like the attempt would be (`control`); what it leaves
+    /// running carries the attempt's tag. `Err`: the attempt's outcome.
+    pub(crate) async fn prepare(
+        &self,
+        attempt: &mut super::launch::AttemptSpec,
+        control: &mut mpsc::UnboundedReceiver<StopReason>,
+        parent: &tracing::Span,
+    ) -> Result<(), Outcome> {
+        use super::outcome::{StopCause, classify};
+        let env: Vec<(String, String)> = attempt
+            .tag
+            .iter()
+            .map(|t| {
+                (
+                    super::attempt_tag::TAG_VAR.to_string(),
+                    t.as_str().to_string(),
+                )
+            })
+            .collect();
+        tokio::select! {
+            ready = self.workspaces.prepare(&self.worktree, &env, parent) => match ready {
+                Ok(cwd) => {
+                    attempt.task.cwd = cwd;
+                    attempt.task.worktree = Some(self.worktree.path.clone());
+                    Ok(())
+                }
+                Err(e) => Err(Outcome::bare(OutcomeReason::WorkspaceFailed, e.to_string())),
+            },
+            Some(reason) = control.recv() => Err(Outcome::bare(
+                classify(None, Some(StopCause::from(reason))),
+                format!("stopped ({reason}) while its worktree was being made ready"),
+            )),
+        }
+    }
+
+    /// Commits what an attempt changed on the task's branch (its summary into `outcome`; a
+    /// commit that fails is said in its detail).
+    pub(crate) async fn commit(&self, outcome: &mut Outcome, parent: &tracing::Span) {
+        match self
+            .workspaces
+            .settle(&self.worktree, &self.commit_message, parent)
+            .await
+        {
+            Ok(changes) => outcome.changes = Some(changes),
+            Err(e) => {
+                tracing::warn!(worktree = %self.worktree.path.display(), error = %e, "cannot commit what the attempt changed");
+                outcome.detail.get_or_insert_with(|| {
+                    format!("what the attempt changed could not be committed: {e}")
+                });
+            }
+        }
+    }
+}
+
 /// What the attempts of one task share across restarts: the attempt counter (the one place it
 /// is kept: an attempt takes its number when its process is about to start), the Claude session
 /// a restart resumes and how the last attempt ended.
@@ -62,6 +119,55 @@ pub struct TaskCarry {
     /// The tag of its last attempt, still running on a worker node when an earlier smithd was
     /// killed: the next attempt follows it instead of starting one (taken once).
     pub adopt: Option<String>,
+}
+
+/// What an attempt is, once numbered.
+pub(crate) struct Numbered {
+    /// Its number.
+    pub attempt: u32,
+    /// Its Claude session.
+    pub session: SessionArg,
+    /// Its user message.
+    pub message: String,
+    /// The attempt on a worker node it follows instead of starting one.
+    pub adopted: Option<AttemptTag>,
+}
+
+impl TaskCarry {
+    /// Numbers the next attempt of `spec`: a new one (resuming the last Claude session when
+    /// there is one and the config says so), or, once, the attempt an earlier smithd left on a
+    /// worker node (when there are worker nodes: `remote`).
+    pub(crate) fn number(&mut self, spec: &TaskSpec, remote: bool) -> Numbered {
+        let adopted = self
+            .adopt
+            .take()
+            .filter(|_| remote)
+            .and_then(|t| AttemptTag::parse(&t));
+        if adopted.is_some() {
+            let id = self.claude_session_id.clone().unwrap_or_default();
+            return Numbered {
+                attempt: self.attempts,
+                session: SessionArg::New(id),
+                message: spec.prompt.clone(),
+                adopted,
+            };
+        }
+        self.attempts += 1;
+        let resume = self
+            .claude_session_id
+            .clone()
+            .filter(|_| self.attempts > 1 && spec.config.resume_on_restart);
+        let (session, message) = match resume {
+            Some(id) => (SessionArg::Resume(id), spec.config.continuation.clone()),
+            None => (SessionArg::fresh(), spec.prompt.clone()),
+        };
+        Numbered {
+            attempt: self.attempts,
+            session,
+            message,
+            adopted: None,
+        }
+    }
 }
 
 /// A report from a task to whoever runs the request.
@@ -160,7 +266,7 @@ pub struct TaskEnv {
     /// Warm workers an attempt may start on (`None`: every attempt starts cold).
     pub warm: Option<Arc<super::warm_pool::WarmPool>>,
     /// Worker nodes an attempt may run on (`None`: a single machine).
-    pub remote: Option<Arc<crate::cluster::Remote>>,
+    pub remote: Option<Arc<dyn super::placement::Nodes>>,
 }
 
 impl TaskEnv {

@@ -86,9 +86,16 @@ fn main() -> ExitCode {
         });
         let result = match args.role {
             None => service::run(config, rx).await.map_err(|e| e.to_string()),
-            Some(Role::Worker) => smith::cluster::run_node(config, rx)
-                .await
-                .map_err(|e| e.to_string()),
+            Some(Role::Worker) => {
+                let node = config.node();
+                let mut rx = rx;
+                let stop = async move {
+                    service::shutdown::reached(&mut rx, ShutdownLevel::Graceful).await;
+                };
+                smith::cluster::run_node(node, stop)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
         };
         // Telemetry is flushed last, after the tree has stopped.
         let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;

@@ -1,10 +1,18 @@
-//! Beyond one machine (ARCHITECTURE §13): smithd's connection to NATS JetStream, where worker
-//! nodes will take attempts from. This part connects the control plane (`[cluster]`), checks the
-//! server (2.9 or later, JetStream on), and reports the cluster's state; without a `nats_url` it
-//! is absent and smith is a single machine.
+//! Beyond one machine (ARCHITECTURE §13): worker nodes on NATS JetStream. The control plane
+//! stays the only supervisor and holder of context; an attempt placed on a node is a task spec
+//! on a work queue, its events come back on a stream, its lease is renewed by them. Without a
+//! `nats_url` all of this is absent and smith is a single machine.
 //!
 //! - `settings`: `[cluster]`;
-//! - `connection`: the connection, its checks and its state.
+//! - `connection`: the connection (checks: credentials, 2.9 or later, JetStream) and its state;
+//! - `wire`: what travels and where (subjects, streams, the nodes bucket); `jetstream`: the
+//!   streams, the work consumer and the bucket, made when missing;
+//! - control plane: `directory` (the nodes from their heartbeats, slots), `remote` (placement,
+//!   one remote attempt from dispatch to outcome, adoption after a kill), `event_reader` (an
+//!   attempt's events from the stream, in order, surviving server restarts);
+//! - worker node (`smithd worker`): `node` (fetch with a free slot, heartbeats, stopping),
+//!   `node_attempt` (one attempt: the command from the node's own config, events out, lease);
+//! - `transcripts`: Claude transcripts carried between hosts (object store).
 
 mod connection;
 mod directory;
@@ -19,7 +27,7 @@ mod wire;
 
 pub use connection::{Cluster, ClusterError, version_ok};
 pub use directory::RemoteSlot;
-pub use node::{NodeError, run_node};
-pub use remote::{Remote, trace_headers};
+pub use node::{NodeConfig, NodeError, run_node};
+pub use remote::Remote;
 pub use settings::{ClusterSettings, Placement};
 pub use wire::Dispatch;

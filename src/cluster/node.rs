@@ -17,10 +17,10 @@ use tokio::task::JoinSet;
 use super::connection::{Cluster, ClusterError};
 use super::jetstream::{SetupError, Streams};
 use super::node_attempt::{NodeContext, run_remote_attempt};
+use super::settings::ClusterSettings;
 use super::transcripts::Transcripts;
 use super::wire::{Dispatch, NodeInfo};
-use crate::config::Config;
-use crate::service::ShutdownLevel;
+use crate::agent::AgentConfig;
 use crate::store::records::now_ms;
 
 /// Why a worker node cannot run.
@@ -47,14 +47,32 @@ pub enum NodeError {
     },
 }
 
-/// Runs a worker node until `shutdown` says stop.
+/// What a worker node runs with (made from smithd's config).
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// `[cluster]`.
+    pub cluster: ClusterSettings,
+    /// `[agent]`: how it runs `claude`.
+    pub agent: AgentConfig,
+    /// Its slots when `cluster.capacity` is 0 (`limits.max_concurrent_tasks`).
+    pub default_capacity: u32,
+    /// `service.data_dir` (its id is kept there).
+    pub data_dir: std::path::PathBuf,
+}
+
+/// Runs a worker node until `stop` completes (a graceful stop: its attempts are interrupted).
 pub async fn run_node(
-    config: Config,
-    mut shutdown: watch::Receiver<ShutdownLevel>,
+    config: NodeConfig,
+    stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
+    let (stopping_tx, mut shutdown) = watch::channel(false);
+    tokio::spawn(async move {
+        stop.await;
+        let _ = stopping_tx.send(true);
+    });
     let settings = config.cluster.clone();
     // This node's mark in its processes' tags: its name and the id kept in its data dir.
-    let mark = node_mark(&settings.node(), &config.service.data_dir)?;
+    let mark = node_mark(&settings.node(), &config.data_dir)?;
     // What an earlier run of this node left (it was killed): its workers' processes, by tag.
     let left = crate::agent::attempt_tag::find(
         |t| crate::agent::attempt_tag::node_of(t) == Some(mark.as_str()),
@@ -74,7 +92,7 @@ pub async fn run_node(
     let streams = Streams::open(client.clone()).await?;
     let work = streams.work_consumer().await?;
     let capacity = match settings.capacity {
-        0 => config.limits.max_concurrent_tasks as u32,
+        0 => config.default_capacity,
         n => n,
     };
     let transcripts = match Transcripts::open(&streams.js).await {

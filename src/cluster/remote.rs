@@ -19,17 +19,9 @@ use super::event_reader::Events;
 use super::jetstream::Streams;
 use super::settings::{ClusterSettings, Placement};
 use super::wire::{Dispatch, NodeEvent, WORK_SUBJECT, WireSession, control_subject};
-use crate::agent::{AttemptEvent, Outcome, OutcomeReason, StopCause};
+use crate::agent::{AttemptEvent, NodeSlot, NodeWork, Nodes, Outcome, OutcomeReason, StopCause};
 use crate::protocol::{NodeStatus, StopReason};
-
-/// `traceparent` / `tracestate` of `span` as NATS headers (none when spans are not exported).
-pub fn trace_headers(span: &tracing::Span) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for (name, value) in crate::telemetry::trace_env(span).unwrap_or_default() {
-        headers.insert(name.to_ascii_lowercase().as_str(), value.as_str());
-    }
-    headers
-}
+use futures::future::BoxFuture;
 
 /// The control plane's side of the worker nodes.
 pub struct Remote {
@@ -76,11 +68,6 @@ impl Remote {
         }
     }
 
-    /// A slot for an attempt an earlier smithd left running on a node (it runs already).
-    pub fn adopted_slot(&self) -> RemoteSlot {
-        self.directory.claim()
-    }
-
     /// The nodes, as `smith status` shows them.
     pub fn nodes(&self) -> Vec<NodeStatus> {
         self.directory.statuses()
@@ -113,9 +100,8 @@ impl Remote {
     }
 
     /// Runs `dispatch` on a node to its end (see the module doc); `headers` carry the trace.
-    pub async fn run(
+    async fn run(
         &self,
-        _slot: RemoteSlot,
         mut dispatch: Dispatch,
         headers: HeaderMap,
         on_event: &mut (dyn FnMut(AttemptEvent) + Send),
@@ -163,9 +149,8 @@ impl Remote {
     /// Follows attempt `tag`, started on a node by an earlier control plane (killed while it
     /// ran), to its end: its events from the first (an outcome it reached meanwhile is read at
     /// once), its lease as for any remote attempt. `session_id`: its Claude session.
-    pub async fn adopt(
+    async fn adopt(
         &self,
-        _slot: RemoteSlot,
         tag: &str,
         session_id: String,
         on_event: &mut (dyn FnMut(AttemptEvent) + Send),
@@ -286,4 +271,55 @@ struct Follow {
     session_id: String,
     /// How long until the first word of a node.
     first_wait: std::time::Duration,
+}
+
+impl Nodes for Remote {
+    fn place<'a>(
+        &'a self,
+        cwd: &'a Path,
+        control: &'a mut mpsc::UnboundedReceiver<StopReason>,
+    ) -> BoxFuture<'a, Result<Option<NodeSlot>, StopReason>> {
+        Box::pin(async move {
+            let slot = Remote::place(self, cwd, control).await?;
+            Ok(slot.map(|s| NodeSlot(Box::new(s))))
+        })
+    }
+
+    fn claim(&self) -> NodeSlot {
+        NodeSlot(Box::new(self.directory.claim()))
+    }
+
+    fn run<'a>(
+        &'a self,
+        slot: NodeSlot,
+        work: NodeWork,
+        on_event: &'a mut (dyn FnMut(AttemptEvent) + Send),
+        control: &'a mut mpsc::UnboundedReceiver<StopReason>,
+    ) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            // The slot is held to the attempt's end.
+            let _slot = slot;
+            match work {
+                NodeWork::Dispatch {
+                    spec,
+                    request_id,
+                    task_id,
+                    task_name,
+                    attempt,
+                    trace,
+                } => {
+                    let dispatch = Dispatch::new(&spec, &request_id, &task_id, &task_name, attempt);
+                    let mut headers = HeaderMap::new();
+                    for (name, value) in trace {
+                        headers.insert(name.to_ascii_lowercase().as_str(), value.as_str());
+                    }
+                    Remote::run(self, dispatch, headers, on_event, control).await
+                }
+                NodeWork::Adopt { tag, session_id } => {
+                    self.adopt(tag.as_str(), session_id, on_event, control)
+                        .await
+                }
+            }
+        })
+    }
 }

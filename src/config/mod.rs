@@ -95,6 +95,16 @@ pub enum ConfigSource {
 }
 
 impl Config {
+    /// What `smithd worker` runs with.
+    pub fn node(&self) -> crate::cluster::NodeConfig {
+        crate::cluster::NodeConfig {
+            cluster: self.cluster.clone(),
+            agent: self.agent.clone(),
+            default_capacity: self.limits.max_concurrent_tasks as u32,
+            data_dir: self.service.data_dir.clone(),
+        }
+    }
+
     /// Loads defaults < `source` < `env` (pairs of `SMITH_*` variables), then validates.
     pub fn load(
         source: Option<ConfigSource>,

@@ -134,7 +134,10 @@ fn sessions_spec(shared: Arc<ServiceShared>) -> ChildSpec {
                     .then(|| shared.governor.clone()),
                 ledger: shared.ledger.clone(),
                 warm: shared.warm.clone(),
-                remote: shared.remote.clone(),
+                remote: shared
+                    .remote
+                    .clone()
+                    .map(|r| r as Arc<dyn crate::agent::Nodes>),
             };
             let sessions = Sessions::start(deps, Some(sup)).await?;
             let cell = sessions.supervisor().cell();

@@ -36,7 +36,7 @@ pub struct SessionDeps {
     /// Warm workers (`agent.warm_pool`; `None`: every attempt starts cold).
     pub warm: Option<Arc<crate::agent::WarmPool>>,
     /// Worker nodes (`cluster.nats_url`; `None`: a single machine).
-    pub remote: Option<Arc<crate::cluster::Remote>>,
+    pub remote: Option<Arc<dyn crate::agent::Nodes>>,
 }
 
 /// Messages of a Session.
