@@ -206,6 +206,18 @@ async fn next(s: &mut Option<async_nats::Subscriber>) -> Option<async_nats::Mess
     }
 }
 
+/// The tools a dispatch may narrow the node's set to, never widen: what it asks for that the
+/// node's `agent.tools` has (all it asks for when the node sets none).
+fn tools_within(asked: Option<&[String]>, node: Option<&[String]>) -> Option<Vec<String>> {
+    match (asked, node) {
+        (Some(asked), Some(node)) => {
+            Some(asked.iter().filter(|t| node.contains(t)).cloned().collect())
+        }
+        (Some(asked), None) => Some(asked.to_vec()),
+        (None, node) => node.map(<[String]>::to_vec),
+    }
+}
+
 /// Why a dispatch cannot run here.
 enum Unfit {
     /// Its working directory is not one of this node's.
@@ -233,7 +245,7 @@ fn launch_of(
         max_budget_usd: d.max_budget_usd,
         json_schema: d.json_schema.clone(),
         env,
-        tools: d.tools.clone(),
+        tools: tools_within(d.tools.as_deref(), agent.tools.as_deref()),
         disallowed_tools: d.disallowed_tools.clone(),
         worktree: None,
         bare: d.bare,
@@ -346,5 +358,23 @@ impl Publisher {
         if !finished.load(std::sync::atomic::Ordering::SeqCst) {
             notified.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dispatch_narrows_the_nodes_tools_never_widens_them() {
+        let s = |v: &[&str]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        let node = s(&["Read", "Grep"]);
+        assert_eq!(
+            tools_within(Some(&s(&["Read", "Bash"])), Some(&node)),
+            Some(s(&["Read"]))
+        );
+        assert_eq!(tools_within(None, Some(&node)), Some(node.clone()));
+        assert_eq!(tools_within(Some(&s(&["Bash"])), None), Some(s(&["Bash"])));
+        assert_eq!(tools_within(None, None), None);
     }
 }

@@ -143,7 +143,8 @@ impl Remote {
             session_id,
             first_wait: start_timeout,
         };
-        self.follow(streams, events, follow, on_event, stop).await
+        self.follow(streams, events, follow, on_event, stop, &mut false)
+            .await
     }
 
     /// Follows attempt `tag`, started on a node by an earlier control plane (killed while it
@@ -171,9 +172,21 @@ impl Remote {
             session_id,
             first_wait: self.settings.lease,
         };
-        self.follow(streams, events, follow, on_event, stop).await
+        let mut stopped = false;
+        let mut outcome = self
+            .follow(streams, events, follow, on_event, stop, &mut stopped)
+            .await;
+        // Stopped by the earlier smithd as it shut down (its grace ran out before the outcome
+        // came), not by this one: interrupted, so it goes on — as a local attempt does.
+        if outcome.reason == OutcomeReason::Cancelled && !stopped {
+            outcome.reason = OutcomeReason::Interrupted;
+            outcome.retryable = true;
+        }
+        outcome
     }
 
+    /// Follows a remote attempt to its end; `stopped` is set once this control plane asked it
+    /// to stop.
     async fn follow(
         &self,
         streams: &Streams,
@@ -181,6 +194,7 @@ impl Remote {
         f: Follow,
         on_event: &mut (dyn FnMut(AttemptEvent) + Send),
         stop: &mut mpsc::UnboundedReceiver<StopReason>,
+        stopped: &mut bool,
     ) -> Outcome {
         let lost = |detail: String| Outcome::bare(OutcomeReason::NodeLost, detail);
         let key = f.key;
@@ -216,6 +230,7 @@ impl Remote {
                     stop_open = reason.is_some();
                     let reason = reason.unwrap_or(StopReason::Cancelled);
                     stopping = Some(reason);
+                    *stopped = true;
                     if let (None, Some(seq)) = (&node, f.work_seq)
                         && streams.work.delete_message(seq).await.unwrap_or(false)
                     {
