@@ -53,15 +53,20 @@ impl Directory {
         }
     }
 
-    /// A heartbeat came (a new revision of the node's entry).
-    pub fn heard(&self, info: NodeInfo) {
+    /// A heartbeat came (a new revision of the node's entry); `stale`: it is an old one (the
+    /// bucket keeps a dead node's last entry a while), so the node counts as lost at once.
+    pub fn heard(&self, info: NodeInfo, stale: bool) {
         let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
         let name = info.name.clone();
         let was = nodes.get(&name).map(|s| self.state(s));
-        let seen = Seen {
-            info,
-            at: Instant::now(),
+        let now = Instant::now();
+        let at = match stale {
+            true => now
+                .checked_sub(self.heartbeat * 3 + Duration::from_millis(1))
+                .unwrap_or(now),
+            false => now,
         };
+        let seen = Seen { info, at };
         let now = self.state(&seen);
         if was != Some(now) {
             match (was, now) {
@@ -207,8 +212,13 @@ impl Directory {
                 Ok(mut entries) => {
                     while let Some(entry) = entries.next().await {
                         let Ok(entry) = entry else { break };
+                        // An entry put more than a minute ago (by the server's clock) is a
+                        // dead node's last word, not a heartbeat (clocks a little apart do not
+                        // matter at that scale).
+                        let age =
+                            crate::store::records::now_ms() / 1000 - entry.created.unix_timestamp();
                         match serde_json::from_slice::<NodeInfo>(&entry.value) {
-                            Ok(info) => self.heard(info),
+                            Ok(info) => self.heard(info, age > 60),
                             Err(e) => {
                                 tracing::debug!(key = %entry.key, error = %e, "an unreadable node entry")
                             }
@@ -251,12 +261,29 @@ mod tests {
         }
     }
 
+    impl Directory {
+        fn heard_now(&self, info: NodeInfo) {
+            self.heard(info, false);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_old_entry_is_a_lost_node_at_once() {
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let d = Directory::new(Duration::from_secs(1));
+        d.heard(node("gone", 4, "/w"), true);
+        assert_eq!(d.statuses()[0].state, NodeState::Lost);
+        assert!(d.try_reserve(Path::new("/w")).is_none());
+        d.heard(node("gone", 4, "/w"), false);
+        assert_eq!(d.statuses()[0].state, NodeState::Up);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn slots_are_the_live_nodes_that_have_the_directory() {
         let d = Directory::new(Duration::from_secs(1));
         assert!(d.try_reserve(Path::new("/w/a")).is_none());
-        d.heard(node("n1", 1, "/w"));
-        d.heard(node("n2", 1, "/other"));
+        d.heard_now(node("n1", 1, "/w"));
+        d.heard_now(node("n2", 1, "/other"));
         let a = d.try_reserve(Path::new("/w/a")).expect("n1 has a slot");
         assert!(d.try_reserve(Path::new("/w/b")).is_none(), "n1 is full");
         assert!(d.has(Path::new("/other/x")));
@@ -268,7 +295,7 @@ mod tests {
         assert!(d.try_reserve(Path::new("/w/a")).is_none());
         let s = d.statuses();
         assert_eq!(s[0].state, NodeState::Lost);
-        d.heard(NodeInfo {
+        d.heard_now(NodeInfo {
             stopping: true,
             ..node("n2", 1, "/other")
         });
@@ -278,7 +305,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_waiting_attempt_gets_the_slot_given_back() {
         let d = Directory::new(Duration::from_secs(1));
-        d.heard(node("n1", 1, "/w"));
+        d.heard_now(node("n1", 1, "/w"));
         let held = d.try_reserve(Path::new("/w")).unwrap();
         let waiter = {
             let d = d.clone();
@@ -287,7 +314,7 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
         // The node keeps beating while the attempt runs.
-        d.heard(node("n1", 1, "/w"));
+        d.heard_now(node("n1", 1, "/w"));
         drop(held);
         let _slot = waiter.await.unwrap();
     }
