@@ -12,7 +12,7 @@
 //! `cargo bench --features stand-in --bench cluster` (SMITH_BENCH_ROUNDS: 30 dispatches;
 //! SMITH_BENCH_TASKS: 1,000).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,18 +22,13 @@ use smith::session::{RequestSpec, SessionConfig, Sessions};
 
 mod common;
 
-use common::{env_or, p50, run_request, sessions_on, stand_in};
+#[path = "../tests/support/nats.rs"]
+#[allow(dead_code)]
+mod nats;
+
+use common::{env_or, p50, run_request, sessions_on, stand_in, stand_in_agent};
 
 const NODE_SLOTS: u32 = 16;
-
-fn nats_server() -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
-        .map(|d| d.join("nats-server"))
-        .find(|p| p.is_file())
-}
 
 /// A child process killed and reaped when dropped.
 struct Reaped(Child);
@@ -43,27 +38,6 @@ impl Drop for Reaped {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn start_nats(bin: &Path, store: &Path) -> (Reaped, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(bin)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(store)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server starts");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nats-server does not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (Reaped(child), format!("nats://127.0.0.1:{port}"))
 }
 
 fn start_node(dir: &Path, name: &str, url: &str) -> Reaped {
@@ -96,19 +70,9 @@ async fn sessions(
     let mut config = SessionConfig::default();
     config.limits.max_concurrent_tasks = permits;
     config.limits.max_tasks_per_request = 1000.max(env_or("SMITH_BENCH_TASKS", 1000));
-    let settings = smith::agent::AgentConfig {
-        program: stand_in(),
-        roots: vec![dir.to_path_buf()],
-        env: [(
-            "FAKE_CLAUDE_STATE_DIR".to_string(),
-            dir.display().to_string(),
-        )]
-        .into(),
-        ..smith::agent::AgentConfig::default()
-    };
-    std::fs::create_dir_all(dir.join(if remote.is_some() { "cp" } else { "local" })).unwrap();
     let data = dir.join(if remote.is_some() { "cp" } else { "local" });
-    sessions_on(&data, config, permits, settings, 0, remote)
+    std::fs::create_dir_all(&data).unwrap();
+    sessions_on(&data, config, permits, stand_in_agent(dir), 0, remote)
         .await
         .0
 }
@@ -124,7 +88,7 @@ fn spec(dir: &Path, tasks: usize) -> RequestSpec {
 }
 
 fn main() {
-    let Some(bin) = nats_server() else {
+    let Some(bin) = nats::installed() else {
         println!("cluster: SKIPPED — nats-server is not installed (apt install nats-server)");
         return;
     };
@@ -134,9 +98,8 @@ fn main() {
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let work = dir.path().canonicalize().unwrap();
-        let store = work.join("nats");
-        std::fs::create_dir_all(&store).unwrap();
-        let (_nats, url) = start_nats(&bin, &store);
+        let server = nats::NatsServer::start(&bin, nats::free_port(), true, &[]);
+        let url = server.url();
         let _nodes = [
             start_node(&work, "node-a", &url),
             start_node(&work, "node-b", &url),

@@ -118,6 +118,20 @@ pub async fn run_request(
     (took, summary)
 }
 
+/// The stand-in agent with `dir` as its root and state directory.
+pub fn stand_in_agent(dir: &Path) -> smith::agent::AgentConfig {
+    smith::agent::AgentConfig {
+        program: stand_in(),
+        roots: vec![dir.to_path_buf()],
+        env: [(
+            "FAKE_CLAUDE_STATE_DIR".to_string(),
+            dir.display().to_string(),
+        )]
+        .into(),
+        ..smith::agent::AgentConfig::default()
+    }
+}
+
 /// Sessions running the stand-in agent with `dir` as its root, data and state directory,
 /// `permits` processes at a time; `agent` adjusts the agent settings. Tool calls smith decides
 /// are recorded by an approvals desk of their own, as in smithd.
@@ -127,16 +141,7 @@ pub async fn stand_in_sessions(
     permits: usize,
     agent: impl FnOnce(&mut smith::agent::AgentConfig),
 ) -> smith::session::Sessions {
-    let mut settings = smith::agent::AgentConfig {
-        program: stand_in(),
-        roots: vec![dir.to_path_buf()],
-        env: [(
-            "FAKE_CLAUDE_STATE_DIR".to_string(),
-            dir.display().to_string(),
-        )]
-        .into(),
-        ..smith::agent::AgentConfig::default()
-    };
+    let mut settings = stand_in_agent(dir);
     agent(&mut settings);
     sessions_with(dir, config, permits, settings, 0).await.0
 }

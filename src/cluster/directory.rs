@@ -85,13 +85,17 @@ impl Directory {
         self.changed.notify_waiters();
     }
 
+    /// Whether `s` is a live node that has `cwd`.
+    fn serves(&self, s: &Seen, cwd: &Path) -> bool {
+        self.state(s) == NodeState::Up && s.info.roots.iter().any(|r| cwd.starts_with(r))
+    }
+
     /// The slots of the live nodes that have `cwd`.
     fn slots_for(&self, cwd: &Path) -> u32 {
         let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
         nodes
             .values()
-            .filter(|s| self.state(s) == NodeState::Up)
-            .filter(|s| s.info.roots.iter().any(|r| cwd.starts_with(r)))
+            .filter(|s| self.serves(s, cwd))
             .map(|s| s.info.capacity)
             .sum()
     }
@@ -99,9 +103,7 @@ impl Directory {
     /// Whether a live node has `cwd` at all.
     pub fn has(&self, cwd: &Path) -> bool {
         let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
-        nodes.values().any(|s| {
-            self.state(s) == NodeState::Up && s.info.roots.iter().any(|r| cwd.starts_with(r))
-        })
+        nodes.values().any(|s| self.serves(s, cwd))
     }
 
     /// A slot on the nodes for an attempt in `cwd`, when one is free now.
@@ -168,8 +170,9 @@ impl Directory {
             .with_unit("{node}")
             .with_callback(move |o| {
                 let Some(d) = me.upgrade() else { return };
+                let nodes = d.statuses();
                 for state in [NodeState::Up, NodeState::Lost, NodeState::Stopped] {
-                    let n = d.statuses().iter().filter(|s| s.state == state).count();
+                    let n = nodes.iter().filter(|s| s.state == state).count();
                     o.observe(
                         n as u64,
                         &[KeyValue::new("smith.node.state", state.as_str())],

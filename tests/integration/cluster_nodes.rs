@@ -86,26 +86,22 @@ impl Cluster {
     }
 }
 
-/// The stand-in workers running in `d`'s work dir (not the `smith` clients there).
-fn claude_pids(d: &Daemon) -> Vec<u32> {
+/// The processes in `d`'s work dir whose command line `is` accepts.
+fn pids_of(d: &Daemon, is: impl Fn(&str) -> bool) -> Vec<u32> {
     d.worker_pids()
         .into_iter()
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|c| c.contains("fake-claude"))
-        })
+        .filter(|p| std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| is(&c)))
         .collect()
+}
+
+/// The stand-in workers running in `d`'s work dir (not the `smith` clients there).
+fn claude_pids(d: &Daemon) -> Vec<u32> {
+    pids_of(d, |c| c.contains("fake-claude"))
 }
 
 /// The `sleep` processes (the stand-in's grandchildren) in `d`'s work dir.
 fn sleep_pids(d: &Daemon) -> Vec<u32> {
-    d.worker_pids()
-        .into_iter()
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|c| c.starts_with("sleep"))
-        })
-        .collect()
+    pids_of(d, |c| c.starts_with("sleep"))
 }
 
 fn nodes_of(show: &Value) -> Vec<String> {

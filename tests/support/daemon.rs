@@ -260,16 +260,7 @@ impl Daemon {
 
     /// Waits for smithd to exit (up to `timeout`); returns its status.
     pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        let child = self.child.as_mut()?;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                self.child = None;
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        wait_for_exit(&mut self.child, timeout)
     }
 
     /// Processes whose cwd is in this daemon's work dir (the workers, in worktrees too), by pid.
@@ -317,6 +308,22 @@ impl Drop for Daemon {
             );
         }
     }
+}
+
+/// Waits up to `timeout` for `child` to exit; its status, with `child` taken (reaped).
+pub fn wait_for_exit(
+    child: &mut Option<Child>,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.as_mut()?.try_wait() {
+            *child = None;
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -1,23 +1,25 @@
 //! A real `nats-server` (Debian's package, which `.ci/run` installs) for the cluster tests:
 //! JetStream on (unless asked not to), a free loopback port, a store in a temp dir; stopped and
-//! reaped when dropped.
+//! reaped when dropped. A leaf (no other support module): the cluster benchmark uses it too.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::eventually_sync;
-
-/// The server binary; `None` (with the reason printed) only when `SMITH_NATS_UNAVAILABLE` says
-/// why it cannot be installed here.
-pub fn nats_server() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
+/// The server binary, when it is installed (on the PATH, or where Debian puts it).
+pub fn installed() -> Option<PathBuf> {
+    std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
         .map(|d| d.join("nats-server"))
-        .find(|p| p.is_file());
-    match (found, std::env::var("SMITH_NATS_UNAVAILABLE")) {
+        .find(|p| p.is_file())
+}
+
+/// The server binary; `None` (with the reason printed) only when `SMITH_NATS_UNAVAILABLE` says
+/// why it cannot be installed here.
+pub fn nats_server() -> Option<PathBuf> {
+    match (installed(), std::env::var("SMITH_NATS_UNAVAILABLE")) {
         (Some(p), _) => Some(p),
         (None, Ok(why)) => {
             println!("SKIPPED: nats-server cannot be installed on this machine ({why})");
@@ -101,10 +103,14 @@ fn spawn(
         cmd.arg("-js").arg("-sd").arg(store);
     }
     let child = cmd.spawn().expect("start nats-server");
-    eventually_sync(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    })
-    .expect("nats-server accepts connections");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nats-server accepts no connection"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     child
 }
 

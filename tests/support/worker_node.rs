@@ -10,7 +10,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::daemon::{Daemon, smithd_bin};
+use super::daemon::{Daemon, smithd_bin, wait_for_exit};
 
 /// A running worker node.
 pub struct WorkerNode {
@@ -118,15 +118,7 @@ impl WorkerNode {
 
     /// Waits up to `timeout` for it to exit.
     pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = std::time::Instant::now() + timeout;
-        while std::time::Instant::now() < deadline {
-            if let Some(Ok(Some(s))) = self.child.as_mut().map(|c| c.try_wait()) {
-                self.child = None;
-                return Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
+        wait_for_exit(&mut self.child, timeout)
     }
 }
 
