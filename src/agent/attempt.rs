@@ -29,10 +29,9 @@ use super::outcome::{ExitStatus, Outcome, OutcomeReason, StopCause, classify};
 use super::proc_info::process_start_time;
 use super::reaper;
 use super::stderr_tail::StderrTail;
-use super::tool_calls::{Answered, ToolCalls};
+use super::tool_calls::{Answered, Calls, Decider};
 use super::transcript::Transcript;
 use super::warm_pool::WarmProcess;
-use crate::permissions::AttemptApprovals;
 use crate::process_group::{GroupGuard, ProcessGroup};
 use crate::protocol::StopReason;
 
@@ -62,21 +61,24 @@ pub async fn run_attempt(
     group: Arc<ProcessGroup>,
 ) -> Outcome {
     match LaunchSpec::new(&spec) {
-        Ok(launch) => run_launch(launch, None, &mut on_event, &mut control, group, None).await,
+        Ok(launch) => {
+            let decider = Decider::Here(None);
+            run_launch(launch, None, &mut on_event, &mut control, group, decider).await
+        }
         Err(err) => Outcome::bare(OutcomeReason::SpawnFailed, err.to_string()),
     }
 }
 
 /// Runs one attempt from its launch spec (see [`run_attempt`]), on `warm` when a warm process
-/// of its profile is given (its clocks start now, when it gets its task); tool calls that need a
-/// person are asked through `approvals` (without it, they are refused).
+/// of its profile is given (its clocks start now, when it gets its task); `decider` decides the
+/// tool calls the CLI asks smith about.
 pub async fn run_launch(
     launch: LaunchSpec,
     warm: Option<WarmProcess>,
     on_event: &mut (dyn FnMut(AttemptEvent) + Send),
     control: &mut mpsc::UnboundedReceiver<StopReason>,
     group: Arc<ProcessGroup>,
-    approvals: Option<AttemptApprovals>,
+    decider: Decider,
 ) -> Outcome {
     let started = Instant::now();
     let config = launch.watchdogs;
@@ -115,7 +117,7 @@ pub async fn run_launch(
     let stderr = child.stderr.take().expect("stderr is piped");
     let stderr_task = tokio::spawn(StderrTail::drain(stderr, config.stderr_tail_bytes));
 
-    let mut calls = ToolCalls::new(&launch, approvals);
+    let mut calls = Calls::new(&launch, decider);
     let mut seen = Observed {
         init_seen: false,
         denials: Denials::default(),
@@ -179,7 +181,7 @@ pub async fn run_launch(
                     stop = Some(StopCause::Cancelled);
                 }
             },
-            answer = async { calls.as_mut().expect("guarded").next().await }, if calls.as_ref().is_some_and(ToolCalls::waiting) => {
+            answer = async { calls.as_mut().expect("guarded").next().await }, if calls.as_ref().is_some_and(Calls::waiting) => {
                 answer_call(answer, &mut seen, &mut stdin_tx, on_event);
             },
             _ = sleep_until(clocks.wall().unwrap_or_else(far)), if stage == StopStage::Running && clocks.wall().is_some() => {
@@ -219,7 +221,7 @@ pub async fn run_launch(
         }
         // A call waiting for a person stops both clocks.
         clocks.pause(
-            calls.as_ref().is_some_and(ToolCalls::waiting),
+            calls.as_ref().is_some_and(Calls::waiting),
             seen.tool_running(),
         );
         if let Some(cause) = stop

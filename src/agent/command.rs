@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use super::config::AgentConfig;
 use super::error::AgentError;
 
+/// Every call that would need a permission is asked of smith, on stdout.
+pub(crate) const ASK_SMITH: [&str; 2] = ["--permission-prompt-tool", "stdio"];
+
 /// Which Claude session an attempt runs in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionArg {
@@ -84,8 +87,7 @@ pub fn build_args(config: &AgentConfig, task: &TaskOptions, session: &SessionArg
         flag("--permission-mode", mode.clone());
     }
     if config.permissions.is_some() {
-        // Every call that would need a permission is asked of smith, on stdout.
-        flag("--permission-prompt-tool", "stdio".into());
+        flag(ASK_SMITH[0], ASK_SMITH[1].into());
     }
     if !config.allowed_tools.is_empty() {
         flag("--allowedTools", config.allowed_tools.join(","));

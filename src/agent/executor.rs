@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use super::attempt::{AttemptEvent, run_launch};
 use super::launch::LaunchSpec;
 use super::outcome::Outcome;
+use super::tool_calls::Decider;
 use super::warm_pool::WarmProcess;
 use crate::permissions::AttemptApprovals;
 use crate::process_group::ProcessGroup;
@@ -47,7 +48,8 @@ impl Executor for LocalExecutor {
         group: Arc<ProcessGroup>,
         approvals: Option<AttemptApprovals>,
     ) -> BoxFuture<'a, Outcome> {
-        Box::pin(run_launch(launch, warm, on_event, stop, group, approvals))
+        let decider = Decider::Here(approvals);
+        Box::pin(run_launch(launch, warm, on_event, stop, group, decider))
     }
 }
 

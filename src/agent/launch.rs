@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::attempt_tag::{AttemptTag, TAG_VAR};
-use super::command::{SessionArg, TaskOptions, build_args, build_env, check_cwd};
+use super::command::{ASK_SMITH, SessionArg, TaskOptions, build_args, build_env, check_cwd};
 use super::config::AgentConfig;
 use super::error::AgentError;
 use super::transcript::TranscriptFile;
@@ -141,6 +141,15 @@ impl LaunchSpec {
             transcript: spec.transcript.clone(),
             die_with_parent: false,
         })
+    }
+
+    /// The same, with the CLI asking smith about every call that needs a permission (what a
+    /// worker node does for a control plane that decides them).
+    pub fn asking_smith(mut self) -> Self {
+        if !self.args.iter().any(|a| a == ASK_SMITH[0]) {
+            self.args.extend(ASK_SMITH.map(String::from));
+        }
+        self
     }
 
     /// The process to spawn: piped stdio, a process group of its own, killed on drop.

@@ -14,7 +14,8 @@
 //! - `launch`: the launch spec, everything fixed when a worker is spawned;
 //! - `attempt`: one attempt from spawn to reaped exit ([`run_launch`]); `clocks`: its wall and
 //!   idle clocks (standing still while a call waits for a person); `tool_calls`: its tool calls
-//!   decided by smith (`permissions.mode = "stdio"`);
+//!   decided by smith (`permissions.mode = "stdio"`); `relayed_calls`: a worker node's, passed
+//!   to the control plane that decides them;
 //! - `executor`: the seam the task actor runs attempts through (local processes);
 //!   `placement`: where an attempt runs — here, or on a worker node (`crate::cluster`);
 //! - [`outcome`]: outcome classes and what an attempt leaves behind;
@@ -46,6 +47,7 @@ pub(crate) mod placement;
 pub(crate) mod proc_info;
 pub(crate) mod rate_limit_event;
 pub(crate) mod reaper;
+pub(crate) mod relayed_calls;
 pub(crate) mod stderr_tail;
 pub(crate) mod task;
 pub(crate) mod task_attempt;
@@ -68,9 +70,11 @@ pub use gate::AttemptGate;
 pub use launch::{AttemptSpec, LaunchSpec, StdinSide, Watchdogs};
 pub use outcome::{ExitStatus, Outcome, OutcomeReason, StopCause};
 pub use placement::{NodeSlot, NodeWork, Nodes};
+pub use relayed_calls::Relay;
 pub use task::{TaskActor, TaskMsg};
 pub use task_env::{
     AttemptRecorder, AttemptStart, TaskCarry, TaskEnv, TaskEvent, TaskEventKind, TaskLabels,
     TaskReporter, TaskSpec, TaskWorktree,
 };
+pub use tool_calls::{Answered, Decider, ToolCalls};
 pub use warm_pool::{WarmPool, WarmProcess};

@@ -1,6 +1,7 @@
 //! Where an attempt runs: here (a launch spec, for the executor), or on a worker node (a task
 //! spec dispatched, or an attempt an earlier smithd left running there, followed again). Worker
-//! nodes take what needs neither this host's worktrees nor its people's approvals. The nodes
+//! nodes take what does not need this host's worktrees; the tool calls they ask about are
+//! decided here, by the same policy and people (`ToolCalls`). The nodes
 //! are a seam ([`Nodes`], implemented by `crate::cluster`): neither the session nor the
 //! supervisor knows where an attempt runs.
 
@@ -14,6 +15,8 @@ use super::attempt::AttemptEvent;
 use super::attempt_tag::AttemptTag;
 use super::launch::{AttemptSpec, LaunchSpec};
 use super::outcome::Outcome;
+use super::tool_calls::ToolCalls;
+use crate::permissions::AttemptApprovals;
 use crate::protocol::StopReason;
 
 /// Worker nodes, as an attempt uses them.
@@ -59,6 +62,8 @@ pub enum NodeWork {
         attempt: u32,
         /// `traceparent` / `tracestate` of its span.
         trace: Vec<(String, String)>,
+        /// What decides the tool calls its node asks about (`permissions.mode = "stdio"`).
+        calls: Option<ToolCalls>,
     },
     /// An attempt an earlier smithd started there: followed.
     Adopt {
@@ -66,6 +71,8 @@ pub enum NodeWork {
         tag: AttemptTag,
         /// Its Claude session.
         session_id: String,
+        /// What decides the tool calls its node asks about.
+        calls: Option<ToolCalls>,
     },
 }
 
@@ -95,8 +102,9 @@ pub(super) async fn place(
 }
 
 /// The run of `spec` (attempt `attempt` of task `task_id`/`task_name` of `request_id`): on the
-/// node of `slot` (adopting `adopted` when set; `session_id`: its Claude session), else here —
-/// an error when its launch spec cannot be made.
+/// node of `slot` (adopting `adopted` when set; `session_id`: its Claude session; `approvals`:
+/// the people its tool calls are asked of), else here — an error when its launch spec cannot be
+/// made.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_of(
     spec: &AttemptSpec,
@@ -107,13 +115,24 @@ pub(super) fn run_of(
     task_name: &str,
     attempt: u32,
     session_id: &str,
+    approvals: Option<AttemptApprovals>,
     span: &tracing::Span,
 ) -> Result<Run, String> {
+    let calls = || {
+        let policy = spec.config.permissions.clone()?;
+        Some(ToolCalls::deciding(
+            policy,
+            spec.task.cwd.clone(),
+            None,
+            approvals,
+        ))
+    };
     Ok(match (slot, adopted) {
         (Some((nodes, slot)), Some(tag)) => {
             let work = NodeWork::Adopt {
                 tag,
                 session_id: session_id.into(),
+                calls: calls(),
             };
             Run::Node(nodes, slot, work)
         }
@@ -125,6 +144,7 @@ pub(super) fn run_of(
                 task_name: task_name.into(),
                 attempt,
                 trace: crate::telemetry::trace_env(span).unwrap_or_default(),
+                calls: calls(),
             };
             Run::Node(nodes, slot, work)
         }

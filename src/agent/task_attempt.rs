@@ -209,8 +209,8 @@ pub(super) async fn run_task_attempt(
             .map(|()| true),
         (None, None) => Ok(false),
     };
-    // Worker nodes take what needs neither this host's worktrees nor its people's approvals.
-    let eligible = matches!(prepared, Ok(false)) && spec.config.permissions.is_none();
+    // Worker nodes take what does not need this host's worktrees.
+    let eligible = matches!(prepared, Ok(false));
     let cwd = attempt_spec.task.cwd.clone();
     let slot = match place(remote.as_ref(), adopted.is_some(), eligible, &cwd, control).await {
         Ok(slot) => slot,
@@ -238,6 +238,14 @@ pub(super) async fn run_task_attempt(
         }
         None => Ok(()),
     };
+    let approvals = approvals.as_ref().map(|desk| {
+        desk.for_attempt(Asker {
+            session: labels.session.clone(),
+            request_id: labels.request_id.clone(),
+            task_id: spec.id.to_string(),
+            attempt,
+        })
+    });
     let launch = recorded
         .map_err(|e| format!("the attempt could not be recorded, so it was not started: {e}"))
         .and_then(|()| {
@@ -250,6 +258,7 @@ pub(super) async fn run_task_attempt(
                 &spec.name,
                 attempt,
                 &session_id,
+                approvals.clone(),
                 &span,
             )
         });
@@ -326,14 +335,6 @@ pub(super) async fn run_task_attempt(
                 }
                 other => report(TaskEventKind::Attempt(other)),
             };
-            let approvals = approvals.as_ref().map(|desk| {
-                desk.for_attempt(Asker {
-                    session: labels.session.clone(),
-                    request_id: labels.request_id.clone(),
-                    task_id: spec.id.to_string(),
-                    attempt,
-                })
-            });
             match launch.on_node(&mut on_event, control).await {
                 Ok(outcome) => outcome,
                 Err(launch) => {

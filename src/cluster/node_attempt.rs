@@ -6,21 +6,20 @@
 //! the node has been cut off from NATS for half the lease (the control plane will have given
 //! the task to another attempt by the time the lease runs out: never two live processes).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::HeaderMap;
 use async_nats::jetstream::{self, AckKind};
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
 
+use super::event_publisher::Publisher;
 use super::transcripts::{Keeper, Transcripts, claude_config};
-use super::wire::{Dispatch, NodeEvent, WireSession, control_subject, events_subject};
+use super::wire::{Control, Dispatch, NodeEvent, WireSession, control_subject};
 use crate::agent::attempt_tag::AttemptTag;
 use crate::agent::{
-    AgentConfig, AttemptEvent, AttemptSpec, LaunchSpec, Outcome, OutcomeReason, ProcessGroup,
-    SessionArg, TaskOptions, run_launch,
+    AgentConfig, Answered, AttemptEvent, AttemptSpec, Decider, LaunchSpec, Outcome, OutcomeReason,
+    ProcessGroup, Relay, SessionArg, TaskOptions, run_launch,
 };
 use crate::process_group::GroupGuard;
 use crate::protocol::StopReason;
@@ -149,7 +148,15 @@ pub(super) async fn run_remote_attempt(
                 };
                 events.send(NodeEvent::Attempt(event));
             };
-            let run = run_launch(launch, None, &mut on_event, &mut stop_rx, group, None);
+            // Tool calls the control plane decides: asked through the events, answered on the
+            // control subject.
+            let (asks_tx, mut asks) = mpsc::unbounded_channel::<serde_json::Value>();
+            let (answers, answers_rx) = mpsc::unbounded_channel::<Answered>();
+            let decider = match dispatch.ask {
+                true => Decider::Relay(Relay::new(asks_tx, answers_rx)),
+                false => Decider::Here(None),
+            };
+            let run = run_launch(launch, None, &mut on_event, &mut stop_rx, group, decider);
             tokio::pin!(run);
             let mut beat = tokio::time::interval(lease / 4);
             let mut stopped = false;
@@ -163,11 +170,20 @@ pub(super) async fn run_remote_attempt(
                         }
                     }
                     Some(m) = next(&mut control) => {
-                        match serde_json::from_slice::<StopReason>(&m.payload) {
-                            Ok(reason) => { let _ = stop_tx.send(reason); }
-                            Err(e) => tracing::warn!(attempt = %key, error = %e, "an unreadable stop request"),
+                        match serde_json::from_slice::<Control>(&m.payload) {
+                            Ok(Control::Stop(reason)) => { let _ = stop_tx.send(reason); }
+                            Ok(Control::Answer(answer)) => {
+                                publisher.send(NodeEvent::ToolAnswered { request_id: answer.request_id.clone() });
+                                let _ = answers.send(answer);
+                            }
+                            Err(e) => tracing::warn!(attempt = %key, error = %e, "an unreadable control message"),
+                        }
+                        // Answers are sent as requests: heard.
+                        if let Some(reply) = m.reply {
+                            let _ = node.client.publish(reply, bytes::Bytes::new()).await;
                         }
                     }
+                    Some(request) = asks.recv() => publisher.send(NodeEvent::ToolAsked(request)),
                     _ = beat.tick() => {
                         if !stopped && publisher.silent_for() > lease / 2 {
                             tracing::warn!(attempt = %key, "cut off from NATS for half the lease: stopping the attempt's process");
@@ -264,101 +280,11 @@ fn launch_of(
     })
     .map(|mut launch| {
         launch.die_with_parent = true;
-        launch
+        // Asking only narrows what the node's CLI may do by itself.
+        if d.ask { launch.asking_smith() } else { launch }
     })
     // A working directory that is not one of this node's is the only way it fails.
     .map_err(|e| Unfit::Elsewhere(e.to_string()))
-}
-
-/// Publishes an attempt's events in order (each acked by JetStream before the next; one that
-/// fails is sent again, with the same message id, until it is stored), and knows how long it
-/// has not been able to.
-#[derive(Clone)]
-struct Publisher {
-    tx: mpsc::UnboundedSender<NodeEvent>,
-    last_ok: Arc<Mutex<Instant>>,
-    done: Arc<tokio::sync::Notify>,
-    finished: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Publisher {
-    fn start(js: jetstream::Context, key: &str, lease: Duration) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<NodeEvent>();
-        let me = Self {
-            tx,
-            last_ok: Arc::new(Mutex::new(Instant::now())),
-            done: Arc::new(tokio::sync::Notify::new()),
-            finished: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        };
-        let (subject, key) = (events_subject(key), key.to_string());
-        let (last_ok, done, finished) = (me.last_ok.clone(), me.done.clone(), me.finished.clone());
-        tokio::spawn(async move {
-            let mut seq = 0u64;
-            while let Some(event) = rx.recv().await {
-                seq += 1;
-                let Ok(payload) = serde_json::to_vec(&event) else {
-                    continue;
-                };
-                let payload = bytes::Bytes::from(payload);
-                let mut headers = HeaderMap::new();
-                headers.insert("Nats-Msg-Id", format!("{key}.{seq}").as_str());
-                loop {
-                    let sent = match js
-                        .publish_with_headers(subject.clone(), headers.clone(), payload.clone())
-                        .await
-                    {
-                        Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    match sent {
-                        Ok(()) => {
-                            *last_ok.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-                            break;
-                        }
-                        Err(e) => {
-                            let silent =
-                                last_ok.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
-                            // Past the lease the control plane has moved on: what is left is
-                            // for nobody.
-                            if silent > lease {
-                                tracing::warn!(attempt = %key, error = %e, "events of a lost attempt dropped");
-                                rx.close();
-                                break;
-                            }
-                            tokio::time::sleep(Duration::from_millis(200)).await;
-                        }
-                    }
-                }
-            }
-            finished.store(true, std::sync::atomic::Ordering::SeqCst);
-            done.notify_waiters();
-        });
-        me
-    }
-
-    fn send(&self, event: NodeEvent) {
-        let _ = self.tx.send(event);
-    }
-
-    /// How long since JetStream last stored one of the events.
-    fn silent_for(&self) -> Duration {
-        self.last_ok
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .elapsed()
-    }
-
-    /// Waits until everything sent is published (or given up).
-    async fn finish(self) {
-        let Self {
-            tx, done, finished, ..
-        } = self;
-        drop(tx);
-        let notified = done.notified();
-        if !finished.load(std::sync::atomic::Ordering::SeqCst) {
-            notified.await;
-        }
-    }
 }
 
 #[cfg(test)]

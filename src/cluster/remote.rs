@@ -4,7 +4,8 @@
 //! is missed whatever the connection does), its lease renewed by every event the node sends,
 //! stop requests passed on, and a node not heard of for a lease an attempt that ended
 //! `node_lost` (retryable: the supervisor restarts it like any crash, as a new attempt; a
-//! late word from the lost one goes to a subject nobody reads any more).
+//! late word from the lost one goes to a subject nobody reads any more). The tool calls its
+//! node asks about are decided here (`remote_calls`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,9 +18,14 @@ use super::connection::Cluster;
 use super::directory::{Directory, RemoteSlot};
 use super::event_reader::Events;
 use super::jetstream::Streams;
+use super::remote_calls::RemoteCalls;
 use super::settings::{ClusterSettings, Placement};
-use super::wire::{Dispatch, NodeEvent, WORK_SUBJECT, WireSession, control_subject};
-use crate::agent::{AttemptEvent, NodeSlot, NodeWork, Nodes, Outcome, OutcomeReason, StopCause};
+use super::wire::{
+    Control, Dispatch, NodeEvent, WORK_SUBJECT, WireSession, control_subject, events_subject,
+};
+use crate::agent::{
+    AttemptEvent, NodeSlot, NodeWork, Nodes, Outcome, OutcomeReason, StopCause, ToolCalls,
+};
 use crate::protocol::{NodeStatus, StopReason};
 use futures::future::BoxFuture;
 
@@ -99,11 +105,13 @@ impl Remote {
         }
     }
 
-    /// Runs `dispatch` on a node to its end (see the module doc); `headers` carry the trace.
+    /// Runs `dispatch` on a node to its end (see the module doc); `headers` carry the trace,
+    /// `calls` decide the tool calls its node asks about.
     async fn run(
         &self,
         mut dispatch: Dispatch,
         headers: HeaderMap,
+        calls: Option<ToolCalls>,
         on_event: &mut (dyn FnMut(AttemptEvent) + Send),
         stop: &mut mpsc::UnboundedReceiver<StopReason>,
     ) -> Outcome {
@@ -117,6 +125,7 @@ impl Remote {
         };
         let key = dispatch.key();
         dispatch.lease_ms = self.settings.lease.as_millis() as u64;
+        dispatch.ask = calls.is_some();
         let start_timeout = self.settings.start_timeout;
         dispatch.take_by_ms = crate::store::records::now_ms() + start_timeout.as_millis() as i64;
         // Events are read from the stream's first for the attempt: nothing is missed.
@@ -137,7 +146,9 @@ impl Remote {
             Err(e) => return lost(format!("the attempt could not be dispatched: {e}")),
         };
         tracing::debug!(attempt = %key, seq = work_seq, "dispatched");
+        let lease = self.settings.lease;
         let follow = Follow {
+            calls: RemoteCalls::new(calls, self.cluster.client(), &key, lease, 0),
             key,
             work_seq: Some(work_seq),
             session_id,
@@ -149,11 +160,13 @@ impl Remote {
 
     /// Follows attempt `tag`, started on a node by an earlier control plane (killed while it
     /// ran), to its end: its events from the first (an outcome it reached meanwhile is read at
-    /// once), its lease as for any remote attempt. `session_id`: its Claude session.
+    /// once), its lease as for any remote attempt. `session_id`: its Claude session; `calls`
+    /// decide the tool calls its node asks about.
     async fn adopt(
         &self,
         tag: &str,
         session_id: String,
+        calls: Option<ToolCalls>,
         on_event: &mut (dyn FnMut(AttemptEvent) + Send),
         stop: &mut mpsc::UnboundedReceiver<StopReason>,
     ) -> Outcome {
@@ -165,8 +178,17 @@ impl Remote {
         };
         let key = super::wire::attempt_key(tag);
         tracing::info!(attempt = %key, "following a remote attempt an earlier smithd started");
+        // What was said before now is a replay: tool calls asked then are decided once it is
+        // read, unless their answers arrived meanwhile.
+        let replay_to = streams
+            .events
+            .get_last_raw_message_by_subject(&events_subject(&key))
+            .await
+            .map_or(0, |m| m.sequence);
         let events = Events::start(streams.events.clone(), &key);
+        let lease = self.settings.lease;
         let follow = Follow {
+            calls: RemoteCalls::new(calls, self.cluster.client(), &key, lease, replay_to),
             key,
             work_seq: None,
             session_id,
@@ -198,6 +220,7 @@ impl Remote {
     ) -> Outcome {
         let lost = |detail: String| Outcome::bare(OutcomeReason::NodeLost, detail);
         let key = f.key;
+        let mut calls = f.calls;
         let lease = self.settings.lease;
         let mut deadline = Instant::now() + f.first_wait;
         let mut node: Option<String> = None;
@@ -223,14 +246,20 @@ impl Remote {
                             spawned |= matches!(e, AttemptEvent::Spawned { .. });
                             on_event(e)
                         }
+                        NodeEvent::ToolAsked(request) => calls.asked(seq, request, on_event),
+                        NodeEvent::ToolAnswered { request_id } => calls.answered(&request_id),
                         NodeEvent::Finished(outcome) => return *outcome,
                     }
+                    calls.read(seq, on_event);
                 }
+                answer = calls.next(), if calls.waiting() => calls.answer(answer, on_event),
                 reason = stop.recv(), if stop_open => {
                     stop_open = reason.is_some();
                     let reason = reason.unwrap_or(StopReason::Cancelled);
                     stopping = Some(reason);
                     *stopped = true;
+                    // What waits for a person is withdrawn: the worker will not run it.
+                    calls.end(StopCause::from(reason).describe());
                     if let (None, Some(seq)) = (&node, f.work_seq)
                         && streams.work.delete_message(seq).await.unwrap_or(false)
                     {
@@ -244,6 +273,7 @@ impl Remote {
                 _ = sleep_until(deadline) => {
                     // Whoever has it stops it when it hears again (and stops by itself when cut off).
                     self.tell(&key, StopReason::Cancelled).await;
+                    calls.end("its worker node was lost");
                     if let (None, Some(seq)) = (&node, f.work_seq) {
                         let _ = streams.work.delete_message(seq).await;
                         return lost(format!(
@@ -267,7 +297,7 @@ impl Remote {
     /// Asks the node running attempt `key` to stop it.
     async fn tell(&self, key: &str, reason: StopReason) {
         if let Some(client) = self.cluster.client() {
-            let payload = serde_json::to_vec(&reason).unwrap_or_default();
+            let payload = serde_json::to_vec(&Control::Stop(reason)).unwrap_or_default();
             if let Err(e) = client.publish(control_subject(key), payload.into()).await {
                 tracing::warn!(attempt = %key, error = %e, "cannot pass a stop request on");
             }
@@ -278,6 +308,8 @@ impl Remote {
 
 /// What a remote attempt is followed by.
 struct Follow {
+    /// The tool calls its node asks about.
+    calls: RemoteCalls,
     /// Its key.
     key: String,
     /// Its dispatch's sequence in the work queue (taken back while no node has it).
@@ -322,16 +354,21 @@ impl Nodes for Remote {
                     task_name,
                     attempt,
                     trace,
+                    calls,
                 } => {
                     let dispatch = Dispatch::new(&spec, &request_id, &task_id, &task_name, attempt);
                     let mut headers = HeaderMap::new();
                     for (name, value) in trace {
                         headers.insert(name.to_ascii_lowercase().as_str(), value.as_str());
                     }
-                    Remote::run(self, dispatch, headers, on_event, control).await
+                    Remote::run(self, dispatch, headers, calls, on_event, control).await
                 }
-                NodeWork::Adopt { tag, session_id } => {
-                    self.adopt(tag.as_str(), session_id, on_event, control)
+                NodeWork::Adopt {
+                    tag,
+                    session_id,
+                    calls,
+                } => {
+                    self.adopt(tag.as_str(), session_id, calls, on_event, control)
                         .await
                 }
             }

@@ -8,7 +8,9 @@
 //! - `smith.events.<key>` (stream `SMITH_EVENTS`, kept for a day): a [`NodeEvent`] per thing
 //!   that happens to the attempt, in order — started, progress, heartbeats, the outcome. The
 //!   control plane reads them from the stream, so nothing said while it was away is lost.
-//! - `smith.control.<key>` (core NATS): a [`StopReason`] for the running attempt.
+//! - `smith.control.<key>` (core NATS): a [`Control`] for the running attempt — a stop request,
+//!   or the answer to a tool call it relayed (sent as a request: the node acks it, and it is
+//!   sent again until it does).
 //! - Bucket `smith_nodes` (key-value, entries kept [`NODES_MAX_AGE`]): a [`NodeInfo`] per
 //!   node, put every `cluster.node_heartbeat`.
 
@@ -17,7 +19,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent::{AttemptEvent, AttemptSpec, Outcome, SessionArg};
+use crate::agent::{Answered, AttemptEvent, AttemptSpec, Outcome, SessionArg};
+use crate::protocol::StopReason;
 
 /// The work-queue stream.
 pub const WORK_STREAM: &str = "SMITH_WORK";
@@ -107,6 +110,11 @@ pub struct Dispatch {
     pub disallowed_tools: Vec<String>,
     /// `--bare`.
     pub bare: bool,
+    /// The control plane decides the tool calls that need a permission (its `permissions.mode
+    /// = "stdio"`): the node's CLI asks on stdout, the node relays each request as a
+    /// [`NodeEvent::ToolAsked`] and writes the answer it gets back.
+    #[serde(default)]
+    pub ask: bool,
     /// The attempt's lease, in milliseconds.
     pub lease_ms: u64,
     /// When the control plane stops waiting for a node to take it (Unix ms): a node that
@@ -147,6 +155,7 @@ impl Dispatch {
             tools: t.tools.clone(),
             disallowed_tools: t.disallowed_tools.clone(),
             bare: t.bare,
+            ask: false,
             lease_ms: 0,
             take_by_ms: 0,
         }
@@ -176,8 +185,26 @@ pub enum NodeEvent {
     Attempt(AttemptEvent),
     /// The node is still running it (sent every quarter of the lease).
     Heartbeat,
+    /// The CLI asks whether a tool call may run (its `can_use_tool` control request, as it is).
+    ToolAsked(serde_json::Value),
+    /// The node got the answer to the control request `request_id` (a control plane that reads
+    /// the events again after a restart does not ask about it again).
+    ToolAnswered {
+        /// The control request's id.
+        request_id: String,
+    },
     /// It ended.
     Finished(Box<Outcome>),
+}
+
+/// What the control plane tells a running remote attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Control {
+    /// Stop it.
+    Stop(StopReason),
+    /// The answer to a tool call it relayed.
+    Answer(Answered),
 }
 
 /// A worker node, as its heartbeats say.

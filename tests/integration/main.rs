@@ -10,6 +10,7 @@ mod agent;
 mod ask_inputs;
 mod cli;
 mod cluster;
+mod cluster_approvals;
 mod cluster_nodes;
 mod containment;
 mod control_plane;

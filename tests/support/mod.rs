@@ -9,6 +9,7 @@ pub mod actors;
 pub mod agent;
 pub mod approvals;
 pub mod background;
+pub mod cluster;
 pub mod daemon;
 pub mod fake_api;
 pub mod git;
