@@ -81,7 +81,7 @@ pub(super) enum Run {
     /// Here.
     Local(Box<LaunchSpec>),
     /// On a worker node.
-    Node(Arc<dyn Nodes>, NodeSlot, NodeWork),
+    Node(Arc<dyn Nodes>, NodeSlot, Box<NodeWork>),
 }
 
 /// A slot on the worker nodes for an attempt in `cwd` (`eligible`: it may run on one), or the
@@ -134,7 +134,7 @@ pub(super) fn run_of(
                 session_id: session_id.into(),
                 calls: calls(),
             };
-            Run::Node(nodes, slot, work)
+            Run::Node(nodes, slot, Box::new(work))
         }
         (Some((nodes, slot)), None) => {
             let work = NodeWork::Dispatch {
@@ -146,7 +146,7 @@ pub(super) fn run_of(
                 trace: crate::telemetry::trace_env(span).unwrap_or_default(),
                 calls: calls(),
             };
-            Run::Node(nodes, slot, work)
+            Run::Node(nodes, slot, Box::new(work))
         }
         (None, _) => Run::Local(Box::new(LaunchSpec::new(spec).map_err(|e| e.to_string())?)),
     })
@@ -161,7 +161,7 @@ impl Run {
     ) -> Result<Outcome, Box<LaunchSpec>> {
         match self {
             Run::Local(launch) => Err(launch),
-            Run::Node(nodes, slot, work) => Ok(nodes.run(slot, work, on_event, control).await),
+            Run::Node(nodes, slot, work) => Ok(nodes.run(slot, *work, on_event, control).await),
         }
     }
 }

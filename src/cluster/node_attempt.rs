@@ -174,7 +174,7 @@ pub(super) async fn run_remote_attempt(
                             Ok(Control::Stop(reason)) => { let _ = stop_tx.send(reason); }
                             Ok(Control::Answer(answer)) => {
                                 publisher.send(NodeEvent::ToolAnswered { request_id: answer.request_id.clone() });
-                                let _ = answers.send(answer);
+                                let _ = answers.send(*answer);
                             }
                             Err(e) => tracing::warn!(attempt = %key, error = %e, "an unreadable control message"),
                         }

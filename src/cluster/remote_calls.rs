@@ -125,7 +125,7 @@ impl RemoteCalls {
             return;
         };
         let payload = bytes::Bytes::from(
-            serde_json::to_vec(&Control::Answer(answer)).expect("an answer serializes"),
+            serde_json::to_vec(&Control::Answer(Box::new(answer))).expect("an answer serializes"),
         );
         let (subject, key) = (control_subject(&self.key), self.key.clone());
         let until = Instant::now() + self.lease;

@@ -204,7 +204,7 @@ pub enum Control {
     /// Stop it.
     Stop(StopReason),
     /// The answer to a tool call it relayed.
-    Answer(Answered),
+    Answer(Box<Answered>),
 }
 
 /// A worker node, as its heartbeats say.
@@ -247,5 +247,26 @@ mod tests {
         assert_eq!(serde_json::from_str::<NodeEvent>(&json).unwrap(), e);
         let h = serde_json::to_string(&NodeEvent::Heartbeat).unwrap();
         assert_eq!(h, r#""heartbeat""#);
+    }
+
+    #[test]
+    fn an_answer_travels_without_its_decision_which_stays_where_it_was_made() {
+        let stop = serde_json::to_string(&Control::Stop(StopReason::Cancelled)).unwrap();
+        assert_eq!(stop, r#"{"stop":"cancelled"}"#);
+        let answer = Answered {
+            request_id: "r1".into(),
+            line: "{}".into(),
+            denial: None,
+            decision: None,
+        };
+        let json = serde_json::to_string(&Control::Answer(Box::new(answer.clone()))).unwrap();
+        assert_eq!(
+            json,
+            r#"{"answer":{"request_id":"r1","line":"{}","denial":null}}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Control>(&json).unwrap(),
+            Control::Answer(Box::new(answer))
+        );
     }
 }
