@@ -1,13 +1,16 @@
 //! Worker nodes (`smithd worker`, processes with configs of their own) on a real nats-server
 //! 2.9: the control plane (a process too) dispatches task specs, the nodes run them and
 //! stream their events back; a node that stops answering loses its attempt (`node_lost`) and
-//! the task is restarted on the other; cancel stops the remote process group.
+//! the task is restarted on the other; cancel stops the remote process group; a node's text and
+//! tool calls reach the client live.
 
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use serde_json::Value;
+use smith::protocol::{Event, RequestStatus};
 
+use crate::live::{ask_events, texts};
 use crate::support::approvals::json_of;
 use crate::support::cluster::{claude_pids, cluster, cluster_with, nodes_of, sleep_pids};
 use crate::support::daemon::{Daemon, stderr};
@@ -306,4 +309,29 @@ fn a_killed_control_plane_finds_its_remote_attempts_again_and_nothing_runs_twice
     // The processes were never replaced, and none is left.
     assert!(workers.iter().all(|p| !claude_pids(&c.d).contains(p)));
     assert!(claude_pids(&c.d).is_empty(), "{:?}", claude_pids(&c.d));
+}
+
+#[test]
+fn a_nodes_text_and_tool_calls_reach_the_client_as_they_happen() {
+    let Some(c) = cluster("remote", 2) else {
+        return;
+    };
+    let (events, summary) = ask_events(&c.d, "main", "[[sh:echo hello-node]] [[deltas:300]]");
+    assert_eq!(summary.status, RequestStatus::Succeeded, "{summary:?}");
+    let text = texts(&events);
+    let expected: String = (0..300).map(|i| format!("d{i} ")).collect();
+    assert_eq!(text.concat(), expected);
+    assert!(text.len() < 30, "{} text events for 300 deltas", text.len());
+    let tools: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TaskTool { activity, .. } => Some(activity.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tools.len(), 2, "started and ended: {tools:?}");
+    assert_eq!(tools[0].input, "echo hello-node");
+    assert!(tools[1].duration_ms.is_some(), "{tools:?}");
+    let show = json_of(&c.d, &["show", "--json", summary.request_id.as_str()]);
+    assert_eq!(nodes_of(&show).len(), 1, "it ran on a node: {show}");
 }

@@ -45,7 +45,8 @@ fn events_until_finished(s: &mut UnixStream) -> (Vec<Event>, RequestSummary) {
     }
 }
 
-fn texts(events: &[Event]) -> Vec<&str> {
+/// The text events' texts, in order.
+pub fn texts(events: &[Event]) -> Vec<&str> {
     events
         .iter()
         .filter_map(|e| match e {
