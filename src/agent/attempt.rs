@@ -321,6 +321,7 @@ pub async fn run_launch(
         model: seen.model,
         denials: seen.denials.into_vec(),
         budget_day: None,
+        receipt: None,
     };
     tracing::debug!(pid, reason = %outcome.reason, exit = ?outcome.exit, "claude attempt ended");
     outcome

@@ -18,7 +18,8 @@
 //!   to the control plane that decides them;
 //! - `executor`: the seam the task actor runs attempts through (local processes);
 //!   `placement`: where an attempt runs — here, or on a worker node (`crate::cluster`);
-//! - [`outcome`]: outcome classes and what an attempt leaves behind;
+//! - [`outcome`]: outcome classes and what an attempt leaves behind (`receipt`: where a remote
+//!   one was read, acknowledged once committed);
 //! - `gate`: a request's hold over its attempts (budget left, closed on cancel or budget);
 //! - `hint`: what a person should do about a failed attempt;
 //! - `task_env`: what a task's attempts are given and report; `task_runner`: the actor's runner
@@ -47,6 +48,7 @@ pub(crate) mod placement;
 pub(crate) mod proc_info;
 pub(crate) mod rate_limit_event;
 pub(crate) mod reaper;
+pub(crate) mod receipt;
 pub(crate) mod relayed_calls;
 pub(crate) mod stderr_tail;
 pub(crate) mod task;
@@ -70,6 +72,7 @@ pub use gate::AttemptGate;
 pub use launch::{AttemptSpec, LaunchSpec, StdinSide, Watchdogs};
 pub use outcome::{ExitStatus, Outcome, OutcomeReason, StopCause};
 pub use placement::{NodeSlot, NodeWork, Nodes};
+pub use receipt::Receipt;
 pub use relayed_calls::Relay;
 pub use task::{TaskActor, TaskMsg};
 pub use task_env::{

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::event::{ResultEvent, Usage};
+use super::receipt::Receipt;
 use crate::protocol::{ChangeSummary, StopReason, ToolDenial};
 
 pub use crate::protocol::OutcomeReason;
@@ -137,6 +138,10 @@ pub struct Outcome {
     /// The day (`YYYY-MM-DD`, `limits.budget_time_zone`) its cost was charged to by the ledger.
     #[serde(default)]
     pub budget_day: Option<String>,
+    /// A remote attempt's: where its outcome was read, and what is owed once it is committed
+    /// (stays on the control plane).
+    #[serde(skip)]
+    pub receipt: Option<Receipt>,
 }
 
 impl Outcome {
@@ -158,6 +163,7 @@ impl Outcome {
             model: None,
             denials: Vec::new(),
             budget_day: None,
+            receipt: None,
         }
     }
 }

@@ -24,7 +24,7 @@ use super::wire::{
     Control, Dispatch, NodeEvent, WORK_SUBJECT, WireSession, control_subject, events_subject,
 };
 use crate::agent::{
-    AttemptEvent, NodeSlot, NodeWork, Nodes, Outcome, OutcomeReason, StopCause, ToolCalls,
+    AttemptEvent, NodeSlot, NodeWork, Nodes, Outcome, OutcomeReason, Receipt, StopCause, ToolCalls,
 };
 use crate::protocol::{NodeStatus, StopReason};
 use futures::future::BoxFuture;
@@ -248,7 +248,10 @@ impl Remote {
                         }
                         NodeEvent::ToolAsked(request) => calls.asked(seq, request, on_event),
                         NodeEvent::ToolAnswered { request_id } => calls.answered(&request_id),
-                        NodeEvent::Finished(outcome) => return *outcome,
+                        NodeEvent::Finished(outcome) => {
+                            let receipt = Some(acknowledge(streams, &key, seq));
+                            return Outcome { receipt, ..*outcome };
+                        }
                     }
                     calls.read(seq, on_event);
                 }
@@ -304,6 +307,23 @@ impl Remote {
             let _ = client.flush().await;
         }
     }
+}
+
+/// The receipt of attempt `key`'s outcome, read at `seq`: once it is committed, the attempt's
+/// events are purged from the stream (the acknowledgement of a stream that keeps events by age;
+/// a control plane started later never reads them again).
+fn acknowledge(streams: &Streams, key: &str, seq: u64) -> Receipt {
+    let (stream, subject) = (streams.events.clone(), events_subject(key));
+    let runtime = tokio::runtime::Handle::current();
+    Receipt::new(seq, move || {
+        let (stream, subject) = (stream.clone(), subject.clone());
+        runtime.spawn(async move {
+            match stream.purge().filter(subject.as_str()).await {
+                Ok(p) => tracing::debug!(%subject, purged = p.purged, "outcome committed: events acknowledged"),
+                Err(e) => tracing::warn!(%subject, error = %e, "cannot purge a finished attempt's events (they expire with the stream's max_age)"),
+            }
+        });
+    })
 }
 
 /// What a remote attempt is followed by.

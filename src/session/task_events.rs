@@ -183,10 +183,19 @@ impl SessionState {
                 record.cost_usd = Some(outcome.cost_usd);
                 record.day = outcome.budget_day.clone();
                 record.detail = outcome.detail.clone();
+                record.event_seq = outcome.receipt.as_ref().map(|r| r.seq);
                 let task = task.clone();
-                store.send("recording the end of an attempt", move |c| {
-                    queries::finish_attempt(c, &record, &task)
-                });
+                // A remote outcome is acknowledged once it is committed.
+                let receipt = outcome.receipt.clone();
+                store.send_then(
+                    "recording the end of an attempt",
+                    move |c| queries::finish_attempt(c, &record, &task),
+                    move |_| {
+                        if let Some(r) = receipt {
+                            r.committed()
+                        }
+                    },
+                );
                 Some(Event::TaskFinished {
                     task_id,
                     attempt,

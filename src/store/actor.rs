@@ -253,16 +253,32 @@ impl StoreHandle {
     where
         F: FnOnce(&mut Connection) -> Result<(), StoreError> + Send + 'static,
     {
+        self.send_then(action, f, |()| {});
+    }
+
+    /// Queues `f` like [`send`](Self::send); `then` gets its result once it is committed (on
+    /// the store's thread: it must not block). Failures are logged with `action`, and `then`
+    /// is not called.
+    pub fn send_then<T, F, G>(&self, action: &'static str, f: F, then: G)
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        G: FnOnce(T) + Send + 'static,
+    {
         let job: Job = Box::new(move |conn| {
-            match conn {
-                Some(conn) => {
-                    if let Err(e) = f(conn) {
-                        tracing::error!(error = %e, action, "database write failed");
+            let result = match conn {
+                Some(conn) => f(conn),
+                None => Err(StoreError::Unavailable("no transaction could begin".into())),
+            };
+            Box::new(
+                move |commit_failure: Option<&StoreError>| match (result, commit_failure) {
+                    (Ok(value), None) => then(value),
+                    (Err(e), _) => tracing::error!(error = %e, action, "database write failed"),
+                    (Ok(_), Some(e)) => {
+                        tracing::error!(error = %e, action, "database write failed")
                     }
-                }
-                None => tracing::error!(action, "database write lost: no transaction could begin"),
-            }
-            Box::new(|_| {})
+                },
+            )
         });
         if let Err(e) = self.actor.send_message(StoreMsg::Run(job)) {
             tracing::error!(error = %e, action, "the store is not running");

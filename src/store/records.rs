@@ -93,6 +93,8 @@ pub struct AttemptRecord {
     pub node: Option<String>,
     /// Its tag (`SMITH_ATTEMPT`).
     pub tag: Option<String>,
+    /// A remote attempt's: the events stream's sequence its outcome was read at.
+    pub event_seq: Option<u64>,
 }
 
 impl AttemptRecord {
@@ -124,6 +126,7 @@ impl AttemptRecord {
             warm: false,
             node: None,
             tag: None,
+            event_seq: None,
         }
     }
 }

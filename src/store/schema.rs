@@ -191,6 +191,11 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE attempts ADD COLUMN node TEXT;
     ALTER TABLE attempts ADD COLUMN tag TEXT;
     "#,
+    // v12: where a remote attempt's outcome was read (the events stream's sequence), stored
+    // with the outcome: an outcome is applied once.
+    r#"
+    ALTER TABLE attempts ADD COLUMN event_seq INTEGER;
+    "#,
 ];
 
 /// The newest schema version this build knows.

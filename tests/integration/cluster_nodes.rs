@@ -44,6 +44,8 @@ fn a_fan_out_runs_on_both_nodes_and_status_shows_them() {
     }
     // Nothing is left running on the nodes.
     assert!(c.d.worker_pids().is_empty(), "{:?}", c.d.worker_pids());
+    // Each outcome was stored with its stream sequence, then acknowledged.
+    c.until_outcomes_acknowledged();
     // Dashboards see the nodes.
     let metrics = scrape(&prometheus_addr(&c.d));
     let has = |line: &str| metrics.lines().any(|l| l.starts_with(line));
@@ -309,6 +311,8 @@ fn a_killed_control_plane_finds_its_remote_attempts_again_and_nothing_runs_twice
     // The processes were never replaced, and none is left.
     assert!(workers.iter().all(|p| !claude_pids(&c.d).contains(p)));
     assert!(claude_pids(&c.d).is_empty(), "{:?}", claude_pids(&c.d));
+    // The outcome that waited in the stream was applied and acknowledged like the other.
+    c.until_outcomes_acknowledged();
 }
 
 #[test]

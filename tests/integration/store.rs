@@ -1,5 +1,6 @@
 //! The SQLite store: schema and migrations, refusal of newer or corrupt databases, the records
-//! round trip, interruption of in-flight requests, and commit-before-acknowledge.
+//! round trip, interruption of in-flight requests, commit-before-acknowledge, and a remote
+//! outcome applied once.
 
 use rusqlite::Connection;
 use smith::protocol::{OutcomeReason, TaskKind};
@@ -305,4 +306,37 @@ async fn a_committed_change_is_visible_to_another_connection_when_the_call_retur
             .unwrap();
         assert_eq!(n, seq);
     }
+}
+
+#[test]
+fn a_remote_attempts_outcome_is_applied_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = open_database(&dir.path().join("smith.db")).unwrap();
+    queries::insert_request(&mut conn, &new_request("r1", "main")).unwrap();
+    queries::set_request_running(&conn, "r1").unwrap();
+    queries::set_tasks(&mut conn, "r1", &[task("r1", 0, TaskStatus::Pending)]).unwrap();
+    let started = AttemptRecord::new("r1", TaskId::Work(0), 1, now_ms());
+    queries::start_attempt(&mut conn, &started).unwrap();
+    let finished = AttemptRecord {
+        finished_at: Some(now_ms()),
+        exit_reason: Some(OutcomeReason::Completed),
+        cost_usd: Some(0.2),
+        event_seq: Some(42),
+        ..started.clone()
+    };
+    let done = task("r1", 0, TaskStatus::Succeeded);
+    assert!(queries::finish_attempt(&mut conn, &finished, &done).unwrap());
+    // The same outcome read again (a repeated delivery) changes nothing.
+    let again = AttemptRecord {
+        exit_reason: Some(OutcomeReason::Crashed),
+        cost_usd: Some(9.0),
+        ..finished.clone()
+    };
+    let failed = task("r1", 0, TaskStatus::Failed);
+    assert!(!queries::finish_attempt(&mut conn, &again, &failed).unwrap());
+    let d = queries::request_detail(&conn, "r1").unwrap();
+    assert_eq!(d.attempts[0].event_seq, Some(42));
+    assert_eq!(d.attempts[0].exit_reason, Some(OutcomeReason::Completed));
+    assert_eq!(d.attempts[0].cost_usd, Some(0.2));
+    assert_eq!(d.tasks[0].status, TaskStatus::Succeeded);
 }

@@ -128,3 +128,27 @@ pub fn nodes_of(show: &Value) -> Vec<String> {
     nodes.dedup();
     nodes
 }
+
+impl Cluster {
+    /// Waits until every attempt's outcome is acknowledged: the events stream is empty, and each
+    /// attempt of `d`'s database has the stream sequence its outcome was read at.
+    pub fn until_outcomes_acknowledged(&self) {
+        let events = eventually_sync(Duration::from_secs(10), || {
+            (self.nats.stream_messages("SMITH_EVENTS") == 0).then_some(())
+        });
+        assert!(
+            events.is_some(),
+            "events are left in the stream: {}",
+            self.nats.stream_messages("SMITH_EVENTS")
+        );
+        let db = rusqlite::Connection::open(self.d.root().join("data").join("smith.db")).unwrap();
+        let without: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM attempts WHERE event_seq IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(without, 0, "attempts without their outcome's sequence");
+    }
+}

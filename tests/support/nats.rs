@@ -84,6 +84,23 @@ impl NatsServer {
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
+
+    /// How many messages stream `name` holds now.
+    pub fn stream_messages(&self, name: &str) -> u64 {
+        let url = self.url();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let client = async_nats::connect(url)
+                .await
+                .expect("connect to nats-server");
+            let js = async_nats::jetstream::new(client);
+            let mut stream = js.get_stream(name).await.expect("the stream");
+            stream.info().await.expect("its info").state.messages
+        })
+    }
 }
 
 fn spawn(

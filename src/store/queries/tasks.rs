@@ -1,7 +1,7 @@
 //! Tasks and their attempts: recorded when planned, when an attempt starts (before its process
 //! runs) and when it ends, each change in one transaction.
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::workspaces::{WORKSPACE_COLUMNS, upsert_workspace, workspace_from};
 use super::{exec, parse_col};
@@ -174,13 +174,28 @@ pub fn set_claude_session(
     tx.commit().ctx("committing a Claude session")
 }
 
-/// Records how an attempt ended, and its task's new state, in one transaction.
+/// Records how an attempt ended, and its task's new state, in one transaction. A remote
+/// attempt's outcome (with its `event_seq`) is applied once: an attempt that has one already is
+/// left as it is (`Ok(false)`).
 pub fn finish_attempt(
     conn: &mut Connection,
     a: &AttemptRecord,
     task: &Task,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let tx = conn.savepoint().ctx("starting a transaction")?;
+    let applied: Option<i64> = tx
+        .query_row(
+            "SELECT event_seq FROM attempts WHERE request_id = ?1 AND task_idx = ?2 AND attempt = ?3",
+            params![a.request_id, a.task.index(), a.attempt],
+            |r| r.get(0),
+        )
+        .optional()
+        .ctx("reading an attempt's outcome")?
+        .flatten();
+    if let Some(seq) = applied {
+        tracing::debug!(request = %a.request_id, attempt = a.attempt, seq, "an outcome applied before: left as it is");
+        return Ok(false);
+    }
     // The attempt may have ended before its process ever ran (spawn_failed): insert it then.
     exec(
         &tx,
@@ -194,7 +209,7 @@ pub fn finish_attempt(
         "UPDATE attempts SET finished_at = ?4, exit_reason = ?5, exit_code = ?6, exit_signal = ?7,
                 stderr_tail = ?8, claude_session_id = ?9, input_tokens = ?10, output_tokens = ?11,
                 cache_read_tokens = ?12, cache_creation_tokens = ?13, cost_usd = ?14, detail = ?15,
-                model = COALESCE(?16, model), day = COALESCE(?17, day)
+                model = COALESCE(?16, model), day = COALESCE(?17, day), event_seq = ?18
          WHERE request_id = ?1 AND task_idx = ?2 AND attempt = ?3",
         params![
             a.request_id,
@@ -213,12 +228,14 @@ pub fn finish_attempt(
             a.cost_usd,
             a.detail,
             a.model,
-            a.day
+            a.day,
+            a.event_seq.map(|s| s as i64)
         ],
         "finishing an attempt",
     )?;
     upsert_task(&tx, &a.request_id, task)?;
-    tx.commit().ctx("committing the attempt's end")
+    tx.commit().ctx("committing the attempt's end")?;
+    Ok(true)
 }
 
 /// A stored reason; one this smithd cannot read (written by a newer one) is left out.
@@ -273,7 +290,8 @@ pub(super) fn read_attempts(
                     a.started_at, a.finished_at, a.exit_reason, a.exit_code, a.exit_signal,
                     a.stderr_tail, a.claude_session_id, a.input_tokens, a.output_tokens,
                     a.cache_read_tokens, a.cache_creation_tokens, a.cost_usd, a.detail,
-                    a.resumed_from, a.model, a.bare, a.day, a.warm, a.node, a.tag
+                    a.resumed_from, a.model, a.bare, a.day, a.warm, a.node, a.tag,
+                    a.event_seq
              FROM attempts a JOIN tasks t ON t.request_id = a.request_id AND t.idx = a.task_idx
              WHERE a.request_id = ?1 ORDER BY a.task_idx, a.attempt",
         )
@@ -309,6 +327,7 @@ pub(super) fn read_attempts(
                 warm: r.get(23)?,
                 node: r.get(24)?,
                 tag: r.get(25)?,
+                event_seq: r.get::<_, Option<i64>>(26)?.map(|s| s as u64),
             }))
         })
         .ctx("reading the attempts")?
