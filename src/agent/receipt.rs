@@ -1,7 +1,8 @@
 //! Where a remote attempt's outcome was read, and what is owed once it is committed: the events
-//! stream's sequence of the node's last word (stored in the same transaction as the outcome, so
-//! an outcome is applied once), and the acknowledgement that lets the stream forget the
-//! attempt's events — given only after COMMIT.
+//! stream's sequence up to which its events were applied — its outcome's, or the last heard of a
+//! lost node — stored in the same transaction as the outcome (so an outcome is applied once),
+//! and the acknowledgement that lets the stream forget the attempt's events, given only after
+//! COMMIT.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,14 +10,14 @@ use std::sync::Arc;
 /// The receipt of a remote outcome (see the module doc).
 #[derive(Clone)]
 pub struct Receipt {
-    /// The events stream's sequence of the outcome.
+    /// The events stream's sequence up to which the attempt's events were applied.
     pub seq: u64,
     acknowledge: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl Receipt {
-    /// The receipt of the outcome read at `seq`; `acknowledge` runs once it is committed (it
-    /// must not block: it runs on the store's thread).
+    /// The receipt of an end whose events were applied up to `seq`; `acknowledge` runs once it
+    /// is committed (it must not block: it runs on the store's thread).
     pub fn new(seq: u64, acknowledge: impl Fn() + Send + Sync + 'static) -> Self {
         Self {
             seq,

@@ -227,11 +227,14 @@ impl Remote {
         let mut stop_open = true;
         let mut stopping: Option<StopReason> = None;
         let mut spawned = false;
-        loop {
+        // The position up to which its events were applied.
+        let mut applied = 0;
+        let outcome = loop {
             tokio::select! {
                 (seq, event) = events.next() => {
                     tracing::trace!(attempt = %key, seq, ?event, "event");
                     deadline = Instant::now() + lease;
+                    applied = seq;
                     match event {
                         NodeEvent::Taken { node: n } => {
                             tracing::debug!(attempt = %key, node = %n, "taken");
@@ -248,10 +251,7 @@ impl Remote {
                         }
                         NodeEvent::ToolAsked(request) => calls.asked(seq, request, on_event),
                         NodeEvent::ToolAnswered { request_id } => calls.answered(&request_id),
-                        NodeEvent::Finished(outcome) => {
-                            let receipt = Some(acknowledge(streams, &key, seq));
-                            return Outcome { receipt, ..*outcome };
-                        }
+                        NodeEvent::Finished(outcome) => break *outcome,
                     }
                     calls.read(seq, on_event);
                 }
@@ -266,7 +266,7 @@ impl Remote {
                     if let (None, Some(seq)) = (&node, f.work_seq)
                         && streams.work.delete_message(seq).await.unwrap_or(false)
                     {
-                        return Outcome::bare(
+                        break Outcome::bare(
                             crate::agent::outcome::classify(None, Some(StopCause::from(reason))),
                             format!("stopped ({reason}) before a worker node took it"),
                         );
@@ -279,14 +279,14 @@ impl Remote {
                     calls.end("its worker node was lost");
                     if let (None, Some(seq)) = (&node, f.work_seq) {
                         let _ = streams.work.delete_message(seq).await;
-                        return lost(format!(
+                        break lost(format!(
                             "no worker node took it within {} (cluster.start_timeout)",
                             humantime::format_duration(f.first_wait)
                         ));
                     }
                     let who = node.map_or_else(|| "its worker node".to_string(), |n| format!("worker node {n}"));
-                    return Outcome {
-                        claude_session_id: spawned.then_some(f.session_id),
+                    break Outcome {
+                        claude_session_id: spawned.then_some(f.session_id.clone()),
                         ..lost(format!(
                             "{who} was not heard of for {} (cluster.lease)",
                             humantime::format_duration(lease)
@@ -294,7 +294,10 @@ impl Remote {
                     };
                 }
             }
-        }
+        };
+        // Once the end is committed, nothing the node said about this attempt is needed.
+        let receipt = Some(acknowledge(streams, &key, applied));
+        Outcome { receipt, ..outcome }
     }
 
     /// Asks the node running attempt `key` to stop it.
@@ -309,9 +312,10 @@ impl Remote {
     }
 }
 
-/// The receipt of attempt `key`'s outcome, read at `seq`: once it is committed, the attempt's
-/// events are purged from the stream (the acknowledgement of a stream that keeps events by age;
-/// a control plane started later never reads them again).
+/// The receipt of attempt `key`'s end, its events applied up to `seq` (the outcome's, or the
+/// last heard of a lost node): once it is committed, the attempt's events are purged from the
+/// stream (the acknowledgement of a stream that keeps events by age; a control plane started
+/// later never reads them again, and a lost node's late words are for nobody).
 fn acknowledge(streams: &Streams, key: &str, seq: u64) -> Receipt {
     let (stream, subject) = (streams.events.clone(), events_subject(key));
     let runtime = tokio::runtime::Handle::current();

@@ -93,7 +93,8 @@ pub struct AttemptRecord {
     pub node: Option<String>,
     /// Its tag (`SMITH_ATTEMPT`).
     pub tag: Option<String>,
-    /// A remote attempt's: the events stream's sequence its outcome was read at.
+    /// A remote attempt's: the events stream's sequence up to which its events were applied
+    /// (its outcome's; for a lost node's, the last heard of it).
     pub event_seq: Option<u64>,
 }
 
