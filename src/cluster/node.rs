@@ -108,6 +108,7 @@ pub async fn run_node(
         agent: Arc::new(config.agent.clone()),
         client,
         js: streams.js.clone(),
+        work: streams.work.clone(),
         transcripts,
     });
     let running = Arc::new(AtomicU32::new(0));

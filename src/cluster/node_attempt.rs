@@ -36,6 +36,8 @@ pub(super) struct NodeContext {
     pub client: async_nats::Client,
     /// JetStream on it.
     pub js: jetstream::Context,
+    /// The work queue.
+    pub work: jetstream::stream::Stream,
     /// Where Claude transcripts go between hosts (`None`: the bucket cannot be used).
     pub transcripts: Option<Transcripts>,
 }
@@ -87,6 +89,12 @@ pub(super) async fn run_remote_attempt(
             return;
         }
     };
+    // The control plane may have taken it back since it was fetched (it does so before it tells
+    // the node to stop, and stops are heard from now on): then it is for nobody.
+    if !still_queued(&node.work, &message).await {
+        tracing::info!(attempt = %key, "a dispatch the control plane took back dropped");
+        return;
+    }
     let publisher = Publisher::start(node.js.clone(), &key, lease);
     publisher.send(NodeEvent::Taken {
         node: node.name.clone(),
@@ -213,6 +221,20 @@ pub(super) async fn run_remote_attempt(
     publisher.send(NodeEvent::Finished(Box::new(outcome)));
     publisher.finish().await;
     tracing::info!(attempt = %key, %reason, "remote attempt ended");
+}
+
+/// `message` is still in the work queue (when that cannot be told: yes — the lease decides).
+async fn still_queued(work: &jetstream::stream::Stream, message: &jetstream::Message) -> bool {
+    let Ok(info) = message.info() else {
+        return true;
+    };
+    match work.get_raw_message(info.stream_sequence).await {
+        Ok(_) => true,
+        Err(e) => !matches!(
+            e.kind(),
+            jetstream::stream::LastRawMessageErrorKind::NoMessageFound
+        ),
+    }
 }
 
 async fn next(s: &mut Option<async_nats::Subscriber>) -> Option<async_nats::Message> {

@@ -266,6 +266,9 @@ impl Remote {
                     if let (None, Some(seq)) = (&node, f.work_seq)
                         && streams.work.delete_message(seq).await.unwrap_or(false)
                     {
+                        // Taken back first, then told: a node that fetched it meanwhile drops it
+                        // or hears this.
+                        self.tell(&key, reason).await;
                         break Outcome::bare(
                             crate::agent::outcome::classify(None, Some(StopCause::from(reason))),
                             format!("stopped ({reason}) before a worker node took it"),
@@ -274,16 +277,19 @@ impl Remote {
                     self.tell(&key, reason).await;
                 }
                 _ = sleep_until(deadline) => {
-                    // Whoever has it stops it when it hears again (and stops by itself when cut off).
-                    self.tell(&key, StopReason::Cancelled).await;
                     calls.end("its worker node was lost");
                     if let (None, Some(seq)) = (&node, f.work_seq) {
+                        // Taken back first, then told: a node that fetched it meanwhile drops it
+                        // or hears this.
                         let _ = streams.work.delete_message(seq).await;
+                        self.tell(&key, StopReason::Cancelled).await;
                         break lost(format!(
                             "no worker node took it within {} (cluster.start_timeout)",
                             humantime::format_duration(f.first_wait)
                         ));
                     }
+                    // Whoever has it stops it when it hears again (and stops by itself when cut off).
+                    self.tell(&key, StopReason::Cancelled).await;
                     let who = node.map_or_else(|| "its worker node".to_string(), |n| format!("worker node {n}"));
                     break Outcome {
                         claude_session_id: spawned.then_some(f.session_id.clone()),
