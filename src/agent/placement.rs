@@ -29,8 +29,8 @@ pub trait Nodes: Send + Sync {
         control: &'a mut mpsc::UnboundedReceiver<StopReason>,
     ) -> BoxFuture<'a, Result<Option<NodeSlot>, StopReason>>;
 
-    /// The slot an attempt already running on a node holds.
-    fn claim(&self) -> NodeSlot;
+    /// The slot an attempt in `cwd` already running on a node holds.
+    fn claim(&self, cwd: &Path) -> NodeSlot;
 
     /// Runs `work` on a node to its end: `on_event` sees its progress, `control` carries stop
     /// requests to it.
@@ -95,7 +95,7 @@ pub(super) async fn place(
     control: &mut mpsc::UnboundedReceiver<StopReason>,
 ) -> Result<Option<(Arc<dyn Nodes>, NodeSlot)>, StopReason> {
     match nodes {
-        Some(n) if adopted => Ok(Some((n.clone(), n.claim()))),
+        Some(n) if adopted => Ok(Some((n.clone(), n.claim(cwd)))),
         Some(n) if eligible => Ok(n.place(cwd, control).await?.map(|s| (n.clone(), s))),
         _ => Ok(None),
     }

@@ -4,10 +4,12 @@
 //! remote attempts in flight against the nodes' slots. A remote attempt holds a
 //! [`RemoteSlot`] from before its dispatch to its end; the nodes enforce their own capacity
 //! (they fetch only with a free slot), the directory keeps the control plane from dispatching
-//! more than all nodes can take.
+//! more than the nodes that have an attempt's directory can take: an attempt in flight counts
+//! against every node that could run it — exact for nodes with disjoint roots or the same roots,
+//! cautious (maybe fewer dispatched than could be) when roots overlap.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,10 +26,17 @@ struct Seen {
     at: Instant,
 }
 
+/// The remote attempts in flight: each one's working directory, by a number of its own.
+#[derive(Default)]
+struct Inflight {
+    next: u64,
+    cwds: BTreeMap<u64, PathBuf>,
+}
+
 /// The nodes, and the remote attempts in flight.
 pub struct Directory {
     nodes: Mutex<BTreeMap<String, Seen>>,
-    inflight: Mutex<u32>,
+    inflight: Mutex<Inflight>,
     changed: Notify,
     heartbeat: Duration,
 }
@@ -37,7 +46,7 @@ impl Directory {
     pub fn new(heartbeat: Duration) -> Arc<Self> {
         Arc::new(Self {
             nodes: Mutex::new(BTreeMap::new()),
-            inflight: Mutex::new(0),
+            inflight: Mutex::new(Inflight::default()),
             changed: Notify::new(),
             heartbeat,
         })
@@ -90,36 +99,37 @@ impl Directory {
         self.state(s) == NodeState::Up && s.info.roots.iter().any(|r| cwd.starts_with(r))
     }
 
-    /// The slots of the live nodes that have `cwd`.
-    fn slots_for(&self, cwd: &Path) -> u32 {
-        let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
-        nodes
-            .values()
-            .filter(|s| self.serves(s, cwd))
-            .map(|s| s.info.capacity)
-            .sum()
-    }
-
     /// Whether a live node has `cwd` at all.
     pub fn has(&self, cwd: &Path) -> bool {
         let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
         nodes.values().any(|s| self.serves(s, cwd))
     }
 
-    /// A slot on the nodes for an attempt in `cwd`, when one is free now.
+    /// A slot on the nodes for an attempt in `cwd`, when one is free now: the live nodes that
+    /// have `cwd` have more slots than the attempts in flight that they could run.
     pub fn try_reserve(self: &Arc<Self>, cwd: &Path) -> Option<RemoteSlot> {
-        let slots = self.slots_for(cwd);
+        let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        let serving: Vec<&Seen> = nodes.values().filter(|s| self.serves(s, cwd)).collect();
+        let slots: u32 = serving.iter().map(|s| s.info.capacity).sum();
         let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        (slots > *inflight).then(|| {
-            *inflight += 1;
-            RemoteSlot(self.clone())
-        })
+        let used = inflight
+            .cwds
+            .values()
+            .filter(|c| serving.iter().any(|s| self.serves(s, c)))
+            .count();
+        (slots as usize > used).then(|| self.hold(&mut inflight, cwd))
     }
 
-    /// A slot for an attempt that runs on a node already, free or not.
-    pub fn claim(self: &Arc<Self>) -> RemoteSlot {
-        *self.inflight.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        RemoteSlot(self.clone())
+    /// A slot for an attempt in `cwd` that runs on a node already, free or not.
+    pub fn claim(self: &Arc<Self>, cwd: &Path) -> RemoteSlot {
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        self.hold(&mut inflight, cwd)
+    }
+
+    fn hold(self: &Arc<Self>, inflight: &mut Inflight, cwd: &Path) -> RemoteSlot {
+        inflight.next += 1;
+        inflight.cwds.insert(inflight.next, cwd.to_path_buf());
+        RemoteSlot(self.clone(), inflight.next)
     }
 
     /// A slot on the nodes for an attempt in `cwd`, when one is free (a node joins, an attempt
@@ -236,12 +246,12 @@ impl Directory {
 }
 
 /// A remote attempt's claim on the nodes' slots, given back when dropped.
-pub struct RemoteSlot(Arc<Directory>);
+pub struct RemoteSlot(Arc<Directory>, u64);
 
 impl Drop for RemoteSlot {
     fn drop(&mut self) {
         let mut inflight = self.0.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        *inflight = inflight.saturating_sub(1);
+        inflight.cwds.remove(&self.1);
         drop(inflight);
         self.0.changed.notify_waiters();
     }
@@ -303,6 +313,37 @@ mod tests {
             ..node("n2", 1, "/other")
         });
         assert_eq!(d.statuses()[1].state, NodeState::Stopped);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_in_flight_counts_against_the_nodes_that_could_run_it() {
+        let d = Directory::new(Duration::from_secs(1));
+        d.heard_now(node("a", 1, "/a"));
+        d.heard_now(node("b", 1, "/b"));
+        let _b = d.try_reserve(Path::new("/b/x")).expect("b has a slot");
+        let _a = d.try_reserve(Path::new("/a/x")).expect("a's slot is free");
+        assert!(d.try_reserve(Path::new("/a/y")).is_none(), "a is full");
+        // An adopted attempt counts too, until it ends.
+        let adopted = d.claim(Path::new("/b/w"));
+        d.heard_now(node("b2", 1, "/b"));
+        assert!(
+            d.try_reserve(Path::new("/b/y")).is_none(),
+            "b2's slot is the adopted one's"
+        );
+        drop(adopted);
+        let _b2 = d.try_reserve(Path::new("/b/y")).expect("given back");
+        // Overlapping roots: counted against every node that could run it (never more
+        // dispatched than the nodes can take, maybe fewer).
+        d.heard_now(NodeInfo {
+            roots: vec!["/a".into(), "/b".into()],
+            ..node("ab", 3, "/a")
+        });
+        // a and ab: 4 slots; in flight that they could run: /a/x, /b/x, /b/y.
+        let _ab = d.try_reserve(Path::new("/a/y")).expect("ab has slots");
+        assert!(
+            d.try_reserve(Path::new("/a/z")).is_none(),
+            "4 slots, 4 in flight"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -362,8 +362,8 @@ impl Nodes for Remote {
         })
     }
 
-    fn claim(&self) -> NodeSlot {
-        NodeSlot(Box::new(self.directory.claim()))
+    fn claim(&self, cwd: &Path) -> NodeSlot {
+        NodeSlot(Box::new(self.directory.claim(cwd)))
     }
 
     fn run<'a>(
