@@ -11,24 +11,9 @@ use super::render::print_json;
 
 /// A `--since` day, checked: `YYYY-MM-DD`, a real date.
 pub fn check_day(day: &str) -> Result<String, String> {
-    let bad = || format!("--since {day:?}: expected a day as YYYY-MM-DD, e.g. 2026-11-01");
-    let b = day.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return Err(bad());
-    }
-    let num = |r: std::ops::Range<usize>| day[r].parse::<u32>().map_err(|_| bad());
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let days_in_month = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => return Err(bad()),
-    };
-    if !(1970..=9999).contains(&y) || !(1..=days_in_month).contains(&d) {
-        return Err(bad());
-    }
-    Ok(day.to_string())
+    crate::spend::Day::parse(day)
+        .map(|d| d.to_string())
+        .map_err(|_| format!("--since {day:?}: expected a day as YYYY-MM-DD, e.g. 2026-11-01"))
 }
 
 fn line(r: &UsageRow) -> String {
