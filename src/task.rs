@@ -80,6 +80,8 @@ impl fmt::Display for TaskId {
 pub struct Running {
     /// Its process (= its process group).
     pub pid: u32,
+    /// The worker node it runs on (`None`: this host).
+    pub node: Option<String>,
     /// When it started (Unix ms).
     pub since_ms: i64,
     /// Its tool calls that run now, oldest first.
@@ -153,10 +155,16 @@ impl Task {
             attempt: self.attempts,
             restarts: self.attempts.saturating_sub(1),
             pid: self.running.as_ref().map(|r| r.pid),
+            node: self.running.as_ref().and_then(|r| r.node.clone()),
             uptime_secs: self
                 .running
                 .as_ref()
                 .map(|r| (now_ms - r.since_ms).max(0) as f64 / 1000.0),
+            tools: self
+                .running
+                .as_ref()
+                .map(|r| r.tools.clone())
+                .unwrap_or_default(),
             cost_usd: self.cost_usd,
             exit_reason: self.end,
         }

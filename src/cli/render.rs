@@ -197,13 +197,18 @@ pub fn status_tree(s: &ServiceStatus) -> String {
                         } else {
                             "├── "
                         };
-                        let pid = t
-                            .pid
-                            .map(|p| format!("pid {p}"))
-                            .unwrap_or_else(|| "-".into());
+                        let pid = match (t.pid, &t.node) {
+                            (Some(p), Some(node)) => format!("pid {p} on {node}"),
+                            (Some(p), None) => format!("pid {p}"),
+                            (None, _) => "-".into(),
+                        };
                         let up = t.uptime_secs.map(human_secs).unwrap_or_default();
+                        let tool = t.tools.last().map_or_else(String::new, |a| {
+                            let secs = (now_ms - a.started_ms).max(0) as f64 / 1000.0;
+                            super::task_row::tool_running(&a.tool, &a.input, secs)
+                        });
                         out.push_str(&format!(
-                            "{indent}{si}    {tb}{:<4} {:<24} {:<11} attempt {:<2} restarts {:<2} {:<10} {:>7}  ${:.4}{}\n",
+                            "{indent}{si}    {tb}{:<4} {:<24} {:<11} attempt {:<2} restarts {:<2} {:<10} {:>7}  ${:.4}{}{tool}\n",
                             t.id,
                             short(&t.name, 24),
                             t.status,

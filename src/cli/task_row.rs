@@ -46,12 +46,15 @@ impl TaskRow {
     /// The tool call it runs (the latest), as its live line ends: `▸ Bash: cargo test · 41s`.
     pub fn activity(&self) -> String {
         match self.calls.last() {
-            Some((_, tool, input, since)) => format!(
-                "  ▸ {tool}: {} · {}",
-                short(input, 40),
-                human_secs(since.elapsed().as_secs_f64())
-            ),
+            Some((_, tool, input, since)) => {
+                tool_running(tool, input, since.elapsed().as_secs_f64())
+            }
             None => String::new(),
         }
     }
+}
+
+/// A tool call that runs, as a task's line ends: `  ▸ Bash: cargo test · 41s`.
+pub fn tool_running(tool: &str, input: &str, secs: f64) -> String {
+    format!("  ▸ {tool}: {} · {}", short(input, 40), human_secs(secs))
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ask::{Restart, Strategy, named_enum};
+use super::live::ToolActivity;
 use super::reason::TaskEnd;
 use super::record::TaskStatus;
 
@@ -261,8 +262,12 @@ pub struct TaskLine {
     pub restarts: u32,
     /// Pid of the running attempt.
     pub pid: Option<u32>,
+    /// The worker node it runs on (`None`: this host).
+    pub node: Option<String>,
     /// Seconds the running attempt has run.
     pub uptime_secs: Option<f64>,
+    /// The tool calls it runs now, oldest first.
+    pub tools: Vec<ToolActivity>,
     /// Cost so far.
     pub cost_usd: f64,
     /// Why it ended as it did.

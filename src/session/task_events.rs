@@ -62,6 +62,7 @@ impl SessionState {
                 let since_ms = now_ms();
                 task.running = Some(Running {
                     pid,
+                    node: node.clone(),
                     since_ms,
                     tools: Vec::new(),
                     tool_calls: 0,

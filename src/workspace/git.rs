@@ -193,8 +193,13 @@ mod tests {
     use super::*;
 
     fn alive(pid: i32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
     }
 
     #[tokio::test]
@@ -205,7 +210,10 @@ mod tests {
         let fake = dir.path().join("git");
         std::fs::write(
             &fake,
-            format!("#!/bin/sh\nsleep 1000 &\necho $! > {}\nsleep 1000\n", pids.display()),
+            format!(
+                "#!/bin/sh\nsleep 1000 &\necho $! > {}\nsleep 1000\n",
+                pids.display()
+            ),
         )
         .unwrap();
         std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
@@ -217,8 +225,16 @@ mod tests {
         };
         let e = git.run(&["status"]).await.unwrap_err();
         assert!(matches!(e, GitError::TimedOut { .. }), "{e}");
-        assert!(e.to_string().contains("git status did not finish within 500ms"), "{e}");
-        let helper: i32 = std::fs::read_to_string(&pids).unwrap().trim().parse().unwrap();
+        assert!(
+            e.to_string()
+                .contains("git status did not finish within 500ms"),
+            "{e}"
+        );
+        let helper: i32 = std::fs::read_to_string(&pids)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         let gone = (0..100).any(|_| {
             std::thread::sleep(Duration::from_millis(20));
             !alive(helper)

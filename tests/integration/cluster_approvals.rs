@@ -47,6 +47,21 @@ fn a_nodes_tool_calls_are_decided_by_the_control_planes_rules_and_people() {
     assert_eq!(asked["summary"], "touch approved.txt", "{asked}");
     assert!(c.d.work().join("ruled.txt").exists());
     assert!(!c.d.work().join("approved.txt").exists());
+    // Status names the node the task runs on, and the call it waits with.
+    let status = json_of(&c.d, &["status", "--json"]);
+    let task = &status["sessions"][0]["current"]["tasks"][0];
+    assert!(
+        task["node"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("node-")),
+        "{task}"
+    );
+    assert_eq!(task["tools"][0]["input"], "touch approved.txt", "{task}");
+    let text = String::from_utf8_lossy(&c.d.smith(&["status"]).stdout).to_string();
+    assert!(
+        text.contains(" on node-") && text.contains("▸ Bash: touch approved.txt"),
+        "{text}"
+    );
     json_of(&c.d, &["approve", "--json", asked["id"].as_str().unwrap()]);
     let v = summary_of_child(client);
     assert_eq!(v["status"], "succeeded", "{v}");

@@ -1,7 +1,7 @@
 //! The live view with the stand-in agent: the worker's text reaches the client coalesced (never
 //! one event per delta) and sanitized, its tool calls as activities — live, in `smith show
 //! --tools`, in its transcript (`smith logs`, rendered and raw); `smith watch` from other clients,
-//! a watcher that stops reading never slows the request.
+//! a watcher that stops reading never slows the request; `smith status` shows the call a task runs.
 
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -232,5 +232,32 @@ fn watchers_attach_from_other_clients_and_a_stalled_one_does_not_slow_the_reques
             .then_some(()))
         .is_some()
     );
+    d.stop_in_process().unwrap();
+}
+
+#[test]
+fn status_shows_the_tool_call_a_task_runs_now() {
+    let mut d = Daemon::new("");
+    d.start_in_process();
+    let client = d.smith_child(&["ask", "--json", "[[sh:sleep 3]]"]);
+    let status = eventually_sync(Duration::from_secs(20), || {
+        let s = json_of(&d, &["status", "--json"]);
+        let running = s["sessions"][0]["current"]["tasks"][0]["tools"]
+            .as_array()?
+            .len();
+        (running == 1).then_some(s)
+    })
+    .expect("the running call is listed");
+    let task = &status["sessions"][0]["current"]["tasks"][0];
+    assert_eq!(task["tools"][0]["tool"], "Bash", "{task}");
+    assert_eq!(task["tools"][0]["input"], "sleep 3", "{task}");
+    assert!(task["node"].is_null(), "it runs here: {task}");
+    let text = stdout(&d.smith(&["status"]));
+    assert!(text.contains("▸ Bash: sleep 3 · "), "{text}");
+    let out = client.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Once it ended, nothing runs.
+    let s = json_of(&d, &["status", "--json"]);
+    assert!(s["sessions"][0]["current"].is_null(), "{s}");
     d.stop_in_process().unwrap();
 }
