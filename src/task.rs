@@ -88,6 +88,26 @@ pub struct Running {
     pub tools: Vec<crate::protocol::ToolActivity>,
     /// Tool calls it made so far.
     pub tool_calls: u32,
+    /// The end of what it wrote so far (at most [`TEXT_TAIL_BYTES`]; `…` first when cut): what
+    /// a client that attaches now is shown first.
+    pub text: String,
+}
+
+/// How much of a running attempt's text is kept for clients that attach later.
+pub const TEXT_TAIL_BYTES: usize = 16 * 1024;
+
+impl Running {
+    /// Its attempt wrote `text`.
+    pub fn wrote(&mut self, text: &str) {
+        self.text.push_str(text);
+        if self.text.len() > TEXT_TAIL_BYTES {
+            let mut cut = self.text.len() - TEXT_TAIL_BYTES + '…'.len_utf8();
+            while !self.text.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.text = format!("…{}", &self.text[cut..]);
+        }
+    }
 }
 
 /// One task of a request.
@@ -226,6 +246,27 @@ impl Task {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_running_attempts_text_keeps_its_end_only() {
+        let mut r = Running {
+            pid: 1,
+            node: None,
+            since_ms: 0,
+            tools: Vec::new(),
+            tool_calls: 0,
+            text: String::new(),
+        };
+        r.wrote("héllo ");
+        assert_eq!(r.text, "héllo ");
+        // Multi-byte characters everywhere: the cut lands on a boundary.
+        for _ in 0..TEXT_TAIL_BYTES {
+            r.wrote("é");
+        }
+        r.wrote(" end");
+        assert!(r.text.len() <= TEXT_TAIL_BYTES, "{}", r.text.len());
+        assert!(r.text.starts_with('…') && r.text.ends_with("éé end"));
+    }
 
     #[test]
     fn ids_are_named_and_numbered_as_before() {

@@ -28,11 +28,15 @@ pub(super) fn live_event(
     };
     let running = task.running.as_mut()?;
     match event {
-        AttemptEvent::Text(text) => Some(Event::TaskText {
-            task_id,
-            attempt,
-            text: crate::sanitize::lines(&text),
-        }),
+        AttemptEvent::Text(text) => {
+            let text = crate::sanitize::lines(&text);
+            running.wrote(&text);
+            Some(Event::TaskText {
+                task_id,
+                attempt,
+                text,
+            })
+        }
         AttemptEvent::ToolStarted {
             call_id,
             tool,

@@ -66,6 +66,7 @@ impl SessionState {
                     since_ms,
                     tools: Vec::new(),
                     tool_calls: 0,
+                    text: String::new(),
                 });
                 // The attempt was recorded (and committed) before its process started.
                 let (rid, id) = (request_id.clone(), task.id);

@@ -1,6 +1,7 @@
 //! A client attaches to a request that runs or waits (`smith watch`): it hears what a client
-//! that asked would have heard so far — accepted, started, the tasks, each task's attempt and
-//! its running tool calls, or how it ended — then every event from there on, through its own
+//! that asked would have heard so far — accepted, started, the tasks, each task's attempt, the
+//! end of the text it wrote so far and its running tool calls, or how it ended — then every
+//! event from there on, through its own
 //! bounded queue (a watcher that stops reading never slows the request).
 
 use crate::protocol::{Event, TaskEnd, TaskRef};
@@ -94,7 +95,7 @@ fn snapshot(run: &Run, session: &str) -> Vec<Event> {
     events
 }
 
-/// A task's attempt (running, with its tool calls) or its end.
+/// A task's attempt (running, with the end of its text and its tool calls) or its end.
 fn task_snapshot(task: &Task) -> Vec<Event> {
     let task_id = task.id.to_string();
     if let Some(running) = &task.running {
@@ -104,6 +105,13 @@ fn task_snapshot(task: &Task) -> Vec<Event> {
             pid: running.pid,
             resumed: None,
         }];
+        if !running.text.is_empty() {
+            events.push(Event::TaskText {
+                task_id: task_id.clone(),
+                attempt: task.attempts,
+                text: running.text.clone(),
+            });
+        }
         events.extend(running.tools.iter().map(|a| Event::TaskTool {
             task_id: task_id.clone(),
             attempt: task.attempts,

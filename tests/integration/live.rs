@@ -261,3 +261,45 @@ fn status_shows_the_tool_call_a_task_runs_now() {
     assert!(s["sessions"][0]["current"].is_null(), "{s}");
     d.stop_in_process().unwrap();
 }
+
+#[test]
+fn a_watcher_attaching_mid_attempt_hears_the_text_written_before() {
+    let mut d = Daemon::new("");
+    d.start_in_process();
+    let out = d.smith(&[
+        "ask",
+        "--detach",
+        "--session",
+        "late",
+        "[[deltas:150]] [[rate:100]]",
+    ]);
+    let id = stdout(&out).trim().to_string();
+    let watch = || {
+        let mut s = handshaken(&d.socket());
+        send(
+            &mut s,
+            &Request::Watch(WatchQuery {
+                request_id: Some(id.clone()),
+                session: "late".into(),
+            }),
+        );
+        s
+    };
+    // The first watcher reads until some text came.
+    let mut early = watch();
+    loop {
+        match read_response(&mut early) {
+            Some(Response::Event(Event::TaskText { .. })) => break,
+            Some(Response::Event(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let mut late = watch();
+    let (events, summary) = events_until_finished(&mut late);
+    assert_eq!(summary.status, RequestStatus::Succeeded);
+    let text = texts(&events);
+    let expected: String = (0..150).map(|i| format!("d{i} ")).collect();
+    assert!(text[0].starts_with("d0 d1 "), "{text:?}");
+    assert_eq!(text.concat(), expected, "what came before, then the rest");
+    d.stop_in_process().unwrap();
+}
