@@ -8,6 +8,13 @@ use super::outcome::{Outcome, OutcomeReason};
 use crate::telemetry::metrics::{self, metrics};
 use crate::telemetry::semconv::*;
 
+/// What the attempt runs as, once known: on a warm worker (`warm`) or not, in Claude session
+/// `session` (a warm worker's own). Recorded once: a span attribute set twice is exported twice.
+pub(super) fn record_start(span: &tracing::Span, warm: bool, session: &str) {
+    span.record("smith.warm", warm);
+    span.record("gen_ai.conversation.id", session);
+}
+
 /// A decided tool call as an event on the attempt's span.
 pub(super) fn record_decision(span: &tracing::Span, d: &crate::protocol::ToolDecision) {
     use opentelemetry::KeyValue;

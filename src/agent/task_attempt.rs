@@ -12,7 +12,7 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::attempt::AttemptEvent;
-use super::attempt_spans::{ToolSpans, record_decision, record_outcome};
+use super::attempt_spans::{ToolSpans, record_decision, record_outcome, record_start};
 use super::attempt_tag::AttemptTag;
 use super::command::SessionArg;
 use super::launch::AttemptSpec;
@@ -149,11 +149,11 @@ pub(super) async fn run_task_attempt(
         gen_ai.agent.name = %spec.name,
         gen_ai.agent.id = %spec.id,
         gen_ai.request.model = model.as_deref().unwrap_or("default"),
-        gen_ai.conversation.id = %session_id,
+        gen_ai.conversation.id = Empty,
         smith.request.id = %labels.request_id,
         smith.session = %labels.session,
         smith.attempt = attempt,
-        smith.warm = false,
+        smith.warm = Empty,
         smith.node = Empty,
         process.pid = Empty,
         process.exit.code = Empty,
@@ -268,8 +268,14 @@ pub(super) async fn run_task_attempt(
     };
     let mut signalled = false;
     let mut outcome = match (&prepared, launch) {
-        (Err(failed), _) => failed.clone(),
-        (Ok(_), Err(detail)) => Outcome::bare(OutcomeReason::SpawnFailed, detail),
+        (Err(failed), _) => {
+            record_start(&span, false, &session_id);
+            failed.clone()
+        }
+        (Ok(_), Err(detail)) => {
+            record_start(&span, false, &session_id);
+            Outcome::bare(OutcomeReason::SpawnFailed, detail)
+        }
         (Ok(_), Ok(mut launch)) => {
             let warm_process = match (&warm, &mut launch) {
                 (Some(pool), Run::Local(launch)) => pool.adopt(launch.as_mut(), &tag, &span).await,
@@ -279,6 +285,7 @@ pub(super) async fn run_task_attempt(
             let started_session = warm_process
                 .as_ref()
                 .map_or_else(|| session_id.clone(), |w| w.session_id.clone());
+            record_start(&span, warm_started, &started_session);
             let mut tool_spans = ToolSpans::new(labels.record_content);
             let mut on_event = |event| match event {
                 AttemptEvent::Spawned {

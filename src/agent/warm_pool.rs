@@ -123,7 +123,7 @@ impl WarmPool {
     /// A warm worker for the attempt of `launch`, if one of its profile is idle: the attempt
     /// then runs as the worker's Claude session and `tag` (what stops the attempt's processes),
     /// and its `span` links to the worker's (a process already running cannot join the
-    /// attempt's trace).
+    /// attempt's trace; the caller records `smith.warm` and the session on it).
     pub async fn adopt(
         self: &Arc<Self>,
         launch: &mut LaunchSpec,
@@ -136,8 +136,6 @@ impl WarmPool {
         launch.session = super::command::SessionArg::New(w.session_id.clone());
         launch.tag = Some(w.tag.clone());
         *tag.lock().unwrap_or_else(|p| p.into_inner()) = Some(w.tag.clone());
-        span.record("smith.warm", true);
-        span.record("gen_ai.conversation.id", w.session_id.as_str());
         span.add_link(w.span.context().span().span_context().clone());
         Some(w)
     }

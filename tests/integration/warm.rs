@@ -2,18 +2,20 @@
 //! (`FAKE_CLAUDE_STARTUP_MS`): later tasks start on a warm worker, a profile mismatch starts
 //! cold, a warm worker killed while idle is replaced and never used, the process cap counts warm
 //! workers (an attempt that needs a slot evicts one), and neither a shutdown nor `kill -9 smithd`
-//! leaves one behind.
+//! leaves one behind; an attempt on a warm worker links to the worker's `warm_worker` span.
 
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::Value;
 
 use crate::support::approvals::json_of;
 use crate::support::background::gone_within;
 use crate::support::daemon::Daemon;
 use crate::support::eventually_sync;
+use crate::support::otlp::{Receiver, attr};
 
 /// A daemon whose workers take 300 ms to start, with a pool of `pool` warm workers.
 fn warm_daemon(pool: usize, extra: &str) -> Daemon {
@@ -196,4 +198,72 @@ fn kill_9_and_shutdown_leave_no_warm_worker_behind() {
             "warm worker {pid} outlived the shutdown"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_on_a_warm_worker_links_to_the_warm_workers_span() {
+    let receiver = Receiver::start().await;
+    let endpoint = receiver.endpoint.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut d = warm_daemon(1, "");
+        d.env = vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()),
+        ];
+        d.start();
+        // The first attempt of a profile starts cold and asks for a warm worker of it.
+        let (warm, _) = ask(&d, &["cold"]);
+        assert!(!warm);
+        warm_ready(&d, 1);
+        let (warm, _) = ask(&d, &["on a warm worker"]);
+        assert!(warm, "the attempt took the warm worker");
+        d.smith(&["shutdown"]);
+        d.wait(Duration::from_secs(20)).expect("stops");
+    })
+    .await
+    .unwrap();
+    let warm_attempt = |spans: &[Span]| {
+        spans
+            .iter()
+            .find(|s| {
+                s.name.starts_with("invoke_agent")
+                    && attr(&s.attributes, "smith.warm").as_deref() == Some("true")
+            })
+            .cloned()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (attempt, spans) = loop {
+        let spans = receiver.spans();
+        if let Some(a) = warm_attempt(&spans) {
+            break (a, spans);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no warm attempt's span: {:?}",
+            spans
+                .iter()
+                .map(|s| (s.name.clone(), attr(&s.attributes, "smith.warm")))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Each attribute once (one set twice would be exported twice).
+    for key in ["smith.warm", "gen_ai.conversation.id"] {
+        let n = attempt.attributes.iter().filter(|kv| kv.key == key).count();
+        assert_eq!(n, 1, "{key}");
+    }
+    let workers: Vec<&Span> = spans.iter().filter(|s| s.name == "warm_worker").collect();
+    assert!(!workers.is_empty(), "the warm workers' spans are exported");
+    let linked = attempt.links.iter().any(|l| {
+        workers
+            .iter()
+            .any(|w| w.span_id == l.span_id && w.trace_id == l.trace_id)
+    });
+    assert!(
+        linked,
+        "the attempt links to its warm worker's span: {:?}",
+        attempt.links
+    );
+    // The warm worker's trace is its own: the attempt's trace is the request's.
+    assert!(workers.iter().all(|w| w.trace_id != attempt.trace_id));
 }
