@@ -119,9 +119,34 @@ fn plain_line() -> Typed {
     }
 }
 
+/// What the line editor does besides editing: Tab completes slash commands.
+struct Slash;
+
+impl rustyline::completion::Completer for Slash {
+    type Candidate = String;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        Ok(super::repl_line::complete(line, pos))
+    }
+}
+
+impl rustyline::hint::Hinter for Slash {
+    type Hint = String;
+}
+impl rustyline::highlight::Highlighter for Slash {}
+impl rustyline::validate::Validator for Slash {}
+impl rustyline::Helper for Slash {}
+
+type LineEditor = rustyline::Editor<Slash, rustyline::history::FileHistory>;
+
 /// The line editor, its history loaded from `history` (the file and its directory are made on
 /// the first save).
-fn editor(history: Option<&PathBuf>) -> Option<rustyline::DefaultEditor> {
+fn editor(history: Option<&PathBuf>) -> Option<LineEditor> {
     let config = rustyline::Config::builder()
         .max_history_size(1000)
         .ok()?
@@ -129,7 +154,8 @@ fn editor(history: Option<&PathBuf>) -> Option<rustyline::DefaultEditor> {
         .ok()?
         .history_ignore_space(true)
         .build();
-    let mut ed = rustyline::DefaultEditor::with_config(config).ok()?;
+    let mut ed = LineEditor::with_config(config).ok()?;
+    ed.set_helper(Some(Slash));
     if let Some(path) = history {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);

@@ -29,9 +29,10 @@ running request (after a confirmation), Ctrl-D leaves.
   /follow TASK           show that task's text as it is written (alone: none)
   /session NAME          ask in another session
   /status  /history [--limit N]  /show ID [--tools] [--full]  /diff ID [TASK] [--stat]
-  /apply ID [TASK…]  /cancel [ID]  /approve ID [--always]  /deny ID [--message TEXT]
+  /apply ID [TASK…]  /discard ID  /cancel [ID]  /approvals  /approve ID [--always]
+  /deny ID [--message TEXT]  /logs ID TASK  /usage  /workspaces  /sessions
                          the CLI's commands (smith help COMMAND)
-  /help                  this
+  /help                  this (Tab completes a command's name)
 ";
 
 /// What the next ask will be.
@@ -337,5 +338,17 @@ async fn cancel_running(socket: &Path, session: &str) -> u8 {
             super::EXIT_FAILED
         }
         Err(e) => report(Err(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_lists_every_command_tab_completes() {
+        for c in crate::cli::repl_line::COMMANDS {
+            assert!(HELP.contains(&format!("/{c}")), "/{c} is not in /help");
+        }
     }
 }

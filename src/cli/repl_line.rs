@@ -1,5 +1,66 @@
 //! What one REPL entry says: an ask (its text, possibly over several lines) or a slash command
-//! with its words — parsed here, run by `repl`.
+//! with its words — parsed here, run by `repl` — and what Tab completes while one is typed.
+
+/// The slash commands, as `/help` lists them.
+pub const COMMANDS: &[&str] = &[
+    "help",
+    "tasks",
+    "plan",
+    "synthesize",
+    "strategy",
+    "isolate",
+    "follow",
+    "session",
+    "status",
+    "history",
+    "show",
+    "diff",
+    "apply",
+    "discard",
+    "cancel",
+    "approve",
+    "deny",
+    "approvals",
+    "logs",
+    "usage",
+    "workspaces",
+    "sessions",
+];
+
+/// The words a command's first argument may be, where they are few.
+fn first_words(command: &str) -> &'static [&'static str] {
+    match command {
+        "strategy" => &["one_for_one", "one_for_all", "rest_for_one"],
+        "isolate" => &["worktree", "none"],
+        "plan" | "synthesize" => &["on", "off"],
+        "tasks" => &["clear"],
+        _ => &[],
+    }
+}
+
+/// What Tab completes in `line` with the cursor at `pos`: where the completed word starts, and
+/// its candidates — a command's name after `/`, or its first word where that is one of a few.
+pub fn complete(line: &str, pos: usize) -> (usize, Vec<String>) {
+    let Some(before) = line.get(..pos) else {
+        return (pos, Vec::new());
+    };
+    let Some(rest) = before.strip_prefix('/') else {
+        return (pos, Vec::new());
+    };
+    let matching = |word: &str, from: &[&str]| -> Vec<String> {
+        from.iter()
+            .filter(|c| c.starts_with(word))
+            .map(|c| c.to_string())
+            .collect()
+    };
+    match rest.split_once(' ') {
+        None => (1, matching(rest, COMMANDS)),
+        Some((command, arg)) if !arg.contains(' ') => {
+            (pos - arg.len(), matching(arg, first_words(command)))
+        }
+        Some(_) => (pos, Vec::new()),
+    }
+}
 
 /// One entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +145,30 @@ pub fn words(text: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tab_completes_commands_and_their_few_first_words() {
+        assert_eq!(
+            complete("/ap", 3),
+            (
+                1,
+                vec!["apply".into(), "approve".into(), "approvals".into()]
+            )
+        );
+        assert_eq!(
+            complete("/strategy one_for_", 18).1,
+            ["one_for_one", "one_for_all"]
+        );
+        assert_eq!(complete("/strategy one_for_", 18).0, 10);
+        assert_eq!(complete("/isolate w", 10), (9, vec!["worktree".into()]));
+        assert_eq!(complete("/show r-1 --t", 13).1, Vec::<String>::new());
+        assert_eq!(
+            complete("what is /ap", 11).1,
+            Vec::<String>::new(),
+            "asks are not completed"
+        );
+        assert_eq!(complete("/", 1).1.len(), COMMANDS.len());
+    }
 
     #[test]
     fn asks_commands_and_words_are_told_apart() {

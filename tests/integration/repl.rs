@@ -1,5 +1,5 @@
 //! `smith repl` on a pseudo-terminal (rexpect): the prompt, an ask with its live line and its
-//! answer, `/status`, an approval answered inline, Ctrl-C cancelling a running request after a
+//! answer, `/status` (typed, and completed with Tab), an approval answered inline, Ctrl-C cancelling a running request after a
 //! confirmation, Ctrl-D leaving, the history kept across runs; and over a pipe, one ask per line.
 
 use std::path::Path;
@@ -42,6 +42,13 @@ fn a_person_asks_approves_cancels_and_leaves_and_the_history_stays() {
     p.exp_string("main> ").unwrap();
 
     p.send_line("/status").unwrap();
+    p.exp_string("rate limit gate open").unwrap();
+    p.exp_string("main> ").unwrap();
+    // Tab completes a command's name.
+    p.send("/stat\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("/status").unwrap();
+    p.send_line("").unwrap();
     p.exp_string("rate limit gate open").unwrap();
     p.exp_string("main> ").unwrap();
 
