@@ -292,8 +292,17 @@ fn launch_of(
         WireSession::New(id) => SessionArg::New(id.clone()),
         WireSession::Resume(id) => SessionArg::Resume(id.clone()),
     };
+    // The control plane decides the tool calls: nothing of this node's may allow one first.
+    let config = match d.ask {
+        true => Arc::new(AgentConfig {
+            allowed_tools: Vec::new(),
+            permission_mode: None,
+            ..(**agent).clone()
+        }),
+        false => agent.clone(),
+    };
     LaunchSpec::new(&AttemptSpec {
-        config: agent.clone(),
+        config,
         task,
         session,
         message: d.message.clone(),
@@ -302,7 +311,6 @@ fn launch_of(
     })
     .map(|mut launch| {
         launch.die_with_parent = true;
-        // Asking only narrows what the node's CLI may do by itself.
         if d.ask { launch.asking_smith() } else { launch }
     })
     // A working directory that is not one of this node's is the only way it fails.
@@ -312,6 +320,54 @@ fn launch_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dispatch_the_control_plane_decides_asks_about_every_call() {
+        let agent = Arc::new(AgentConfig {
+            allowed_tools: vec!["Bash".into()],
+            permission_mode: Some("acceptEdits".into()),
+            roots: vec![std::env::temp_dir()],
+            ..AgentConfig::default()
+        });
+        let mut d = Dispatch::new(
+            &AttemptSpec {
+                config: agent.clone(),
+                task: TaskOptions {
+                    cwd: std::env::temp_dir(),
+                    ..TaskOptions::default()
+                },
+                session: SessionArg::New("s".into()),
+                message: "m".into(),
+                tag: AttemptTag::parse("i/r/t1/1"),
+                transcript: None,
+            },
+            "r",
+            "t1",
+            "t",
+            1,
+        );
+        let span = tracing::Span::none();
+        let args = |d: &Dispatch| match launch_of(&agent, "n@1", d, &span) {
+            Ok(l) => l.args,
+            Err(_) => panic!("the launch spec"),
+        };
+        let own = args(&d);
+        assert!(own.contains(&"--allowedTools".to_string()), "{own:?}");
+        assert!(!own.contains(&"--permission-prompt-tool".to_string()));
+        d.ask = true;
+        let asked = args(&d);
+        assert!(
+            asked
+                .windows(2)
+                .any(|w| w == ["--permission-prompt-tool", "stdio"]),
+            "{asked:?}"
+        );
+        assert!(!asked.contains(&"--allowedTools".to_string()), "{asked:?}");
+        assert!(
+            !asked.contains(&"--permission-mode".to_string()),
+            "{asked:?}"
+        );
+    }
 
     #[test]
     fn a_dispatch_narrows_the_nodes_tools_never_widens_them() {
