@@ -78,6 +78,12 @@ fn a_node_killed_mid_attempt_loses_it_and_the_other_node_resumes_the_task() {
     let first = claude_pids(&c.d);
     let grandchild = eventually_sync(Duration::from_secs(5), || sleep_pids(&c.d).pop())
         .expect("the worker started its grandchild");
+    // Its transcript is in the cluster (the node keeps it as it grows) before the node dies.
+    eventually_sync(Duration::from_secs(10), || {
+        let names = c.nats.transcripts();
+        names.iter().any(|n| n.ends_with(".jsonl")).then_some(())
+    })
+    .expect("the node put the session's transcript");
     c.nodes[victim].kill9();
     let out = child.wait_with_output().unwrap();
     // The killed node's worker died with it; what that worker started is stopped when the node

@@ -87,6 +87,37 @@ impl NatsServer {
 
     /// How many messages stream `name` holds now.
     pub fn stream_messages(&self, name: &str) -> u64 {
+        self.with_jetstream(|js| async move {
+            let mut stream = js.get_stream(name).await.expect("the stream");
+            stream.info().await.expect("its info").state.messages
+        })
+    }
+
+    /// The names of the Claude transcripts the nodes put in the cluster (none before the bucket
+    /// is made).
+    pub fn transcripts(&self) -> Vec<String> {
+        self.with_jetstream(|js| async move {
+            use futures::StreamExt;
+            let Ok(store) = js.get_object_store("smith_transcripts").await else {
+                return Vec::new();
+            };
+            let Ok(mut listed) = store.list().await else {
+                return Vec::new();
+            };
+            let mut names = Vec::new();
+            while let Some(Ok(info)) = listed.next().await {
+                names.push(info.name);
+            }
+            names
+        })
+    }
+
+    /// Runs `f` on a JetStream context of this server, on a runtime of its own.
+    fn with_jetstream<T, F, Fut>(&self, f: F) -> T
+    where
+        F: FnOnce(async_nats::jetstream::Context) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
         let url = self.url();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -96,9 +127,7 @@ impl NatsServer {
             let client = async_nats::connect(url)
                 .await
                 .expect("connect to nats-server");
-            let js = async_nats::jetstream::new(client);
-            let mut stream = js.get_stream(name).await.expect("the stream");
-            stream.info().await.expect("its info").state.messages
+            f(async_nats::jetstream::new(client)).await
         })
     }
 }
