@@ -2,9 +2,11 @@
 //! `[agent]` config (a dispatch names no program, argument or variable), the process run with
 //! the same containment, watchdogs and stop sequence as a local attempt, the dispatch acked
 //! once the process runs, every event published in order on the attempt's subject, a
-//! heartbeat every quarter of the lease, stop requests obeyed — and the process stopped when
+//! heartbeat every quarter of the lease, stop requests obeyed, the tool calls the control plane
+//! decides relayed to it and its answers written to the CLI — and the process stopped when
 //! the node has been cut off from NATS for half the lease (the control plane will have given
-//! the task to another attempt by the time the lease runs out: never two live processes).
+//! the task to another attempt by the time the lease runs out: never two live processes). A
+//! dispatch the control plane took back after this node fetched it is dropped.
 
 use std::sync::Arc;
 use std::time::Duration;
