@@ -36,6 +36,8 @@ mod session;
 mod spend;
 mod store;
 mod supervisor;
+mod supervisor_children;
+mod supervisor_timing;
 mod task;
 mod telemetry;
 mod usage;

@@ -20,6 +20,7 @@ pub mod protocol_samples;
 pub mod real_cli;
 pub mod real_cli_env;
 pub mod session;
+pub mod supervision;
 pub mod wire;
 pub mod worker_node;
 
