@@ -40,6 +40,8 @@ mod supervisor_children;
 mod supervisor_timing;
 mod task;
 mod telemetry;
+mod telemetry_export;
+mod telemetry_spans;
 mod usage;
 mod warm;
 mod workspaces;

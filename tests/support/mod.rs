@@ -21,6 +21,7 @@ pub mod real_cli;
 pub mod real_cli_env;
 pub mod session;
 pub mod supervision;
+pub mod traced;
 pub mod wire;
 pub mod worker_node;
 
