@@ -45,3 +45,4 @@ mod telemetry_spans;
 mod usage;
 mod warm;
 mod workspaces;
+mod workspaces_lifecycle;

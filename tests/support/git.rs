@@ -84,3 +84,49 @@ pub fn ask_isolated_detached(d: &Daemon, repo: &Path, prompt: &str) -> (String, 
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     (stdout(&out).trim().to_string(), stderr(&out))
 }
+
+/// A daemon whose workers may run in worktrees, started in this process.
+pub fn started(workspace: &str) -> Daemon {
+    let mut d = Daemon::with_worktrees(workspace);
+    d.start_in_process();
+    d
+}
+
+/// [`started`], and a repository with `files` committed.
+pub fn started_in_repo(workspace: &str, files: &[(&str, &str)]) -> (Daemon, PathBuf) {
+    let d = started(workspace);
+    let repo = repo(&d, files);
+    (d, repo)
+}
+
+/// `text` contains `needle` (the text is shown when it does not).
+#[track_caller]
+pub fn says(text: String, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+}
+
+/// A `smith --json` output as JSON.
+pub fn json(out: &std::process::Output) -> serde_json::Value {
+    summary_of(out)
+}
+
+/// The branches smith made in `repo`.
+pub fn smith_branches(repo: &Path) -> Vec<String> {
+    git(
+        repo,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads/smith/",
+        ],
+    )
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+/// `repo`'s checkout is clean, no merge under way.
+pub fn clean(repo: &Path) -> bool {
+    git(repo, &["status", "--porcelain"]).trim().is_empty()
+        && !repo.join(".git/MERGE_HEAD").exists()
+}
