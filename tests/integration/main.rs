@@ -33,6 +33,7 @@ mod real_cli_workspaces;
 mod repl;
 mod retention;
 mod session;
+mod session_lifecycle;
 mod spend;
 mod store;
 mod supervisor;

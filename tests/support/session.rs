@@ -11,7 +11,7 @@ use smith::session::event_queue::EVENT_QUEUE_CAPACITY;
 use smith::session::{
     EventStream, RequestEvent, RequestSpec, SessionConfig, SessionDeps, Sessions, event_queue,
 };
-use smith::store::{RequestDetail, StoreHandle, queries};
+use smith::store::{RequestDetail, StoreHandle, TaskStatus, queries};
 use smith::workspace::{WorkspaceSettings, Workspaces};
 
 use super::agent::stand_in_config;
@@ -155,4 +155,14 @@ pub fn started_pids(events: &[RequestEvent]) -> Vec<u32> {
             _ => None,
         })
         .collect()
+}
+
+/// Each task's attempts, in order.
+pub fn attempts(summary: &RequestSummary) -> Vec<u32> {
+    summary.tasks.iter().map(|t| t.attempts).collect()
+}
+
+/// Each task's status, in order.
+pub fn statuses(summary: &RequestSummary) -> Vec<TaskStatus> {
+    summary.tasks.iter().map(|t| t.status).collect()
 }
