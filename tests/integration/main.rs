@@ -14,6 +14,7 @@ mod cluster_approvals;
 mod cluster_nodes;
 mod containment;
 mod control_plane;
+mod control_plane_clients;
 mod durability;
 mod governor;
 mod live;
