@@ -77,8 +77,11 @@ async fn a_task_lost_with_its_node_resumes_its_conversation_on_the_other_node() 
                 .filter(|_| api.requests().len() == 1)
         })
         .expect("a node runs the worker and its call reached the API");
-        // Its transcript has been kept meanwhile (every quarter of the lease).
-        std::thread::sleep(Duration::from_millis(1200));
+        // Its transcript, with the turn, is in the cluster (the node keeps it as it grows).
+        eventually_sync(Duration::from_secs(20), || {
+            (!nats.transcripts_with("the secret word is banana").is_empty()).then_some(())
+        })
+        .expect("the node put the session's transcript with its turn");
         let victim = nodes.iter().position(|n| n.name == running).unwrap();
         nodes[victim].kill9();
         let out = child.wait_with_output().unwrap();

@@ -112,6 +112,28 @@ impl NatsServer {
         })
     }
 
+    /// The transcripts the nodes put whose text contains `needle`.
+    pub fn transcripts_with(&self, needle: &str) -> Vec<String> {
+        let names = self.transcripts();
+        self.with_jetstream(|js| async move {
+            use tokio::io::AsyncReadExt;
+            let Ok(store) = js.get_object_store("smith_transcripts").await else {
+                return Vec::new();
+            };
+            let mut found = Vec::new();
+            for name in names {
+                let Ok(mut object) = store.get(name.as_str()).await else {
+                    continue;
+                };
+                let mut text = String::new();
+                if object.read_to_string(&mut text).await.is_ok() && text.contains(needle) {
+                    found.push(name);
+                }
+            }
+            found
+        })
+    }
+
     /// Runs `f` on a JetStream context of this server, on a runtime of its own.
     fn with_jetstream<T, F, Fut>(&self, f: F) -> T
     where
