@@ -4,7 +4,9 @@
 //! `--resume <id>` finds it there. A node puts both in the `smith_transcripts` object store
 //! while the attempt runs (when they changed) and when it ends; a node about to resume a session
 //! it does not have fetches them into its own Claude config, under the new cwd's project
-//! directory. Objects are named `<id>.jsonl` and `<id>/<path>`, and kept `TRANSCRIPTS_MAX_AGE`.
+//! directory. Objects are named `<id>.jsonl` and `<id>/<path>`, with `<id>.files` listing the
+//! directory's (a restore reads it instead of listing the whole bucket), and kept
+//! `TRANSCRIPTS_MAX_AGE`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,6 +64,9 @@ impl Transcripts {
                 files.push((format!("{id}/{}", rel.display()), path));
             }
         }
+        // The directory's files by name, kept beside them: a restore reads this instead of
+        // listing the whole bucket.
+        let manifest: Vec<String> = files.iter().skip(1).map(|(n, _)| n.clone()).collect();
         let mut put = 0;
         for (name, path) in files {
             let Ok(meta) = std::fs::metadata(&path) else {
@@ -81,6 +86,21 @@ impl Transcripts {
             seen.insert(path, stamp);
             put += 1;
         }
+        let listed = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            manifest.hash(&mut h);
+            (h.finish(), std::time::UNIX_EPOCH)
+        };
+        if seen.get(&dir) != Some(&listed) {
+            let name = manifest_name(id);
+            let text = manifest.join("\n");
+            self.store
+                .put(name.as_str(), &mut text.as_bytes())
+                .await
+                .map_err(|e| format!("putting {name}: {e}"))?;
+            seen.insert(dir, listed);
+        }
         Ok(put)
     }
 
@@ -92,8 +112,57 @@ impl Transcripts {
             return Ok(true);
         }
         let dir = config.join("projects").join(project_dir(cwd));
-        let mut names = vec![format!("{id}.jsonl")];
+        let main = format!("{id}.jsonl");
+        // No transcript at all: the CLI will say it has no such conversation.
+        let Some(first) = self.read(&main).await? else {
+            return Ok(false);
+        };
+        let mut names = match self.read(&manifest_name(id)).await? {
+            Some(text) => String::from_utf8_lossy(&text)
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect(),
+            // Put by a node without manifests: the bucket is listed.
+            None => self.listed(id).await?,
+        };
+        names.insert(0, main);
+        let mut first = Some(first);
+        for name in names {
+            let bytes = match first.take() {
+                Some(b) => b,
+                None => self
+                    .read(&name)
+                    .await?
+                    .ok_or_else(|| format!("{name} is listed but not in the store"))?,
+            };
+            let path = dir.join(&name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(true)
+    }
+
+    /// Object `name`'s bytes (`None`: there is none).
+    async fn read(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+        let Ok(mut object) = self.store.get(name).await else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        object
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| format!("reading {name}: {e}"))?;
+        Ok(Some(bytes))
+    }
+
+    /// The names of session `id`'s directory files, from a listing of the whole bucket.
+    async fn listed(&self, id: &str) -> Result<Vec<String>, String> {
         let prefix = format!("{id}/");
+        let mut names = Vec::new();
         let mut listed = self
             .store
             .list()
@@ -107,27 +176,13 @@ impl Transcripts {
                 names.push(info.name);
             }
         }
-        for (i, name) in names.iter().enumerate() {
-            let mut object = match self.store.get(name.as_str()).await {
-                Ok(o) => o,
-                // No transcript at all: the CLI will say it has no such conversation.
-                Err(_) if i == 0 => return Ok(false),
-                Err(e) => return Err(format!("getting {name}: {e}")),
-            };
-            let mut bytes = Vec::new();
-            object
-                .read_to_end(&mut bytes)
-                .await
-                .map_err(|e| format!("reading {name}: {e}"))?;
-            let path = dir.join(name);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("{}: {e}", parent.display()))?;
-            }
-            std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-        Ok(true)
+        Ok(names)
     }
+}
+
+/// The object that lists session `id`'s directory files.
+fn manifest_name(id: &str) -> String {
+    format!("{id}.files")
 }
 
 /// One attempt's transcript kept in the store: put now and then while it runs (one put at a

@@ -81,7 +81,9 @@ fn a_node_killed_mid_attempt_loses_it_and_the_other_node_resumes_the_task() {
     // Its transcript is in the cluster (the node keeps it as it grows) before the node dies.
     eventually_sync(Duration::from_secs(10), || {
         let names = c.nats.transcripts();
-        names.iter().any(|n| n.ends_with(".jsonl")).then_some(())
+        let has = |end: &str| names.iter().any(|n| n.ends_with(end));
+        // The session's file, and the list of its directory's files.
+        (has(".jsonl") && has(".files")).then_some(())
     })
     .expect("the node put the session's transcript");
     c.nodes[victim].kill9();
@@ -115,6 +117,10 @@ fn a_node_killed_mid_attempt_loses_it_and_the_other_node_resumes_the_task() {
     );
     let answer = show["tasks"][0]["output"].as_str().unwrap_or("");
     assert!(answer.starts_with("RESUMED "), "{answer}");
+    assert!(
+        !answer.contains("WITHOUT ITS FILES"),
+        "the session's directory came too: {answer}"
+    );
 }
 
 #[test]

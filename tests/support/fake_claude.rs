@@ -52,8 +52,9 @@
 //! message apply again (so a task that crashes keeps crashing after a resume). With `--resume ID`
 //! it answers `RESUMED ID: <message>`. With `CLAUDE_CONFIG_DIR` set, it keeps the session as the
 //! CLI does, in `$CLAUDE_CONFIG_DIR/projects/<cwd, non-alphanumerics as ->/ID.jsonl` (found by
-//! id in any project dir), and `--resume ID` of a session it does not have ends with "No
-//! conversation found with session ID: ID", exit 1.
+//! id in any project dir) with a directory `ID/` beside it (`subagents/kept.txt`), and `--resume
+//! ID` of a session it does not have ends with "No conversation found with session ID: ID", exit
+//! 1; one whose directory is missing answers `RESUMED ID WITHOUT ITS FILES: …`.
 
 use std::io::{BufRead, Write};
 use std::sync::mpsc;
@@ -316,6 +317,9 @@ fn main() {
     let state_dir = std::env::var("FAKE_CLAUDE_STATE_DIR")
         .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
     let mut memory = std::path::Path::new(&state_dir).join(format!("session-{session}.txt"));
+    // The session's directory is not where its transcript is (a resume on another host that
+    // fetched only the transcript).
+    let mut files_missing = false;
     // Like the CLI, with CLAUDE_CONFIG_DIR: the session is a transcript under
     // projects/<cwd's dir>/, found by id in any project dir, and one to resume must be there.
     if let Ok(config) = std::env::var("CLAUDE_CONFIG_DIR") {
@@ -347,10 +351,18 @@ fn main() {
                 std::process::exit(1);
             }
             (None, None) => {
-                let _ = std::fs::create_dir_all(projects.join(&cwd));
+                // And, like the CLI, a directory of the same name beside it, with a file in it.
+                let dir = projects.join(&cwd).join(&session);
+                let _ = std::fs::create_dir_all(dir.join("subagents"));
+                let _ = std::fs::write(dir.join("subagents").join("kept.txt"), "kept");
                 projects.join(cwd).join(name)
             }
         };
+        files_missing = !memory
+            .with_extension("")
+            .join("subagents")
+            .join("kept.txt")
+            .is_file();
     }
     if resumed.is_some() {
         if let Ok(first) = std::fs::read_to_string(&memory) {
@@ -595,6 +607,10 @@ fn main() {
             a.to_string()
         } else if let Some(t) = script.arg("text") {
             t.replace("\\e", "\x1b").replace("\\a", "\x07")
+        } else if let Some(id) = &resumed
+            && files_missing
+        {
+            format!("RESUMED {id} WITHOUT ITS FILES: {}", script.message)
         } else if let Some(id) = &resumed {
             format!("RESUMED {id}: {}", script.message)
         } else {
