@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use serde_json::Value;
-use smith::protocol::{Event, RequestStatus};
+use smith::protocol::RequestStatus;
 
-use crate::live::{ask_events, texts};
+use crate::live::{ask_events, texts, tool_activities};
 use crate::support::approvals::json_of;
 use crate::support::cluster::{claude_pids, cluster, cluster_with, nodes_of, sleep_pids};
 use crate::support::daemon::{Daemon, stderr};
@@ -67,13 +67,7 @@ fn a_node_killed_mid_attempt_loses_it_and_the_other_node_resumes_the_task() {
         "long one [[sleep-first:3000]] [[grandchild]]",
     ]);
     // Which node took it.
-    let running = eventually_sync(Duration::from_secs(10), || {
-        c.nodes_status()
-            .into_iter()
-            .find(|n| n["running"] == 1)
-            .and_then(|n| n["name"].as_str().map(String::from))
-    })
-    .expect("a node runs the attempt");
+    let running = c.busy_node();
     let victim = c.nodes.iter().position(|n| n.name == running).unwrap();
     let first = claude_pids(&c.d);
     let grandchild = eventually_sync(Duration::from_secs(5), || sleep_pids(&c.d).pop())
@@ -129,13 +123,7 @@ fn a_node_stopped_past_its_lease_stops_its_process_when_it_wakes() {
         return;
     };
     let child = c.d.smith_child(&["ask", "--json", "slow [[sleep:4000]]"]);
-    let running = eventually_sync(Duration::from_secs(10), || {
-        c.nodes_status()
-            .into_iter()
-            .find(|n| n["running"] == 1)
-            .and_then(|n| n["name"].as_str().map(String::from))
-    })
-    .expect("a node runs the attempt");
+    let running = c.busy_node();
     let stopped = c.nodes.iter().find(|n| n.name == running).unwrap();
     let first_workers = claude_pids(&c.d);
     assert_eq!(first_workers.len(), 1, "{first_workers:?}");
@@ -338,13 +326,7 @@ fn a_nodes_text_and_tool_calls_reach_the_client_as_they_happen() {
     let expected: String = (0..300).map(|i| format!("d{i} ")).collect();
     assert_eq!(text.concat(), expected);
     assert!(text.len() < 30, "{} text events for 300 deltas", text.len());
-    let tools: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TaskTool { activity, .. } => Some(activity.clone()),
-            _ => None,
-        })
-        .collect();
+    let tools = tool_activities(&events);
     assert_eq!(tools.len(), 2, "started and ended: {tools:?}");
     assert_eq!(tools[0].input, "echo hello-node");
     assert!(tools[1].duration_ms.is_some(), "{tools:?}");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use smith::protocol::{
-    Ask, AskSpec, Event, Request, RequestStatus, RequestSummary, Response, WatchQuery,
+    Ask, AskSpec, Event, Request, RequestStatus, RequestSummary, Response, ToolActivity, WatchQuery,
 };
 
 use crate::support::approvals::json_of;
@@ -45,6 +45,17 @@ fn events_until_finished(s: &mut UnixStream) -> (Vec<Event>, RequestSummary) {
     }
 }
 
+/// The tool calls' activities the events reported (starts and ends), in order.
+pub fn tool_activities(events: &[Event]) -> Vec<ToolActivity> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TaskTool { activity, .. } => Some(activity.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The text events' texts, in order.
 pub fn texts(events: &[Event]) -> Vec<&str> {
     events
@@ -72,13 +83,7 @@ fn text_and_tool_calls_stream_live_and_are_listed_and_logged() {
     assert_eq!(text.concat(), expected);
     assert!(text.len() < 30, "{} text events for 300 deltas", text.len());
     // Each tool call: started, then ended with its duration (and the failed one's error).
-    let tools: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TaskTool { activity, .. } => Some(activity.clone()),
-            _ => None,
-        })
-        .collect();
+    let tools = tool_activities(&events);
     assert_eq!(tools.len(), 4, "{tools:?}");
     assert_eq!(tools[0].input, "echo hello-tool");
     assert_eq!(tools[0].duration_ms, None);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use smith::protocol::{Event, RequestStatus};
 
-use crate::live::ask_events;
+use crate::live::{ask_events, tool_activities};
 use crate::support::approvals::json_of;
 use crate::support::daemon::{Daemon, stdout};
 use crate::support::fake_api::FakeApi;
@@ -39,13 +39,7 @@ async fn a_bash_call_of_the_real_cli_is_live_listed_logged_and_traced() {
     .await
     .unwrap();
     assert_eq!(summary.status, RequestStatus::Succeeded, "{summary:?}");
-    let tools: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TaskTool { activity, .. } => Some(activity),
-            _ => None,
-        })
-        .collect();
+    let tools = tool_activities(&events);
     assert_eq!(tools.len(), 2, "started and ended: {events:?}");
     assert_eq!(tools[0].tool, "Bash");
     assert_eq!(tools[0].input, "echo hello-from-bash");

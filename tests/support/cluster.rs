@@ -65,6 +65,18 @@ impl Drop for Cluster {
 }
 
 impl Cluster {
+    /// The name of the node that runs one attempt, once one does.
+    pub fn busy_node(&self) -> String {
+        eventually_sync(Duration::from_secs(10), || {
+            self.nodes_status()
+                .into_iter()
+                .find(|n| n["running"] == 1)
+                .and_then(|n| n["name"].as_str().map(String::from))
+        })
+        .expect("a node runs the attempt")
+    }
+
+    /// The nodes, as `smith status --json` lists them.
     pub fn nodes_status(&self) -> Vec<Value> {
         json_of(&self.d, &["status", "--json"])["cluster"]["nodes"]
             .as_array()

@@ -96,42 +96,12 @@ impl NatsServer {
     /// The names of the Claude transcripts the nodes put in the cluster (none before the bucket
     /// is made).
     pub fn transcripts(&self) -> Vec<String> {
-        self.with_jetstream(|js| async move {
-            use futures::StreamExt;
-            let Ok(store) = js.get_object_store("smith_transcripts").await else {
-                return Vec::new();
-            };
-            let Ok(mut listed) = store.list().await else {
-                return Vec::new();
-            };
-            let mut names = Vec::new();
-            while let Some(Ok(info)) = listed.next().await {
-                names.push(info.name);
-            }
-            names
-        })
+        self.with_jetstream(|js| async move { transcripts_in(&js, None).await })
     }
 
     /// The transcripts the nodes put whose text contains `needle`.
     pub fn transcripts_with(&self, needle: &str) -> Vec<String> {
-        let names = self.transcripts();
-        self.with_jetstream(|js| async move {
-            use tokio::io::AsyncReadExt;
-            let Ok(store) = js.get_object_store("smith_transcripts").await else {
-                return Vec::new();
-            };
-            let mut found = Vec::new();
-            for name in names {
-                let Ok(mut object) = store.get(name.as_str()).await else {
-                    continue;
-                };
-                let mut text = String::new();
-                if object.read_to_string(&mut text).await.is_ok() && text.contains(needle) {
-                    found.push(name);
-                }
-            }
-            found
-        })
+        self.with_jetstream(|js| async move { transcripts_in(&js, Some(needle)).await })
     }
 
     /// Runs `f` on a JetStream context of this server, on a runtime of its own.
@@ -187,4 +157,34 @@ impl Drop for NatsServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The transcripts in the bucket (whose text contains `needle`, when given).
+async fn transcripts_in(js: &async_nats::jetstream::Context, needle: Option<&str>) -> Vec<String> {
+    use futures::StreamExt;
+    use tokio::io::AsyncReadExt;
+    let Ok(store) = js.get_object_store("smith_transcripts").await else {
+        return Vec::new();
+    };
+    let Ok(mut listed) = store.list().await else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    while let Some(Ok(info)) = listed.next().await {
+        names.push(info.name);
+    }
+    let Some(needle) = needle else {
+        return names;
+    };
+    let mut found = Vec::new();
+    for name in names {
+        let Ok(mut object) = store.get(name.as_str()).await else {
+            continue;
+        };
+        let mut text = String::new();
+        if object.read_to_string(&mut text).await.is_ok() && text.contains(needle) {
+            found.push(name);
+        }
+    }
+    found
 }
