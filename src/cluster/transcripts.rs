@@ -146,17 +146,9 @@ impl Transcripts {
         Ok(true)
     }
 
-    /// Object `name`'s bytes (`None`: there is none).
+    /// Object `name`'s bytes (`None`: there is none), see [`read_fresh`].
     async fn read(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
-        let Ok(mut object) = self.store.get(name).await else {
-            return Ok(None);
-        };
-        let mut bytes = Vec::new();
-        object
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|e| format!("reading {name}: {e}"))?;
-        Ok(Some(bytes))
+        read_fresh(name, || async { self.store.get(name).await.ok() }).await
     }
 
     /// The names of session `id`'s directory files, from a listing of the whole bucket.
@@ -177,6 +169,55 @@ impl Transcripts {
             }
         }
         Ok(names)
+    }
+}
+
+/// How long a read of an object may get nothing before it is given up.
+const READ_STALL: Duration = Duration::from_secs(5);
+/// How many times an object is read before its read is an error.
+const READ_TRIES: usize = 3;
+
+/// Object `name`'s bytes, its current version from `get` (`None`: there is none). An object
+/// replaced while it is read (a node puts a running session's transcript again as it grows, and
+/// the put purges the old chunks) would never deliver the rest of its chunks: a read that gets
+/// nothing for [`READ_STALL`] starts over from the object's current version, [`READ_TRIES`]
+/// times in all.
+async fn read_fresh<R, F, Fut>(name: &str, mut get: F) -> Result<Option<Vec<u8>>, String>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<R>>,
+{
+    for _ in 0..READ_TRIES {
+        let Some(object) = get().await else {
+            return Ok(None);
+        };
+        match read_all(object).await {
+            Ok(bytes) => return Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                tracing::debug!(%name, "an object read stalled (replaced meanwhile?): read again");
+            }
+            Err(e) => return Err(format!("reading {name}: {e}")),
+        }
+    }
+    Err(format!(
+        "reading {name}: it stalled for {} {READ_TRIES} times",
+        humantime::format_duration(READ_STALL)
+    ))
+}
+
+/// All of `object`, each read bounded by [`READ_STALL`] (`TimedOut` when one is exceeded).
+async fn read_all(mut object: impl tokio::io::AsyncRead + Unpin) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = tokio::time::timeout(READ_STALL, object.read(&mut buf))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "stalled"))??;
+        if n == 0 {
+            return Ok(bytes);
+        }
+        bytes.extend_from_slice(&buf[..n]);
     }
 }
 
@@ -288,6 +329,55 @@ mod tests {
             "-home-dev-project"
         );
         assert_eq!(project_dir(Path::new("/tmp/.tmpX/work")), "-tmp--tmpX-work");
+    }
+
+    /// A reader that gives `head`, then nothing ever (an object whose chunks were purged).
+    struct Stalls(Option<Vec<u8>>);
+
+    impl tokio::io::AsyncRead for Stalls {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            match self.0.take() {
+                Some(head) => {
+                    buf.put_slice(&head);
+                    std::task::Poll::Ready(Ok(()))
+                }
+                None => std::task::Poll::Pending,
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_that_stalls_starts_over_from_the_current_version_and_gives_up_in_the_end() {
+        use tokio::io::AsyncRead;
+        type Reader = std::pin::Pin<Box<dyn AsyncRead + Send>>;
+        // The first version stalls after its first chunk; the second is read whole.
+        let mut versions: Vec<Reader> = vec![
+            Box::pin(&b"v2 whole"[..]),
+            Box::pin(Stalls(Some(b"v1 par".to_vec()))),
+        ];
+        let start = tokio::time::Instant::now();
+        let got = read_fresh("s.jsonl", || std::future::ready(versions.pop())).await;
+        assert_eq!(got, Ok(Some(b"v2 whole".to_vec())));
+        assert_eq!(start.elapsed(), READ_STALL);
+        // None there: none.
+        assert_eq!(
+            read_fresh("x", || std::future::ready(None::<&[u8]>)).await,
+            Ok(None)
+        );
+        // Stalling every time: an error that says so, after READ_TRIES tries.
+        let mut tries = 0;
+        let err = read_fresh("s.jsonl", || {
+            tries += 1;
+            std::future::ready(Some(Stalls(None)))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(tries, READ_TRIES);
+        assert!(err.contains("s.jsonl") && err.contains("stalled"), "{err}");
     }
 
     #[test]
