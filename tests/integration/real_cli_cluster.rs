@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::approvals::{first_waiting, json_of, summary_of_child};
-use crate::support::daemon::{Daemon, stderr};
+use crate::support::daemon::{Daemon, output_of, stderr};
 use crate::support::eventually_sync;
 use crate::support::fake_api::{FakeApi, Fault};
 use crate::support::nats::{NatsServer, free_port, nats_server};
@@ -32,6 +32,9 @@ fn real_cli_node(
     WorkerNode::start_with(name, &nats.url(), keys, |dir| {
         let mut vars = real_cli_config(cli, dir, api_url).env;
         vars.insert("IS_SANDBOX".into(), "1".into());
+        // A call that gets no answer is not retried before the test is done with it (the
+        // node is killed while its worker waits; 10 s would be a race on a loaded machine).
+        vars.insert("API_TIMEOUT_MS".into(), "600000".into());
         let env: String = vars.iter().map(|(k, v)| format!("{k} = {v:?}\n")).collect();
         format!(
             "[agent]\nprogram = {:?}\nroots = [{:?}]\ninterrupt_grace = \"2s\"\nterm_grace = \"1s\"\n\n[agent.env]\n{env}",
@@ -84,7 +87,7 @@ async fn a_task_lost_with_its_node_resumes_its_conversation_on_the_other_node() 
         .expect("the node put the session's transcript with its turn");
         let victim = nodes.iter().position(|n| n.name == running).unwrap();
         nodes[victim].kill9();
-        let out = child.wait_with_output().unwrap();
+        let out = output_of(child);
         let v: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}\n{}", stderr(&out), d.log()));
         let show = json_of(&d, &["show", "--json", v["request_id"].as_str().unwrap()]);
