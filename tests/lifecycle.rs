@@ -10,7 +10,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use support::agent::pid_alive;
-use support::daemon::{Daemon, smithd_bin, stderr, stdout};
+use support::daemon::{Daemon, run_bounded, smithd_bin, stderr, stdout};
 
 fn json(o: &std::process::Output) -> Value {
     serde_json::from_str(&stdout(o))
@@ -223,11 +223,11 @@ fn after_kill_9_a_resumed_isolated_task_continues_in_the_same_worktree() {
 fn a_second_smithd_on_the_same_data_dir_is_refused() {
     let mut d = Daemon::new("");
     d.start();
-    let out = std::process::Command::new(smithd_bin())
-        .arg("--config")
-        .arg(d.config_path())
-        .output()
-        .unwrap();
+    let out = run_bounded(
+        std::process::Command::new(smithd_bin())
+            .arg("--config")
+            .arg(d.config_path()),
+    );
     assert_eq!(out.status.code(), Some(1));
     let msg = stderr(&out);
     assert!(

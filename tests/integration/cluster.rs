@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::approvals::json_of;
-use crate::support::daemon::{Daemon, smithd_bin};
+use crate::support::daemon::{Daemon, run_bounded, smithd_bin};
 use crate::support::eventually_sync;
 use crate::support::nats::{NatsServer, free_port, nats_server};
 
@@ -76,12 +76,12 @@ fn a_server_not_there_at_start_is_waited_for() {
 /// smithd with `cluster` as its `[cluster]`, run as a process: how it ended and its stderr.
 fn smithd_exits(cluster: &str) -> (Option<i32>, String) {
     let d = Daemon::new(&format!("[cluster]\n{cluster}"));
-    let out = Command::new(smithd_bin())
-        .arg("--config")
-        .arg(d.config_path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = run_bounded(
+        Command::new(smithd_bin())
+            .arg("--config")
+            .arg(d.config_path())
+            .stdin(Stdio::null()),
+    );
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).to_string(),

@@ -13,7 +13,7 @@ use smith::protocol::RequestStatus;
 use crate::live::{ask_events, texts, tool_activities};
 use crate::support::approvals::json_of;
 use crate::support::cluster::{claude_pids, cluster, cluster_with, nodes_of, sleep_pids};
-use crate::support::daemon::{Daemon, stderr};
+use crate::support::daemon::{Daemon, output_of, stderr};
 use crate::support::eventually_sync;
 use crate::support::nats::{NatsServer, free_port, nats_server};
 use crate::support::prometheus::{prometheus_addr, scrape};
@@ -81,7 +81,7 @@ fn a_node_killed_mid_attempt_loses_it_and_the_other_node_resumes_the_task() {
     })
     .expect("the node put the session's transcript");
     c.nodes[victim].kill9();
-    let out = child.wait_with_output().unwrap();
+    let out = output_of(child);
     // The killed node's worker died with it; what that worker started is stopped when the node
     // starts again (found by the node's mark in its tag: its name and the id in its data dir).
     assert!(first.iter().all(|p| !claude_pids(&c.d).contains(p)));
@@ -146,7 +146,7 @@ fn a_node_stopped_past_its_lease_stops_its_process_when_it_wakes() {
     })
     .expect("the stale process is stopped");
     assert_eq!(claude_pids(&c.d).len(), 1, "{:?}", claude_pids(&c.d));
-    let out = child.wait_with_output().unwrap();
+    let out = output_of(child);
     let v: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
     assert_eq!(v["status"], "succeeded", "{v}");
@@ -175,7 +175,7 @@ fn cancel_stops_the_remote_process_group() {
         .to_string();
     let cancelled = c.d.smith(&["cancel", &id]);
     assert!(cancelled.status.success(), "{}", stderr(&cancelled));
-    let out = child.wait_with_output().unwrap();
+    let out = output_of(child);
     let v: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
     assert_eq!(v["status"], "cancelled", "{v}");
@@ -207,7 +207,7 @@ fn a_request_completes_across_a_restart_of_nats_server() {
     })
     .expect("both run");
     c.nats.restart();
-    let out = child.wait_with_output().unwrap();
+    let out = output_of(child);
     let v: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
     assert_eq!(v["status"], "succeeded", "{v}");

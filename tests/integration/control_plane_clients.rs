@@ -7,7 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use crate::support::daemon::{Daemon, stderr, stdout};
+use crate::support::daemon::{Daemon, run_bounded, stderr, stdout};
 use crate::support::wire::{closed, handshaken, read_response, send};
 use smith::protocol::{Ask, AskSpec, ErrorKind, Request, Response};
 
@@ -277,14 +277,14 @@ fn a_socket_directory_of_another_user_is_refused() {
 
 /// Starts smithd where it must refuse to start; returns its log.
 fn start_expecting_failure(d: &mut Daemon) -> String {
-    let out = std::process::Command::new(crate::support::daemon::smithd_bin())
-        .arg("--config")
-        .arg(d.config_path())
-        .env_remove("RUST_LOG")
-        .envs(d.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = run_bounded(
+        std::process::Command::new(crate::support::daemon::smithd_bin())
+            .arg("--config")
+            .arg(d.config_path())
+            .env_remove("RUST_LOG")
+            .envs(d.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::process::Stdio::null()),
+    );
     assert!(!out.status.success(), "smithd started");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -12,7 +12,7 @@ use smith::protocol::{
 };
 
 use crate::support::approvals::json_of;
-use crate::support::daemon::{Daemon, stderr, stdout};
+use crate::support::daemon::{Daemon, output_of, stderr, stdout};
 use crate::support::eventually_sync;
 use crate::support::wire::{handshaken, read_response, send};
 
@@ -209,7 +209,7 @@ fn watchers_attach_from_other_clients_and_a_stalled_one_does_not_slow_the_reques
         "a watcher first hears where the request stands: {events:?}"
     );
     assert!(events.iter().any(|e| matches!(e, Event::TaskTool { .. })));
-    let out = by_session.wait_with_output().unwrap();
+    let out = output_of(by_session);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -259,7 +259,7 @@ fn status_shows_the_tool_call_a_task_runs_now() {
     assert!(task["node"].is_null(), "it runs here: {task}");
     let text = stdout(&d.smith(&["status"]));
     assert!(text.contains("▸ Bash: sleep 3 · "), "{text}");
-    let out = client.wait_with_output().unwrap();
+    let out = output_of(client);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // Once it ended, nothing runs.
     let s = json_of(&d, &["status", "--json"]);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::support::approvals::{
     first_waiting, json_of, kill_first_worker, no_longer_waiting, summary_of_child, waiting,
 };
-use crate::support::daemon::{Daemon, stderr, stdout};
+use crate::support::daemon::{Daemon, output_of, stderr, stdout};
 use crate::support::eventually_sync;
 
 const ASKS: &str = "[permissions]\nmode = \"stdio\"\npreset = \"workspace-write\"\n";
@@ -272,7 +272,7 @@ fn a_shutdown_denies_what_waits_and_records_why() {
         .to_string();
     d.stop_in_process().unwrap();
     // The client may end with an error: smithd went away under it.
-    let _ = client.wait_with_output();
+    let _ = output_of(client);
     assert!(!d.work().join("never.txt").exists());
     d.start_in_process();
     let history = json_of(&d, &["history", "--json", "main"]);

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::support::daemon::{Daemon, stderr, stdout};
+use crate::support::daemon::{Daemon, output_of, stderr, stdout};
 use crate::support::fake_api::FakeApi;
 use crate::support::real_cli::{configure_daemon, real_cli};
 
@@ -49,7 +49,7 @@ fn storm(enabled: bool) -> Option<Storm> {
     ]);
     let mut results = Vec::new();
     for child in [big, small] {
-        let out = child.wait_with_output().unwrap();
+        let out = output_of(child);
         let v: serde_json::Value = serde_json::from_str(&stdout(&out))
             .unwrap_or_else(|e| panic!("{e}: {}\n{}\n{}", stdout(&out), stderr(&out), d.log()));
         results.push(v);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::daemon::{Daemon, stderr, stdout};
+use super::daemon::{Daemon, output_of, stderr, stdout};
 use super::eventually_sync;
 
 /// What waits for a person, in every session.
@@ -60,7 +60,7 @@ pub fn json_of(d: &Daemon, args: &[&str]) -> Value {
 
 /// The summary a background `smith ask --json` printed at its end.
 pub fn summary_of_child(child: Child) -> Value {
-    let out = child.wait_with_output().expect("smith ask ends");
+    let out = output_of(child);
     serde_json::from_str(&stdout(&out))
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)))
 }

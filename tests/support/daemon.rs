@@ -213,20 +213,24 @@ impl Daemon {
         let writer = std::thread::spawn(move || {
             let _ = stdin.write_all(&input);
         });
-        let out = child.wait_with_output().unwrap();
+        let out = output_within(child, CLIENT_LIMIT, &format!("smith {}", args.join(" ")));
         writer.join().unwrap();
         out
     }
 
     /// Runs `smith ARGS` against this daemon, in the work directory.
+    /// A command still running after [`CLIENT_LIMIT`] fails the test.
     pub fn smith(&self, args: &[&str]) -> Output {
-        Command::new(smith_bin())
+        let child = Command::new(smith_bin())
             .args(args)
             .env("SMITH_SOCKET", self.socket())
             .current_dir(self.work())
             .stdin(Stdio::null())
-            .output()
-            .expect("run smith")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run smith");
+        output_within(child, CLIENT_LIMIT, &format!("smith {}", args.join(" ")))
     }
 
     /// Starts `smith ARGS` in the background (stdout and stderr piped), in the work directory.
@@ -296,6 +300,17 @@ impl Drop for Daemon {
                 let _ = c.wait();
             }
         }
+        let log = self.log();
+        if std::thread::panicking() && !log.is_empty() {
+            // A failing test shows what its smithd said last.
+            let tail: Vec<&str> = log.lines().rev().take(400).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            eprintln!(
+                "--- smithd log (last {} lines) ---\n{}",
+                tail.len(),
+                tail.join("\n")
+            );
+        }
         // Nothing a test started may outlive it.
         for pid in self.worker_pids() {
             let _ = nix::sys::signal::killpg(
@@ -324,6 +339,51 @@ pub fn wait_for_exit(
         std::thread::sleep(Duration::from_millis(20));
     }
     None
+}
+
+/// How long a test waits for any one `smith` command: far beyond what a test's command takes,
+/// so a command that hangs fails its test (killed, with what it printed) instead of stalling the
+/// whole suite (`cargo test` has no per-test time limit).
+pub const CLIENT_LIMIT: Duration = Duration::from_secs(240);
+
+/// Waits for `child` to end and collects its output, for at most `limit`: a child still running
+/// then is killed and the test fails, naming `what` and showing what it printed.
+pub fn output_within(child: Child, limit: Duration, what: &str) -> Output {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("collect the child's output"),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let out = rx.recv().expect("the waiting thread answers").ok();
+            panic!(
+                "`{what}` still running after {limit:?} (killed)\nstdout: {}\nstderr: {}",
+                out.as_ref().map(stdout).unwrap_or_default(),
+                out.as_ref().map(stderr).unwrap_or_default()
+            )
+        }
+    }
+}
+
+/// Runs `cmd` (stdout and stderr piped) and collects its output within [`CLIENT_LIMIT`]: for a
+/// process expected to end by itself (e.g. a smithd that must refuse to start).
+pub fn run_bounded(cmd: &mut Command) -> Output {
+    let what = format!("{:?}", cmd.get_program());
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    output_within(child, CLIENT_LIMIT, &what)
+}
+
+/// The output of a `smith` command started in the background ([`Daemon::smith_child`]), within
+/// [`CLIENT_LIMIT`].
+pub fn output_of(child: Child) -> Output {
+    output_within(child, CLIENT_LIMIT, "smith (in the background)")
 }
 
 pub fn stdout(o: &Output) -> String {
