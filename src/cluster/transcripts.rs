@@ -151,7 +151,8 @@ impl Transcripts {
         read_fresh(name, || async { self.store.get(name).await.ok() }).await
     }
 
-    /// The names of session `id`'s directory files, from a listing of the whole bucket.
+    /// The names of session `id`'s directory files, from a listing of the whole bucket (an
+    /// error when it gets nothing for [`READ_STALL`]).
     async fn listed(&self, id: &str) -> Result<Vec<String>, String> {
         let prefix = format!("{id}/");
         let mut names = Vec::new();
@@ -160,7 +161,12 @@ impl Transcripts {
             .list()
             .await
             .map_err(|e| format!("listing transcripts: {e}"))?;
-        while let Some(info) = listed.next().await {
+        // A listing that gets nothing for a while is given up, like a read.
+        loop {
+            let next = tokio::time::timeout(READ_STALL, listed.next())
+                .await
+                .map_err(|_| "listing transcripts: it stalled".to_string())?;
+            let Some(info) = next else { break };
             if let Ok(info) = info
                 && info.name.starts_with(&prefix)
                 && !info.deleted

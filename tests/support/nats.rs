@@ -165,18 +165,23 @@ impl Drop for NatsServer {
     }
 }
 
-/// The transcripts in the bucket (whose text contains `needle`, when given).
+/// The transcripts in the bucket (whose text contains `needle`, when given). A listing or a
+/// read that gets nothing for 5 s is given up (an object replaced while it is read never
+/// delivers its purged chunks, and a listing racing puts can stall the same way): what was
+/// found so far is the answer, and the caller asks again.
 async fn transcripts_in(js: &async_nats::jetstream::Context, needle: Option<&str>) -> Vec<String> {
     use futures::StreamExt;
     use tokio::io::AsyncReadExt;
-    let Ok(store) = js.get_object_store("smith_transcripts").await else {
+    let stall = Duration::from_secs(5);
+    let Ok(Ok(store)) = tokio::time::timeout(stall, js.get_object_store("smith_transcripts")).await
+    else {
         return Vec::new();
     };
-    let Ok(mut listed) = store.list().await else {
+    let Ok(Ok(mut listed)) = tokio::time::timeout(stall, store.list()).await else {
         return Vec::new();
     };
     let mut names = Vec::new();
-    while let Some(Ok(info)) = listed.next().await {
+    while let Ok(Some(Ok(info))) = tokio::time::timeout(stall, listed.next()).await {
         names.push(info.name);
     }
     let Some(needle) = needle else {
@@ -184,13 +189,11 @@ async fn transcripts_in(js: &async_nats::jetstream::Context, needle: Option<&str
     };
     let mut found = Vec::new();
     for name in names {
-        let Ok(mut object) = store.get(name.as_str()).await else {
+        let Ok(Ok(mut object)) = tokio::time::timeout(stall, store.get(name.as_str())).await else {
             continue;
         };
-        // An object replaced while it is read never delivers its purged chunks: such a read
-        // is given up (the caller asks again).
         let mut text = String::new();
-        let read = tokio::time::timeout(Duration::from_secs(5), object.read_to_string(&mut text));
+        let read = tokio::time::timeout(stall, object.read_to_string(&mut text));
         if matches!(read.await, Ok(Ok(_))) && text.contains(needle) {
             found.push(name);
         }
