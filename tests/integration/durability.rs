@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::session::{Harness, finish, until_started};
+use crate::support::session::{Harness, finish, first_started, until_started};
 use smith::protocol::{OutcomeReason, TaskEnd};
 use smith::session::SessionError;
 use smith::store::RequestStatus;
@@ -104,35 +104,40 @@ async fn a_locked_database_keeps_attempts_from_starting_and_ends_from_being_answ
         })
         .await
         .unwrap();
-    let marker = h.cwd().join("second-ran");
-    let second = format!("second [[sh:touch {}]]", marker.display());
-    // The first runs (and holds the only slot) until the database is held: then the second
-    // waits to be recorded, whatever the machine's load.
+    // Both wait until the database is held, then leave a mark: the one that gets the only slot
+    // first (either may: they start together) runs; the other waits to be recorded, whatever
+    // the machine's load.
     let go = h.cwd().join("database-held");
-    let first = format!(
-        "first [[sh:while ! test -e {}; do sleep 0.02; done]]",
-        go.display()
-    );
-    let mut spec = h.spec("two", &[&first, &second]);
+    let task = |name: &str| {
+        format!(
+            "{name} [[sh:while ! test -e {}; do sleep 0.02; done; touch {}]]",
+            go.display(),
+            h.cwd().join(format!("{name}-ran")).display()
+        )
+    };
+    let mut spec = h.spec("two", &[&task("first"), &task("second")]);
     // Named: a name made of the instruction's first words would cut a directive in two.
     spec.tasks[0].name = Some("first".into());
     spec.tasks[1].name = Some("second".into());
     let (_, mut events) = h.submit(spec).await;
-    until_started(&mut events, "t1").await;
+    let running = first_started(&mut events).await;
     let (release, holder) = hold_database(h.dir.path().join("smith.db"));
     std::fs::write(&go, b"").unwrap();
     let (summary, _) = finish(events).await;
     release.send(()).unwrap();
     holder.join().unwrap();
 
-    let second = &summary.tasks[1];
+    let (waiting, name) = match running.as_str() {
+        "t1" => (&summary.tasks[1], "second"),
+        _ => (&summary.tasks[0], "first"),
+    };
     assert_eq!(
-        second.exit_reason,
+        waiting.exit_reason,
         Some(TaskEnd::Attempt(OutcomeReason::SpawnFailed)),
         "{summary:?}"
     );
     assert!(
-        !marker.exists(),
+        !h.cwd().join(format!("{name}-ran")).exists(),
         "an attempt that could not be recorded ran"
     );
     assert_eq!(summary.status, RequestStatus::Interrupted, "{summary:?}");

@@ -129,6 +129,19 @@ pub async fn until_started(rx: &mut EventStream, task_id: &str) {
     }
 }
 
+/// The id of the first task that starts.
+pub async fn first_started(rx: &mut EventStream) -> String {
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+            .await
+            .expect("a task starts within 60 s")
+            .expect("events until one starts");
+        if let RequestEvent::Progress(Event::TaskStarted { task_id, .. }) = e {
+            return task_id;
+        }
+    }
+}
+
 /// Collects events until `Finished`.
 pub async fn finish(mut rx: EventStream) -> (RequestSummary, Vec<RequestEvent>) {
     let mut events = Vec::new();
