@@ -5,8 +5,8 @@
 //! - `approvals`: tool calls waiting for a person (list, watch, decide); `prompt`: the inline
 //!   prompt of `smith ask`;
 //! - `usage`: what the workers cost (`smith usage`);
-//! - `progress`: the live lines of a running request; `render`: the status tree, tables,
-//!   a request in full; `texts`: long texts fetched whole.
+//! - `progress`: the live lines of a running request; `render`: the status tree, tables;
+//!   `request_detail`: a request in full; `texts`: long texts fetched whole.
 
 mod approvals;
 pub(crate) mod args;
@@ -22,6 +22,7 @@ mod prompt;
 pub(crate) mod render;
 mod repl;
 mod repl_line;
+mod request_detail;
 mod task_row;
 mod texts;
 pub(crate) mod trace;
@@ -223,7 +224,7 @@ async fn simple(client: &mut Client, command: Command) -> Result<u8, ClientError
                 if a.json {
                     print_json(&reply);
                 } else {
-                    print!("{}", render::request_detail(&reply));
+                    print!("{}", request_detail::request_detail(&reply));
                     if a.tools {
                         print!("{}", live::tools_table(&reply.tools));
                     }
