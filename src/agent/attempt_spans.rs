@@ -1,12 +1,53 @@
-//! What an attempt leaves on its `invoke_agent` span and in the metrics: its end (usage, exit,
-//! error), and each tool call smith decided (a span event).
+//! An attempt's `invoke_agent` span and what the attempt leaves on it and in the metrics: its
+//! start, its end (usage, exit, error), and each tool call smith decided (a span event).
 
 use opentelemetry::trace::Status;
+use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::outcome::{Outcome, OutcomeReason};
+use super::task_env::TaskLabels;
 use crate::telemetry::metrics::{self, metrics};
 use crate::telemetry::semconv::*;
+
+/// The `invoke_agent` span (kind CLIENT) of attempt `attempt` of task `name` (`id`), under the
+/// request's `parent`, with its GenAI attributes; what is known later is recorded on it then.
+pub(super) fn invoke_agent_span(
+    parent: &tracing::Span,
+    name: &str,
+    id: &str,
+    labels: &TaskLabels,
+    attempt: u32,
+    model: Option<&str>,
+) -> tracing::Span {
+    tracing::info_span!(
+        target: "smith::agent",
+        parent: parent,
+        "invoke_agent",
+        otel.name = %format!("invoke_agent {name}"),
+        otel.kind = "client",
+        gen_ai.operation.name = "invoke_agent",
+        gen_ai.provider.name = ANTHROPIC,
+        gen_ai.agent.name = %name,
+        gen_ai.agent.id = %id,
+        gen_ai.request.model = model.unwrap_or("default"),
+        gen_ai.conversation.id = Empty,
+        smith.request.id = %labels.request_id,
+        smith.session = %labels.session,
+        smith.attempt = attempt,
+        smith.warm = Empty,
+        smith.node = Empty,
+        process.pid = Empty,
+        process.exit.code = Empty,
+        smith.exit_reason = Empty,
+        error.type = Empty,
+        gen_ai.response.model = Empty,
+        gen_ai.usage.input_tokens = Empty,
+        gen_ai.usage.output_tokens = Empty,
+        gen_ai.usage.cache_read.input_tokens = Empty,
+        gen_ai.usage.cache_creation.input_tokens = Empty,
+    )
+}
 
 /// What the attempt runs as, once known: on a warm worker (`warm`) or not, in Claude session
 /// `session` (a warm worker's own). Recorded once: a span attribute set twice is exported twice.

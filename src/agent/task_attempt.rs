@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::attempt::AttemptEvent;
-use super::attempt_spans::{ToolSpans, record_decision, record_outcome, record_start};
+use super::attempt_spans::{
+    ToolSpans, invoke_agent_span, record_decision, record_outcome, record_start,
+};
 use super::attempt_tag::AttemptTag;
 use super::command::SessionArg;
 use super::launch::AttemptSpec;
@@ -138,32 +139,13 @@ pub(super) async fn run_task_attempt(
         task.max_budget_usd = Some(task.max_budget_usd.map_or(left, |m| m.min(left)));
     }
     let model = task.model.clone().or_else(|| spec.config.model.clone());
-    let span = tracing::info_span!(
-        target: "smith::agent",
-        parent: &parent,
-        "invoke_agent",
-        otel.name = %format!("invoke_agent {}", spec.name),
-        otel.kind = "client",
-        gen_ai.operation.name = "invoke_agent",
-        gen_ai.provider.name = ANTHROPIC,
-        gen_ai.agent.name = %spec.name,
-        gen_ai.agent.id = %spec.id,
-        gen_ai.request.model = model.as_deref().unwrap_or("default"),
-        gen_ai.conversation.id = Empty,
-        smith.request.id = %labels.request_id,
-        smith.session = %labels.session,
-        smith.attempt = attempt,
-        smith.warm = Empty,
-        smith.node = Empty,
-        process.pid = Empty,
-        process.exit.code = Empty,
-        smith.exit_reason = Empty,
-        error.type = Empty,
-        gen_ai.response.model = Empty,
-        gen_ai.usage.input_tokens = Empty,
-        gen_ai.usage.output_tokens = Empty,
-        gen_ai.usage.cache_read.input_tokens = Empty,
-        gen_ai.usage.cache_creation.input_tokens = Empty,
+    let span = invoke_agent_span(
+        &parent,
+        &spec.name,
+        &spec.id.to_string(),
+        &labels,
+        attempt,
+        model.as_deref(),
     );
     if let Some(r) = &resumed {
         span.set_attribute("smith.resumed_from", r.clone());

@@ -1,7 +1,8 @@
 //! Reads one attempt's events from the events stream, in order, from its first: an ephemeral
 //! pull consumer on the attempt's subject, long-polled; when the consumer is gone (a restart of
 //! nats-server forgets it) or the connection drops, it is made again from the next sequence, so
-//! nothing the node said is missed or read twice.
+//! nothing the node said is missed or read twice. Once the attempt's end is committed, its
+//! events are acknowledged (`acknowledge`).
 
 use std::time::Duration;
 
@@ -11,6 +12,25 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::wire::{NodeEvent, events_subject};
+use crate::agent::Receipt;
+
+/// The receipt of attempt `key`'s end, its events applied up to `seq` (the outcome's, or the
+/// last heard of a lost node): once it is committed, the attempt's events are purged from the
+/// stream (the acknowledgement of a stream that keeps events by age; a control plane started
+/// later never reads them again, and a lost node's late words are for nobody).
+pub fn acknowledge(stream: Stream, key: &str, seq: u64) -> Receipt {
+    let subject = events_subject(key);
+    let runtime = tokio::runtime::Handle::current();
+    Receipt::new(seq, move || {
+        let (stream, subject) = (stream.clone(), subject.clone());
+        runtime.spawn(async move {
+            match stream.purge().filter(subject.as_str()).await {
+                Ok(p) => tracing::debug!(%subject, purged = p.purged, "outcome committed: events acknowledged"),
+                Err(e) => tracing::warn!(%subject, error = %e, "cannot purge a finished attempt's events (they expire with the stream's max_age)"),
+            }
+        });
+    })
+}
 
 /// The reader of one attempt's events.
 struct EventReader {

@@ -16,7 +16,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::connection::Cluster;
 use super::directory::{Directory, RemoteSlot};
-use super::event_reader::Events;
+use super::event_reader::{Events, acknowledge};
 use super::jetstream::Streams;
 use super::remote_calls::RemoteCalls;
 use super::settings::{ClusterSettings, Placement};
@@ -24,7 +24,7 @@ use super::wire::{
     Control, Dispatch, NodeEvent, WORK_SUBJECT, WireSession, control_subject, events_subject,
 };
 use crate::agent::{
-    AttemptEvent, NodeSlot, NodeWork, Nodes, Outcome, OutcomeReason, Receipt, StopCause, ToolCalls,
+    AttemptEvent, NodeSlot, NodeWork, Nodes, Outcome, OutcomeReason, StopCause, ToolCalls,
 };
 use crate::protocol::{NodeStatus, StopReason};
 use futures::future::BoxFuture;
@@ -302,7 +302,7 @@ impl Remote {
             }
         };
         // Once the end is committed, nothing the node said about this attempt is needed.
-        let receipt = Some(acknowledge(streams, &key, applied));
+        let receipt = Some(acknowledge(streams.events.clone(), &key, applied));
         Outcome { receipt, ..outcome }
     }
 
@@ -316,24 +316,6 @@ impl Remote {
             let _ = client.flush().await;
         }
     }
-}
-
-/// The receipt of attempt `key`'s end, its events applied up to `seq` (the outcome's, or the
-/// last heard of a lost node): once it is committed, the attempt's events are purged from the
-/// stream (the acknowledgement of a stream that keeps events by age; a control plane started
-/// later never reads them again, and a lost node's late words are for nobody).
-fn acknowledge(streams: &Streams, key: &str, seq: u64) -> Receipt {
-    let (stream, subject) = (streams.events.clone(), events_subject(key));
-    let runtime = tokio::runtime::Handle::current();
-    Receipt::new(seq, move || {
-        let (stream, subject) = (stream.clone(), subject.clone());
-        runtime.spawn(async move {
-            match stream.purge().filter(subject.as_str()).await {
-                Ok(p) => tracing::debug!(%subject, purged = p.purged, "outcome committed: events acknowledged"),
-                Err(e) => tracing::warn!(%subject, error = %e, "cannot purge a finished attempt's events (they expire with the stream's max_age)"),
-            }
-        });
-    })
 }
 
 /// What a remote attempt is followed by.
