@@ -359,3 +359,17 @@ fn the_documented_default_config_file_is_the_built_in_default() {
     }
     assert!(text.contains("# tools = "), "agent.tools documented");
 }
+
+/// The guard every test's commands run under: a process still running after its limit is killed
+/// and the test fails, saying so (instead of hanging the suite).
+#[test]
+#[should_panic(expected = "still running after 1s (killed)")]
+fn a_command_still_running_after_its_limit_fails_its_test_and_is_killed() {
+    let child = std::process::Command::new("sleep")
+        .arg("600")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    support::daemon::output_within(child, Duration::from_secs(1), "sleep 600");
+}

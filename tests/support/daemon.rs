@@ -358,7 +358,11 @@ pub fn output_within(child: Child, limit: Duration, what: &str) -> Output {
         Ok(out) => out.expect("collect the child's output"),
         Err(_) => {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            let out = rx.recv().expect("the waiting thread answers").ok();
+            // What it printed (unless something it started still holds its pipes).
+            let out = rx
+                .recv_timeout(Duration::from_secs(10))
+                .ok()
+                .and_then(Result::ok);
             panic!(
                 "`{what}` still running after {limit:?} (killed)\nstdout: {}\nstderr: {}",
                 out.as_ref().map(stdout).unwrap_or_default(),
