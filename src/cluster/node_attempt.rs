@@ -113,7 +113,17 @@ pub(super) async fn run_remote_attempt(
             let keeper = match (&node.transcripts, claude_config(&launch.env)) {
                 (Some(store), Some(config)) => {
                     if let WireSession::Resume(id) = &dispatch.session {
-                        match store.restore(&config, id, &launch.cwd).await {
+                        // Heard of while it fetches (a fetch racing puts may take a while).
+                        let restore = store.restore(&config, id, &launch.cwd);
+                        tokio::pin!(restore);
+                        let mut beat = tokio::time::interval(lease / 4);
+                        let restored = loop {
+                            tokio::select! {
+                                r = &mut restore => break r,
+                                _ = beat.tick() => publisher.send(NodeEvent::Heartbeat),
+                            }
+                        };
+                        match restored {
                             Ok(true) => {}
                             Ok(false) => {
                                 tracing::warn!(attempt = %key, session = %id, "no transcript of the session to resume anywhere")
