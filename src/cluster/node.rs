@@ -60,6 +60,9 @@ pub struct NodeConfig {
     pub data_dir: std::path::PathBuf,
 }
 
+/// How long a stopping node tries to say it stopped.
+const LAST_WORD: Duration = Duration::from_secs(5);
+
 /// Runs a worker node until `stop` completes (a graceful stop: its attempts are interrupted).
 pub async fn run_node(
     config: NodeConfig,
@@ -192,9 +195,14 @@ pub async fn run_node(
     .await;
     attempts.abort_all();
     beats.abort();
+    // The last word, when nats-server hears it (a flush waits for a reconnection that may never
+    // come; the control plane's own timer tells a node that said nothing is gone).
     let last = serde_json::to_vec(&info(true)).unwrap_or_default();
-    let _ = streams.nodes.put(&node.name, last.into()).await;
-    let _ = node.client.flush().await;
+    let _ = tokio::time::timeout(LAST_WORD, async {
+        let _ = streams.nodes.put(&node.name, last.into()).await;
+        let _ = node.client.flush().await;
+    })
+    .await;
     Ok(())
 }
 
